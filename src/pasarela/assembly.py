@@ -1,0 +1,118 @@
+"""Build a Gateway from a loaded configuration: connectors, catalog, authorizer, stages."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from pasarela.catalog import Catalog, ToolSpec
+from pasarela.catalog.selection import select_tools
+from pasarela.config.loader import LoadedConfig
+from pasarela.connectors.base import Connector
+from pasarela.connectors.registry import create_connector
+from pasarela.errors import ConfigError, ConfigProblem
+from pasarela.identity import ApiKeyAuthenticator, Authenticator
+from pasarela.pipeline import AuthorizeStage, Gateway, RoleAllowlist, ValidateStage
+from pasarela.pipeline.authorize import ALL_TOOLS
+from pasarela.telemetry import GatewayMetrics, TelemetryStage
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything the doors need, built once per configuration."""
+
+    config: LoadedConfig
+    gateway: Gateway
+    authenticator: Authenticator
+    metrics: GatewayMetrics
+
+    async def aclose(self) -> None:
+        await self.gateway.aclose()
+
+
+async def build_runtime(config: LoadedConfig) -> Runtime:
+    settings = config.settings
+    sys.path.insert(0, str(config.base_dir))  # `python:` backends next to the config import as-is
+    connectors: dict[str, Connector] = {}
+    tools: list[ToolSpec] = []
+    problems: list[ConfigProblem] = []
+    try:
+        for name, backend in settings.backends.items():
+            connector = create_connector(name, backend, config)
+            connectors[name] = connector
+            try:
+                loaded = await connector.load()
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                continue
+            selection = backend.tools
+            chosen, found = select_tools(
+                loaded,
+                include=selection.include,
+                exclude=selection.exclude,
+                rename=selection.rename,
+                source=config.source,
+                key_path=f"backends.{name}.tools",
+            )
+            problems.extend(found)
+            tools.extend(chosen)
+        tools = [_with_overrides(spec, config) for spec in tools]
+        if problems:
+            raise ConfigError(problems)
+        catalog = Catalog(tools, source=config.source)
+        _check_references(catalog, config)
+    except ConfigError as exc:
+        await _close_all(connectors)
+        raise ConfigError(config.locate(exc.problems)) from None
+    except BaseException:
+        await _close_all(connectors)
+        raise
+
+    metrics = GatewayMetrics()
+    authorizer = RoleAllowlist(settings.access)
+    gateway = Gateway(
+        catalog,
+        connectors,
+        stages=[TelemetryStage(metrics), AuthorizeStage(authorizer), ValidateStage(catalog)],
+        authorizer=authorizer,
+        tool_timeouts={n: t.timeout for n, t in settings.tools.items() if t.timeout is not None},
+    )
+    authenticator = Authenticator(ApiKeyAuthenticator(settings.identity.api_keys, config.redactor))
+    return Runtime(config=config, gateway=gateway, authenticator=authenticator, metrics=metrics)
+
+
+async def _close_all(connectors: dict[str, Connector]) -> None:
+    for connector in connectors.values():
+        await connector.aclose()
+
+
+def _with_overrides(spec: ToolSpec, config: LoadedConfig) -> ToolSpec:
+    override = config.settings.tools.get(spec.name)
+    if override is None or override.description is None:
+        return spec
+    return ToolSpec(
+        name=spec.name,
+        description=override.description,
+        input_schema=spec.input_schema,
+        backend=spec.backend,
+        origin=spec.origin,
+        output_schema=spec.output_schema,
+        annotations=spec.annotations,
+        tags=spec.tags,
+    )
+
+
+def _check_references(catalog: Catalog, config: LoadedConfig) -> None:
+    """`tools:` and `access:` may only name tools that exist: a typo must not pass silently."""
+    problems: list[ConfigProblem] = []
+    for name in config.settings.tools:
+        if name not in catalog:
+            problems.append(ConfigProblem(config.source, f"tools.{name}", "no tool with this name"))
+    for role, names in config.settings.access.items():
+        for index, name in enumerate(names):
+            if name != ALL_TOOLS and name not in catalog:
+                problems.append(
+                    ConfigProblem(config.source, f"access.{role}[{index}]", f"no tool named {name!r}")
+                )
+    if problems:
+        raise ConfigError(problems)

@@ -1,0 +1,64 @@
+"""The catalog as each audience wants it: native (MCP-shaped JSON), OpenAI, Anthropic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pasarela.catalog.spec import ToolSpec
+
+Format = Literal["native", "json", "openai", "anthropic", "mcp"]
+FORMATS: tuple[str, ...] = ("native", "json", "openai", "anthropic", "mcp")
+
+
+def annotations_of(tool: ToolSpec) -> dict[str, bool]:
+    a = tool.annotations
+    return {
+        "readOnlyHint": a.read_only,
+        "destructiveHint": a.destructive,
+        "idempotentHint": a.idempotent,
+        "openWorldHint": a.open_world,
+    }
+
+
+def native(tool: ToolSpec) -> dict[str, Any]:
+    """`{name, description, inputSchema, outputSchema?, annotations}` (MCP's field names)."""
+    out: dict[str, Any] = {
+        "name": tool.name,
+        "description": tool.description,
+        "inputSchema": dict(tool.input_schema),
+    }
+    if tool.output_schema is not None:
+        out["outputSchema"] = dict(tool.output_schema)
+    out["annotations"] = annotations_of(tool)
+    return out
+
+
+def openai(tool: ToolSpec) -> dict[str, Any]:
+    """OpenAI function calling (Chat Completions `tools` entries)."""
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": dict(tool.input_schema)},
+    }
+
+
+def anthropic(tool: ToolSpec) -> dict[str, Any]:
+    """Anthropic Messages API `tools` entries."""
+    return {"name": tool.name, "description": tool.description, "input_schema": dict(tool.input_schema)}
+
+
+def mcp(tool: ToolSpec) -> dict[str, Any]:
+    """Exactly what `tools/list` returns over MCP for this tool."""
+    out = native(tool)
+    out.pop("outputSchema", None)  # see server/mcp.py: advertised once results are validated against it
+    return out
+
+
+_RENDERERS = {"native": native, "json": native, "openai": openai, "anthropic": anthropic, "mcp": mcp}
+
+
+def render(tools: Iterable[ToolSpec], fmt: str) -> list[dict[str, Any]]:
+    if fmt not in _RENDERERS:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    renderer = _RENDERERS[fmt]
+    return [renderer(t) for t in tools]

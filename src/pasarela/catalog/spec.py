@@ -1,0 +1,51 @@
+"""What a tool is, independent of the system behind it or the door in front of it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Valid for MCP tool names and for OpenAI/Anthropic function names.
+TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolAnnotations:
+    """Hints about a tool's behaviour (MCP tool annotations)."""
+
+    read_only: bool = False
+    destructive: bool = False
+    idempotent: bool = False
+    open_world: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """One tool as agents see it, plus where it comes from.
+
+    `origin` is the connector's own key for the operation (an operationId, a function name),
+    so renaming a tool never changes how the connector finds it.
+    """
+
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+    backend: str
+    origin: str
+    output_schema: Mapping[str, Any] | None = None
+    annotations: ToolAnnotations = field(default_factory=ToolAnnotations)
+    tags: tuple[str, ...] = ()
+
+    def renamed(self, name: str) -> ToolSpec:
+        return ToolSpec(
+            name=name,
+            description=self.description,
+            input_schema=self.input_schema,
+            backend=self.backend,
+            origin=self.origin,
+            output_schema=self.output_schema,
+            annotations=self.annotations,
+            tags=self.tags,
+        )

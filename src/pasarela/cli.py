@@ -1,0 +1,238 @@
+"""The `pasarela` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import orjson
+import typer
+from rich.console import Console
+
+from pasarela import __version__
+from pasarela.assembly import Runtime, build_runtime
+from pasarela.catalog.formats import render
+from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
+from pasarela.errors import ConfigError, PasarelaError
+from pasarela.telemetry import configure_logging
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="pasarela",
+    help="A governed gateway between AI agents and enterprise systems.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tools_app = typer.Typer(help="The tool catalog.", no_args_is_help=True)
+config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
+app.add_typer(config_app, name="config")
+
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The configuration file.", show_default=True)
+]
+AsOption = Annotated[str | None, typer.Option("--as", help="Act as this configured principal.")]
+
+
+def _print_json(payload: Any) -> None:
+    sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    sys.stdout.flush()
+
+
+def _fail_config(error: ConfigError) -> typer.Exit:
+    err.print(f"[bold red]Configuration has {len(error.problems)} problem(s):[/]")
+    for problem in error.problems:
+        err.print(f"  {problem}", markup=False)
+    return typer.Exit(1)
+
+
+def _load(path: Path) -> LoadedConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise _fail_config(exc) from None
+
+
+def _with_runtime(loaded: LoadedConfig, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Build the runtime (showing progress while backends load), run `work`, close it."""
+
+    async def main() -> T:
+        if err.is_terminal:
+            with err.status(f"Loading {len(loaded.settings.backends)} backend(s)…"):
+                runtime = await build_runtime(loaded)
+        else:
+            runtime = await build_runtime(loaded)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.aclose()
+
+    try:
+        return anyio.run(main)
+    except ConfigError as exc:
+        raise _fail_config(exc) from None
+
+
+def _quiet_logs(loaded: LoadedConfig) -> None:
+    configure_logging(loaded.redactor, level="warning", fmt=loaded.settings.logging.format)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = Path(DEFAULT_CONFIG),
+    host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override server.port.")] = None,
+) -> None:
+    """Run the gateway (MCP at /mcp, REST at /v1)."""
+    from pasarela.server.serve import serve_http
+
+    loaded = _load(config)
+    configure_logging(loaded.redactor, level=loaded.settings.logging.level, fmt=loaded.settings.logging.format)
+    try:
+        anyio.run(serve_http, loaded, host, port, backend_options={"use_uvloop": True})
+    except ConfigError as exc:
+        raise _fail_config(exc) from None
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="The gateway's port; the sample systems take free ports.")] = 8080,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the sample systems keep their SQLite data (default: a temp dir).")
+    ] = None,
+) -> None:
+    """Start the sample bank (CRM, ticketing) and a gateway for it; Ctrl-C stops everything."""
+    from pasarela.demo.runner import run_demo
+
+    raise typer.Exit(run_demo(port=port, data_dir=data_dir))
+
+
+@app.command()
+def stdio(config: ConfigOption = Path(DEFAULT_CONFIG), as_: AsOption = None) -> None:
+    """Serve MCP over stdin/stdout, as the principal given by --as or the key in PASARELA_API_KEY."""
+    from pasarela.server.stdio import serve_stdio
+
+    loaded = _load(config)
+    configure_logging(loaded.redactor, level=loaded.settings.logging.level, fmt="json", stream=sys.stderr)
+
+    async def main() -> None:
+        runtime = await build_runtime(loaded)
+        try:
+            principal = _stdio_principal(runtime, as_)
+        except PasarelaError as exc:
+            await runtime.aclose()
+            err.print(f"[red]{exc.detail}[/]", markup=True)
+            raise typer.Exit(1) from None
+        await serve_stdio(runtime, principal)
+
+    try:
+        anyio.run(main)
+    except ConfigError as exc:
+        raise _fail_config(exc) from None
+
+
+def _stdio_principal(runtime: Runtime, as_: str | None) -> Any:
+    key = os.environ.get("PASARELA_API_KEY")
+    if as_ is not None:
+        return runtime.authenticator.local_principal(as_)
+    if key:
+        return runtime.authenticator.authenticate(f"Bearer {key}")
+    raise PasarelaError("choose the principal: pass --as PRINCIPAL or set PASARELA_API_KEY")
+
+
+@app.command()
+def check(config: ConfigOption = Path(DEFAULT_CONFIG)) -> None:
+    """Validate a configuration, load every backend, and report every problem; exit 1 on any."""
+    loaded = _load(config)
+    _quiet_logs(loaded)
+
+    async def summarise(runtime: Runtime) -> str:
+        catalog = runtime.gateway.catalog
+        return f"{config}: OK — {len(catalog)} tool(s) from {len(loaded.settings.backends)} backend(s)"
+
+    err.print(_with_runtime(loaded, summarise), markup=False)
+
+
+@tools_app.command("list")
+def tools_list(
+    config: ConfigOption = Path(DEFAULT_CONFIG),
+    fmt: Annotated[str, typer.Option("--format", help="json | openai | anthropic | mcp")] = "json",
+    as_: AsOption = None,
+) -> None:
+    """Print the catalog (all tools, or those a principal may use)."""
+    if fmt not in ("json", "openai", "anthropic", "mcp"):
+        err.print(f"--format: unknown format {fmt!r}; expected json, openai, anthropic or mcp", markup=False)
+        raise typer.Exit(2)
+    loaded = _load(config)
+    _quiet_logs(loaded)
+
+    async def listing(runtime: Runtime) -> list[dict[str, Any]]:
+        tools = list(runtime.gateway.catalog)
+        if as_ is not None:
+            tools = runtime.gateway.tools_for(runtime.authenticator.local_principal(as_))
+        return render(tools, fmt)
+
+    try:
+        _print_json(_with_runtime(loaded, listing))
+    except PasarelaError as exc:
+        err.print(exc.detail, markup=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def call(
+    tool: Annotated[str, typer.Argument(help="The tool's name.")],
+    as_: Annotated[str, typer.Option("--as", help="Act as this configured principal.")],
+    args: Annotated[str, typer.Option("--args", help="The arguments, as a JSON object.")] = "{}",
+    config: ConfigOption = Path(DEFAULT_CONFIG),
+) -> None:
+    """Call one tool through the full pipeline; print the result (or the problem) as JSON."""
+    try:
+        arguments = orjson.loads(args)
+    except orjson.JSONDecodeError as exc:
+        err.print(f"--args: not valid JSON ({exc})", markup=False)
+        raise typer.Exit(2) from None
+    if not isinstance(arguments, dict):
+        err.print("--args: expected a JSON object, e.g. --args '{\"customer_id\": \"12345\"}'", markup=False)
+        raise typer.Exit(2)
+    loaded = _load(config)
+    _quiet_logs(loaded)
+
+    async def one_call(runtime: Runtime) -> tuple[int, dict[str, Any]]:
+        try:
+            principal = runtime.authenticator.local_principal(as_)
+            outcome = await runtime.gateway.call(principal, tool, arguments, door="cli")
+        except PasarelaError as exc:
+            return 1, exc.to_problem()
+        return 0, {"result": outcome.result, "meta": dict(outcome.meta)}
+
+    status, payload = _with_runtime(loaded, one_call)
+    sys.stdout.write(loaded.redactor.redact(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()) + "\n")
+    raise typer.Exit(status)
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of pasarela.yaml (for editors)."""
+    _print_json(json_schema())
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,218 @@
+"""The shape of pasarela.yaml. Unknown keys are errors; every section has safe defaults."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from pasarela.config.durations import Duration
+
+NAME = r"^[A-Za-z0-9_-]{1,64}$"
+_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+STATE_SCHEMES = ("sqlite", "postgresql")
+SHARED_SCHEMES = ("memory", "redis")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _exactly_one(model: BaseModel, fields: tuple[str, ...], what: str) -> None:
+    present = [f for f in fields if getattr(model, f) is not None]
+    if len(present) != 1:
+        found = ", ".join(present) if present else "none"
+        raise ValueError(f"expected exactly one {what} ({' | '.join(fields)}), found: {found}")
+
+
+class ServerSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # Host headers accepted on /mcp (DNS-rebinding protection); defaults depend on `host`.
+    allowed_hosts: list[str] | None = None
+    max_request_bytes: int = Field(4 * 1024 * 1024, gt=0)
+
+
+class EnvSecretsSettings(Strict):
+    prefix: str = "PASARELA_SECRET_"
+
+
+class FileSecretsSettings(Strict):
+    dir: str
+
+
+class SecretSourceSettings(Strict):
+    env: EnvSecretsSettings | None = None
+    file: FileSecretsSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        _exactly_one(self, ("env", "file"), "secret provider")
+        return self
+
+
+AttributeValue = str | int | float | bool
+
+
+class ApiKeySettings(Strict):
+    principal: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:-]{1,128}$")]
+    key_sha256: str | None = None
+    key: SecretStr | None = None
+    roles: list[str] = []
+    attributes: dict[str, AttributeValue] = {}
+
+    @field_validator("key_sha256")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not _HEX_SHA256.match(value.lower()):
+            raise ValueError("expected 64 hexadecimal characters (the SHA-256 of the key)")
+        return value.lower() if value else value
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Self:
+        _exactly_one(self, ("key_sha256", "key"), "way to give the key")
+        return self
+
+
+class IdentitySettings(Strict):
+    api_keys: list[ApiKeySettings] = []
+
+    @model_validator(mode="after")
+    def _unique_principals(self) -> Self:
+        seen: set[str] = set()
+        for entry in self.api_keys:
+            if entry.principal in seen:
+                raise ValueError(f"principal {entry.principal!r} is listed twice")
+            seen.add(entry.principal)
+        return self
+
+
+class BasicCredentials(Strict):
+    username: str
+    password: SecretStr
+
+
+class ApiKeyCredential(Strict):
+    header: str | None = None
+    query: str | None = None
+    value: SecretStr
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Self:
+        _exactly_one(self, ("header", "query"), "place for the key")
+        return self
+
+
+class OAuth2ClientCredentials(Strict):
+    token_url: str
+    client_id: str
+    client_secret: SecretStr
+    scopes: list[str] = []
+    audience: str | None = None
+
+
+class BackendAuthSettings(Strict):
+    """How the gateway authenticates to a backend. Agents never see or supply this."""
+
+    bearer: SecretStr | None = None
+    basic: BasicCredentials | None = None
+    api_key: ApiKeyCredential | None = None
+    oauth2_client_credentials: OAuth2ClientCredentials | None = None
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> Self:
+        _exactly_one(self, ("bearer", "basic", "api_key", "oauth2_client_credentials"), "auth scheme")
+        return self
+
+
+class ToolSelectionSettings(Strict):
+    include: list[str] | None = None
+    exclude: list[str] = []
+    rename: dict[str, Annotated[str, Field(pattern=NAME)]] = {}
+
+
+BACKEND_KINDS = ("openapi", "python")
+
+
+class BackendSettings(Strict):
+    """One enterprise system. The key that names the description also names the kind."""
+
+    openapi: str | None = Field(None, description="Path or URL of a Swagger 2.0 / OpenAPI 3.x description")
+    python: str | None = Field(
+        None, description="`package.module` or `package.module:attr` holding @tool functions"
+    )
+    base_url: str | None = None
+    auth: BackendAuthSettings | None = None
+    headers: dict[str, str] = Field({}, description="Fixed headers sent with every upstream request")
+    timeout: Duration = 10.0
+    connect_timeout: Duration = 5.0
+    max_connections: int = Field(100, gt=0)
+    tools: ToolSelectionSettings = ToolSelectionSettings()
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        _exactly_one(self, BACKEND_KINDS, "backend kind")
+        if self.base_url is not None and not re.match(r"^https?://", self.base_url):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in BACKEND_KINDS if getattr(self, k) is not None)
+
+
+class ToolSettings(Strict):
+    description: str | None = Field(None, description="Replace the description agents see")
+    timeout: Duration | None = Field(None, description="Overrides the backend's timeout for this tool")
+
+
+class LoggingSettings(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+def _check_scheme(value: str, schemes: tuple[str, ...]) -> str:
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    base = scheme.split("+", 1)[0]
+    if base not in schemes:
+        expected = ", ".join(f"{s}://" for s in schemes)
+        raise ValueError(f"unknown scheme {scheme or value!r}: expected one of {expected}")
+    return value
+
+
+class Settings(Strict):
+    """pasarela.yaml."""
+
+    version: Literal[1]
+    server: ServerSettings = ServerSettings()
+    state: str = Field(
+        "sqlite:///./pasarela.db", description="Durable state (audit, quotas, jobs, pins): sqlite:// or postgresql://"
+    )
+    shared: str = Field("memory://", description="Hot state shared by replicas: memory:// or redis://")
+    secrets: list[SecretSourceSettings] = [SecretSourceSettings(env=EnvSecretsSettings())]
+    identity: IdentitySettings = IdentitySettings()
+    backends: dict[Annotated[str, Field(pattern=NAME)], BackendSettings] = {}
+    tools: dict[str, ToolSettings] = {}
+    access: dict[str, list[str]] = Field(
+        {}, description="Role → tools it may call ('*' for all). Deny by default."
+    )
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("state")
+    @classmethod
+    def _state_scheme(cls, value: str) -> str:
+        return _check_scheme(value, STATE_SCHEMES)
+
+    @field_validator("shared")
+    @classmethod
+    def _shared_scheme(cls, value: str) -> str:
+        return _check_scheme(value, SHARED_SCHEMES)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of pasarela.yaml, for editors."""
+    schema = Settings.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "pasarela.yaml"
+    return schema

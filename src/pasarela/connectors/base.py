@@ -1,0 +1,35 @@
+"""The connector contract: load a backend's tools, invoke one operation.
+
+A connector knows nothing about principals, policies, caches or limits. It receives
+validated arguments and answers with data or an `UpstreamError` subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pasarela.catalog.spec import ToolSpec
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResult:
+    data: Any
+    status: int | None = None
+
+
+class Connector(Protocol):
+    backend: str
+
+    async def load(self) -> list[ToolSpec]:
+        """Every operation of the backend as a tool (before include/exclude/rename)."""
+        ...
+
+    async def invoke(
+        self, tool: ToolSpec, arguments: Mapping[str, Any], *, timeout: float | None = None
+    ) -> UpstreamResult:
+        """Run `tool.origin` with `arguments`; `timeout` overrides the backend's."""
+        ...
+
+    async def aclose(self) -> None: ...

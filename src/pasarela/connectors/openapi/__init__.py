@@ -1,0 +1,5 @@
+"""REST systems described by Swagger 2.0 or OpenAPI 3.x."""
+
+from pasarela.connectors.openapi.connector import OpenApiConnector, encode_path_segment
+
+__all__ = ["OpenApiConnector", "encode_path_segment"]

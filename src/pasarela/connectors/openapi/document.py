@@ -1,0 +1,70 @@
+"""Read an OpenAPI description from a file or a URL and tell which dialect it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import yaml
+
+from pasarela.config.yaml_source import SafeLoader
+
+
+class DocumentError(ValueError):
+    """The description cannot be read or is not OpenAPI; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    data: dict[str, Any]
+    location: str
+    swagger2: bool
+    openapi_31: bool
+
+
+def parse_document(text: str | bytes, location: str) -> Document:
+    try:
+        stripped = text.lstrip()
+        if stripped[:1] in ("{", b"{"):
+            data = orjson.loads(text)
+        else:
+            data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader (C or Python)
+    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+        raise DocumentError(f"{location} is neither valid JSON nor YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise DocumentError(f"{location} does not hold an OpenAPI description (expected a mapping)")
+    if str(data.get("swagger", "")).startswith("2."):
+        return Document(data, location, swagger2=True, openapi_31=False)
+    version = str(data.get("openapi", ""))
+    if version.startswith("3.0"):
+        return Document(data, location, swagger2=False, openapi_31=False)
+    if version.startswith("3.1") or version.startswith("3.2"):
+        return Document(data, location, swagger2=False, openapi_31=True)
+    raise DocumentError(
+        f"{location} is not a Swagger 2.0 or OpenAPI 3.x description (no `swagger: 2.0` or `openapi: 3.x` key)"
+    )
+
+
+async def read_document(source: str, base_dir: Path, *, timeout: float = 30.0) -> Document:
+    if source.startswith(("http://", "https://")):
+        try:
+            async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
+                response = await client.get(source)
+        except httpx.HTTPError as exc:
+            raise DocumentError(f"cannot fetch {source}: {exc}") from None
+        if response.status_code != 200:
+            raise DocumentError(f"cannot fetch {source}: HTTP {response.status_code}")
+        return parse_document(response.content, source)
+    path = Path(source).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise DocumentError(f"file not found: {path}") from None
+    except OSError as exc:
+        raise DocumentError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_document(content, str(path))

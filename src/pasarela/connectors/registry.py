@@ -1,0 +1,30 @@
+"""Connectors chosen by the key that names a backend's kind (an explicit registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pasarela.config.loader import LoadedConfig
+from pasarela.config.model import BackendSettings
+from pasarela.connectors.base import Connector
+from pasarela.connectors.openapi import OpenApiConnector
+from pasarela.connectors.python import PythonConnector
+
+ConnectorFactory = Callable[[str, BackendSettings, LoadedConfig], Connector]
+
+
+def _openapi(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+    return OpenApiConnector(
+        name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
+    )
+
+
+def _python(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+    return PythonConnector(name, settings, source=config.source, base_dir=config.base_dir)
+
+
+CONNECTORS: dict[str, ConnectorFactory] = {"openapi": _openapi, "python": _python}
+
+
+def create_connector(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+    return CONNECTORS[settings.kind](name, settings, config)

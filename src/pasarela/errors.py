@@ -1,0 +1,183 @@
+"""The one error tree of Pasarela.
+
+Every error the gateway raises on purpose derives from `PasarelaError`::
+
+    PasarelaError                      500 internal
+    ├── ConfigError                    (startup / `pasarela check`; carries every ConfigProblem)
+    ├── InvalidRequest                 400 invalid_request     (a malformed request body)
+    ├── AuthenticationError            401 unauthenticated
+    ├── AccessDenied                   403 denied
+    ├── ToolNotFound                   404 unknown_tool        (MCP: JSON-RPC -32602)
+    ├── InvalidArguments               422 invalid_arguments   (carries the failing paths)
+    └── UpstreamError                  502 upstream_error      (the backend answered with an error)
+        ├── UpstreamUnavailable        503 upstream_unavailable (could not connect)
+        └── UpstreamTimeout            504 upstream_timeout
+
+Each error knows its HTTP status and stable problem `type` (RFC 9457), and whether MCP reports
+it as a protocol error or as a tool result with `isError` (so the model can read and correct
+it). The doors translate in exactly one place each: `server/problems.py` for HTTP and
+`server/mcp.py` for MCP. Messages never contain credentials: upstream bodies are cut short
+and passed through the redactor before they reach an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+PROBLEM_TYPE_PREFIX = "urn:pasarela:problem:"
+
+# JSON-RPC error code for "invalid params", which MCP uses for an unknown tool.
+MCP_INVALID_PARAMS = -32602
+
+
+class PasarelaError(Exception):
+    """Root of every error Pasarela raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal gateway error"
+    # None: report over MCP as a tool result with isError; otherwise a JSON-RPC error code.
+    mcp_code: ClassVar[int | None] = None
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra: dict[str, Any] = extra
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_TYPE_PREFIX + self.code
+
+    def headers(self) -> Mapping[str, str]:
+        """HTTP headers that belong with this error (e.g. Retry-After)."""
+        return {}
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        """The RFC 9457 problem document for this error."""
+        problem: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if instance is not None:
+            problem["instance"] = instance
+        problem.update(self.extra)
+        return problem
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong with a configuration: where, and what was expected."""
+
+    file: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        key = self.path or "(top level)"
+        return f"{where}: {key}: {self.message}"
+
+
+class ConfigError(PasarelaError):
+    code = "config_error"
+    title = "Invalid configuration"
+
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class InvalidRequest(PasarelaError):
+    status = 400
+    code = "invalid_request"
+    title = "Malformed request"
+
+
+class AuthenticationError(PasarelaError):
+    status = 401
+    code = "unauthenticated"
+    title = "Authentication required"
+
+    def headers(self) -> Mapping[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="pasarela"'}
+
+
+class AccessDenied(PasarelaError):
+    status = 403
+    code = "denied"
+    title = "Access denied"
+
+
+class ToolNotFound(PasarelaError):
+    status = 404
+    code = "unknown_tool"
+    title = "Unknown tool"
+    mcp_code = MCP_INVALID_PARAMS
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentProblem:
+    """One failing argument: a JSON Pointer into the arguments and what is wrong there."""
+
+    path: str
+    message: str
+
+
+class InvalidArguments(PasarelaError):
+    status = 422
+    code = "invalid_arguments"
+    title = "Invalid arguments"
+
+    def __init__(self, detail: str, problems: Sequence[ArgumentProblem] = ()) -> None:
+        self.problems = tuple(problems)
+        super().__init__(detail, errors=[{"path": p.path, "message": p.message} for p in self.problems])
+
+
+class UpstreamError(PasarelaError):
+    """The backend was reached but answered with an error."""
+
+    status = 502
+    code = "upstream_error"
+    title = "The backend system reported an error"
+
+    def __init__(self, detail: str, *, backend: str, upstream_status: int | None = None, **extra: Any) -> None:
+        self.backend = backend
+        self.upstream_status = upstream_status
+        if upstream_status is not None:
+            extra["upstream_status"] = upstream_status
+        super().__init__(detail, backend=backend, **extra)
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    code = "upstream_unavailable"
+    title = "The backend system is unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"
+    title = "The backend system did not answer in time"
+
+
+__all__ = [
+    "PROBLEM_TYPE_PREFIX",
+    "AccessDenied",
+    "ArgumentProblem",
+    "AuthenticationError",
+    "ConfigError",
+    "ConfigProblem",
+    "InvalidArguments",
+    "InvalidRequest",
+    "PasarelaError",
+    "ToolNotFound",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]

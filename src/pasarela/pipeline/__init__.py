@@ -1,0 +1,18 @@
+"""The gateway core: Call, Outcome, stages and Gateway.call."""
+
+from pasarela.pipeline.authorize import AuthorizeStage, Authorizer, RoleAllowlist
+from pasarela.pipeline.call import Call, Next, Outcome, Stage
+from pasarela.pipeline.gateway import Gateway
+from pasarela.pipeline.validate import ValidateStage
+
+__all__ = [
+    "AuthorizeStage",
+    "Authorizer",
+    "Call",
+    "Gateway",
+    "Next",
+    "Outcome",
+    "RoleAllowlist",
+    "Stage",
+    "ValidateStage",
+]

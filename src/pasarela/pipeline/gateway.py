@@ -1,0 +1,96 @@
+"""Gateway.call: resolve the tool, run the stage chain, end at the connector."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from pasarela.catalog import Catalog, ToolSpec
+from pasarela.connectors.base import Connector
+from pasarela.errors import PasarelaError
+from pasarela.identity.principal import Principal
+from pasarela.pipeline.authorize import Authorizer
+from pasarela.pipeline.call import Call, Next, Outcome, Stage
+
+log = structlog.get_logger("pasarela.gateway")
+
+
+class Gateway:
+    """The single entry point every door uses. Doors never touch connectors."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        connectors: Mapping[str, Connector],
+        stages: Sequence[Stage],
+        authorizer: Authorizer,
+        *,
+        tool_timeouts: Mapping[str, float] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.connectors = dict(connectors)
+        self.stages = tuple(stages)
+        self.authorizer = authorizer
+        self._tool_timeouts = dict(tool_timeouts or {})
+        # Compose once: a call walks a prebuilt chain of closures.
+        self._chain = self._compose(self.stages, self._invoke)
+
+    @staticmethod
+    def _compose(stages: Sequence[Stage], terminal: Next) -> Next:
+        chain = terminal
+        for stage in reversed(stages):
+            chain = _bind(stage, chain)
+        return chain
+
+    def tools_for(self, principal: Principal) -> list[ToolSpec]:
+        """The tools `principal` may call, in catalog order."""
+        return [tool for tool in self.catalog if self.authorizer.may_list(principal, tool)]
+
+    async def call(
+        self,
+        principal: Principal,
+        tool_name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        door: str,
+        request_id: str | None = None,
+    ) -> Outcome:
+        tool = self.catalog.get(tool_name)
+        call = Call(
+            principal=principal,
+            tool=tool,
+            arguments=arguments if arguments is not None else {},
+            door=door,
+            request_id=request_id or uuid.uuid4().hex,
+        )
+        return await self._chain(call)
+
+    async def _invoke(self, call: Call) -> Outcome:
+        connector = self.connectors[call.tool.backend]
+        try:
+            upstream = await connector.invoke(
+                call.tool, call.arguments, timeout=self._tool_timeouts.get(call.tool.name)
+            )
+        except PasarelaError:
+            raise
+        except Exception as exc:  # the one boundary where a connector bug becomes a clean 500
+            log.exception("connector_failed", tool=call.tool.name, request_id=call.request_id)
+            raise PasarelaError(
+                f"the gateway failed while calling {call.tool.backend!r}; "
+                f"quote request id {call.request_id} to the operator"
+            ) from exc
+        return Outcome(upstream.data, {"backend": call.tool.backend, "upstream_status": upstream.status})
+
+    async def aclose(self) -> None:
+        for connector in self.connectors.values():
+            await connector.aclose()
+
+
+def _bind(stage: Stage, call_next: Next) -> Next:
+    async def run(call: Call) -> Outcome:
+        return await stage(call, call_next)
+
+    return run

@@ -1,0 +1,40 @@
+"""Scrub every known secret value out of text before it is logged or returned."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+
+MASK = "***"
+# Shorter values would mask ordinary words; nothing this short should be a credential.
+MIN_SECRET_LENGTH = 6
+
+
+class Redactor:
+    """Knows every secret the gateway resolved (backend credentials, plaintext API keys)."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+        self.add(*values)
+
+    def add(self, *values: str) -> None:
+        with self._lock:
+            fresh = {v for v in values if len(v) >= MIN_SECRET_LENGTH} - self._values
+            if not fresh:
+                return
+            self._values |= fresh
+            # Longest first, so a secret containing another is masked whole.
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None:
+            return text
+        return pattern.sub(MASK, text)
+
+    def __contains__(self, text: object) -> bool:
+        return isinstance(text, str) and text in self._values

@@ -1,0 +1,67 @@
+"""create_app: wiring only. Each part gets its own piece of the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from pasarela.assembly import Runtime
+from pasarela.server.health import HealthRoutes
+from pasarela.server.mcp import (
+    create_mcp_server,
+    create_session_manager,
+    principal_from_http,
+    transport_security,
+)
+from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
+from pasarela.server.rest import RestDoor
+
+AGENT_DOORS = ("/v1", "/mcp")
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    server_settings = runtime.config.settings.server
+    redactor = runtime.config.redactor
+    gateway = runtime.gateway
+
+    mcp_server = create_mcp_server(gateway, redactor, principal_from_http)
+    sessions = create_session_manager(
+        mcp_server,
+        transport_security(server_settings.host, server_settings.port, server_settings.allowed_hosts),
+        max_body_bytes=server_settings.max_request_bytes,
+    )
+    rest = RestDoor(gateway, redactor, max_body_bytes=server_settings.max_request_bytes)
+    health = HealthRoutes(gateway, runtime.metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with sessions.run():
+            health.ready = True
+            try:
+                yield
+            finally:
+                health.ready = False
+                await runtime.aclose()
+
+    return Starlette(
+        routes=[
+            *health.routes(),
+            *rest.routes(),
+            Route("/mcp", StreamableHTTPASGIApp(sessions), methods=["GET", "POST", "DELETE"]),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                AuthenticateMiddleware,
+                authenticator=runtime.authenticator,
+                redactor=redactor,
+                prefixes=AGENT_DOORS,
+            ),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,131 @@
+"""The MCP door, on the official SDK: Streamable HTTP at /mcp and stdio.
+
+The one MCP translation of PasarelaError lives here: errors with an `mcp_code` become
+JSON-RPC errors; all others become a tool result with `isError: true` whose text is the
+same problem document the REST door returns, so a model can read it and correct itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import mcp_types as types
+import orjson
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+
+from pasarela import __version__
+from pasarela.catalog.formats import mcp as mcp_tool_dict
+from pasarela.catalog.spec import ToolSpec
+from pasarela.errors import PasarelaError
+from pasarela.identity import Principal
+from pasarela.pipeline import Gateway
+from pasarela.secrets import Redactor
+from pasarela.server.middleware import principal_of, request_id_of
+
+PrincipalResolver = Callable[[ServerRequestContext[Any]], Principal]
+INSTRUCTIONS = (
+    "Pasarela exposes enterprise systems as tools. Every call is authorized, validated and "
+    "audited; a failed call returns a problem document explaining what to fix."
+)
+
+
+def mcp_tool(spec: ToolSpec) -> types.Tool:
+    return types.Tool.model_validate(mcp_tool_dict(spec))
+
+
+def principal_from_http(ctx: ServerRequestContext[Any]) -> Principal:
+    request = ctx.request
+    scope = getattr(request, "scope", None)
+    if scope is None:
+        raise MCPError(types.INVALID_REQUEST, "this MCP transport carries no authenticated principal")
+    return principal_of(scope)
+
+
+def _request_id(ctx: ServerRequestContext[Any]) -> str | None:
+    scope = getattr(ctx.request, "scope", None)
+    if scope is not None and (found := request_id_of(scope)):
+        return f"{found}-{ctx.request_id}" if ctx.request_id is not None else found
+    return None
+
+
+def error_result(error: PasarelaError, redactor: Redactor, request_id: str | None) -> types.CallToolResult:
+    """A PasarelaError as MCP sees it (raises MCPError where the protocol wants one)."""
+    problem = error.to_problem()
+    if request_id:
+        problem["request_id"] = request_id
+    text = redactor.redact(orjson.dumps(problem, default=str).decode())
+    if error.mcp_code is not None:
+        raise MCPError(error.mcp_code, redactor.redact(error.detail), orjson.loads(text))
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
+
+
+def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
+    text = orjson.dumps(result, default=str).decode()
+    structured = result if isinstance(result, dict) else None
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)],
+        structured_content=structured,
+        meta={"pasarela": meta},
+    )
+
+
+def create_mcp_server(gateway: Gateway, redactor: Redactor, resolve_principal: PrincipalResolver) -> Server[Any]:
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        principal = resolve_principal(ctx)
+        tools = [mcp_tool(spec) for spec in gateway.tools_for(principal)]
+        # Per-principal answer: never cacheable across identities.
+        return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        principal = resolve_principal(ctx)
+        request_id = _request_id(ctx)
+        try:
+            outcome = await gateway.call(
+                principal, params.name, params.arguments, door="mcp", request_id=request_id
+            )
+        except PasarelaError as exc:
+            return error_result(exc, redactor, request_id)
+        return success_result(outcome.result, {**outcome.meta, "request_id": request_id})
+
+    return Server(
+        "pasarela",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+def transport_security(host: str, port: int, allowed_hosts: list[str] | None) -> TransportSecuritySettings:
+    """DNS-rebinding protection: only expected Host (and Origin) headers reach /mcp."""
+    if allowed_hosts is not None:
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=allowed_hosts,
+            allowed_origins=[f"http://{h}" for h in allowed_hosts] + [f"https://{h}" for h in allowed_hosts],
+        )
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+    # Bound to a routable address without a list: the operator decides (documented in docs/operations.md).
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+def create_session_manager(
+    server: Server[Any], security: TransportSecuritySettings, *, max_body_bytes: int
+) -> StreamableHTTPSessionManager:
+    return StreamableHTTPSessionManager(
+        app=server, security_settings=security, max_request_body_size=max_body_bytes
+    )

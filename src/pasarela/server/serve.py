@@ -1,0 +1,40 @@
+"""Run the HTTP server (uvicorn) for a loaded configuration."""
+
+from __future__ import annotations
+
+import structlog
+import uvicorn
+
+from pasarela.assembly import build_runtime
+from pasarela.config import LoadedConfig
+from pasarela.server.app import create_app
+
+log = structlog.get_logger("pasarela.serve")
+
+
+async def serve_http(config: LoadedConfig, host: str | None = None, port: int | None = None) -> None:
+    runtime = await build_runtime(config)
+    settings = config.settings.server
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    app = create_app(runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=bind_host,
+            port=bind_port,
+            log_config=None,  # our structlog configuration stays in charge
+            access_log=False,
+            lifespan="on",
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    log.info(
+        "listening",
+        url=f"http://{bind_host}:{bind_port}",
+        mcp=f"http://{bind_host}:{bind_port}/mcp",
+        rest=f"http://{bind_host}:{bind_port}/v1",
+        tools=len(runtime.gateway.catalog),
+    )
+    await server.serve()
