@@ -82,7 +82,10 @@ class Gateway:
                 f"the gateway failed while calling {call.tool.backend!r}; "
                 f"quote request id {call.request_id} to the operator"
             ) from exc
-        return Outcome(upstream.data, {"backend": call.tool.backend, "upstream_status": upstream.status})
+        meta: dict[str, Any] = {"backend": call.tool.backend}
+        if upstream.status is not None:
+            meta["upstream_status"] = upstream.status
+        return Outcome(upstream.data, meta)
 
     async def aclose(self) -> None:
         for connector in self.connectors.values():

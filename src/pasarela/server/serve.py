@@ -5,6 +5,10 @@ from __future__ import annotations
 import structlog
 import uvicorn
 
+from collections.abc import Callable
+
+import anyio
+
 from pasarela.assembly import build_runtime
 from pasarela.config import LoadedConfig
 from pasarela.server.app import create_app
@@ -12,7 +16,14 @@ from pasarela.server.app import create_app
 log = structlog.get_logger("pasarela.serve")
 
 
-async def serve_http(config: LoadedConfig, host: str | None = None, port: int | None = None) -> None:
+async def serve_http(
+    config: LoadedConfig,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM; `on_ready(base_url)` runs once the socket accepts requests."""
     runtime = await build_runtime(config)
     settings = config.settings.server
     bind_host = host or settings.host
@@ -37,4 +48,9 @@ async def serve_http(config: LoadedConfig, host: str | None = None, port: int | 
         rest=f"http://{bind_host}:{bind_port}/v1",
         tools=len(runtime.gateway.catalog),
     )
-    await server.serve()
+    async with anyio.create_task_group() as group:
+        group.start_soon(server.serve)
+        while not server.started and not server.should_exit:
+            await anyio.sleep(0.02)
+        if server.started and on_ready is not None:
+            on_ready(f"http://{bind_host}:{bind_port}")

@@ -1,0 +1,1 @@
+"""The demo bank: sample enterprise systems for `pasarela demo` and the tests."""

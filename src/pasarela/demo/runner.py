@@ -1,0 +1,157 @@
+"""`pasarela demo`: the sample bank's systems as child processes, and a gateway in front.
+
+Every key and token is generated at start and handed over through environment secrets,
+so nothing sensitive is written to disk and each run has its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import httpx
+
+from pasarela.config import load_config
+from pasarela.errors import ConfigError
+from pasarela.server.serve import serve_http
+from pasarela.telemetry import configure_logging
+
+PRINCIPALS = ("support-bot", "sales-bot", "compliance-bot")
+STARTUP_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSystem:
+    name: str
+    port: int
+    database: Path
+    token: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def config_path() -> Path:
+    """The demo configuration: packaged in wheels, or examples/bank/ in a source checkout."""
+    packaged = Path(__file__).with_name("bank.yaml")
+    if packaged.exists():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "examples" / "bank" / "pasarela.yaml"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _secret_env_name(principal: str) -> str:
+    return "PASARELA_SECRET_DEMO_" + principal.upper().replace("-", "_") + "_KEY"
+
+
+def start_system(system: DemoSystem) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DEMO_SYSTEM_TOKEN": system.token}
+    return subprocess.Popen(
+        [sys.executable, "-m", "pasarela.demo.systems", system.name,
+         "--port", str(system.port), "--db", str(system.database)],
+        env=env,
+    )
+
+
+def wait_until_up(systems: list[DemoSystem], processes: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    for system, process in zip(systems, processes, strict=True):
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the demo {system.name} exited during start-up (code {process.returncode})")
+            try:
+                if httpx.get(f"{system.url}/healthz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the demo {system.name} did not start within {STARTUP_TIMEOUT:g}s")
+            time.sleep(0.1)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def banner(gateway_url: str, keys: dict[str, str]) -> str:
+    support_key = keys["support-bot"]
+    lines = [
+        "",
+        "Pasarela demo bank is running (Ctrl-C stops everything).",
+        f"MCP URL:  {gateway_url}/mcp",
+        f"REST URL: {gateway_url}/v1",
+        *(f"API key ({principal}): {key}" for principal, key in keys.items()),
+        "",
+        "Try:",
+        f"  curl -s -H 'Authorization: Bearer {support_key}' {gateway_url}/v1/tools",
+        f"  curl -s -H 'Authorization: Bearer {support_key}' -H 'Content-Type: application/json' \\",
+        f"       -d '{{\"arguments\": {{\"customer_id\": \"12345\"}}}}' {gateway_url}/v1/tools/get_customer_info:call",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_demo(*, port: int, data_dir: Path | None) -> int:
+    with tempfile.TemporaryDirectory(prefix="pasarela-demo-") as scratch:
+        data = data_dir or Path(scratch)
+        data.mkdir(parents=True, exist_ok=True)
+        systems = [
+            DemoSystem("crm", free_port(), data / "crm.db", secrets.token_urlsafe(24)),
+            DemoSystem("ticketing", free_port(), data / "ticketing.db", secrets.token_urlsafe(24)),
+        ]
+        keys = {principal: "demo_" + secrets.token_urlsafe(24) for principal in PRINCIPALS}
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            processes = [start_system(system) for system in systems]
+            wait_until_up(systems, processes)
+            os.environ.update(
+                {
+                    "PASARELA_DEMO_CRM_URL": systems[0].url,
+                    "PASARELA_DEMO_TICKETING_URL": systems[1].url,
+                    "PASARELA_SECRET_DEMO_CRM_API_KEY": systems[0].token,
+                    "PASARELA_SECRET_DEMO_TICKETING_TOKEN": systems[1].token,
+                    **{_secret_env_name(p): key for p, key in keys.items()},
+                }
+            )
+            loaded = load_config(config_path())
+            configure_logging(loaded.redactor, level="warning", fmt="console")
+
+            def ready(url: str) -> None:
+                sys.stdout.write(banner(url, keys) + "\n")
+                sys.stdout.flush()
+
+            anyio.run(lambda: serve_http(loaded, None, port, on_ready=ready), backend_options={"use_uvloop": True})
+        except ConfigError as exc:
+            sys.stderr.write(f"the demo configuration is broken:\n{exc}\n")
+            return 1
+        except RuntimeError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 1
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop_all(processes)
+    return 0
