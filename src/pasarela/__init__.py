@@ -2,9 +2,9 @@
 
 __version__ = "0.1.0.dev0"
 
-from pasarela.catalog import Catalog, ToolAnnotations, ToolSpec  # noqa: E402
-from pasarela.connectors.python import tool  # noqa: E402
-from pasarela.errors import (  # noqa: E402
+from pasarela.catalog import Catalog, ToolAnnotations, ToolSpec
+from pasarela.connectors.python import tool
+from pasarela.errors import (
     AccessDenied,
     AuthenticationError,
     ConfigError,
@@ -15,8 +15,8 @@ from pasarela.errors import (  # noqa: E402
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from pasarela.identity import Principal  # noqa: E402
-from pasarela.pipeline import Call, Gateway, Outcome, Stage  # noqa: E402
+from pasarela.identity import Principal
+from pasarela.pipeline import Call, Gateway, Outcome, Stage
 
 __all__ = [
     "AccessDenied",

@@ -104,7 +104,9 @@ def serve(
     from pasarela.server.serve import serve_http
 
     loaded = _load(config)
-    configure_logging(loaded.redactor, level=loaded.settings.logging.level, fmt=loaded.settings.logging.format)
+    configure_logging(
+        loaded.redactor, level=loaded.settings.logging.level, fmt=loaded.settings.logging.format
+    )
     try:
         anyio.run(serve_http, loaded, host, port, backend_options={"use_uvloop": True})
     except ConfigError as exc:
@@ -115,7 +117,8 @@ def serve(
 def demo(
     port: Annotated[int, typer.Option(help="The gateway's port; the sample systems take free ports.")] = 8080,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Where the sample systems keep their SQLite data (default: a temp dir).")
+        Path | None,
+        typer.Option(help="Where the sample systems keep their SQLite data (default: a temp dir)."),
     ] = None,
 ) -> None:
     """Start the sample bank (CRM, ticketing) and a gateway for it; Ctrl-C stops everything."""
@@ -210,7 +213,7 @@ def call(
         err.print(f"--args: not valid JSON ({exc})", markup=False)
         raise typer.Exit(2) from None
     if not isinstance(arguments, dict):
-        err.print("--args: expected a JSON object, e.g. --args '{\"customer_id\": \"12345\"}'", markup=False)
+        err.print('--args: expected a JSON object, e.g. --args \'{"customer_id": "12345"}\'', markup=False)
         raise typer.Exit(2)
     loaded = _load(config)
     _quiet_logs(loaded)
@@ -224,7 +227,9 @@ def call(
         return 0, {"result": outcome.result, "meta": dict(outcome.meta)}
 
     status, payload = _with_runtime(loaded, one_call)
-    sys.stdout.write(loaded.redactor.redact(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()) + "\n")
+    sys.stdout.write(
+        loaded.redactor.redact(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()) + "\n"
+    )
     raise typer.Exit(status)
 
 

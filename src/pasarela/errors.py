@@ -146,7 +146,9 @@ class UpstreamError(PasarelaError):
     code = "upstream_error"
     title = "The backend system reported an error"
 
-    def __init__(self, detail: str, *, backend: str, upstream_status: int | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str, *, backend: str, upstream_status: int | None = None, **extra: Any
+    ) -> None:
         self.backend = backend
         self.upstream_status = upstream_status
         if upstream_status is not None:

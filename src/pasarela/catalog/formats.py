@@ -38,7 +38,11 @@ def openai(tool: ToolSpec) -> dict[str, Any]:
     """OpenAI function calling (Chat Completions `tools` entries)."""
     return {
         "type": "function",
-        "function": {"name": tool.name, "description": tool.description, "parameters": dict(tool.input_schema)},
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": dict(tool.input_schema),
+        },
     }
 
 

@@ -12,6 +12,7 @@ import re
 
 MAX_TOOL_NAME = 64
 _INVALID = re.compile(r"[^A-Za-z0-9_-]+")
+_RUNS = re.compile(r"__+")
 _INVALID_ARGUMENT = re.compile(r"[^A-Za-z0-9_.-]+")
 _SYMBOLS = {"<": "_lt", ">": "_gt", "[": "_", "]": ""}
 
@@ -22,7 +23,7 @@ def _short_hash(text: str) -> str:
 
 def sanitize_tool_name(raw: str) -> str:
     """A valid tool name derived from `raw` (an operationId, a method and path …)."""
-    name = _INVALID.sub("_", raw).strip("_") or "tool"
+    name = _RUNS.sub("_", _INVALID.sub("_", raw)).strip("_") or "tool"
     if len(name) > MAX_TOOL_NAME:
         name = f"{name[: MAX_TOOL_NAME - 9]}_{_short_hash(raw)}"
     return name

@@ -39,7 +39,7 @@ def select_tools(
                     )
                 )
     for original in rename:
-        if not any(s.origin == original or s.name == original for s in specs):
+        if not any(original in (s.origin, s.name) for s in specs):
             problems.append(
                 ConfigProblem(
                     source, f"{key_path}.rename.{original}", f"no operation or tool named {original!r}"

@@ -58,7 +58,9 @@ class Interpolator:
                     return ""
                 self.redactor.add(secret)
                 return secret
-            self.problems.append((path, f"unknown reference kind {kind!r}: expected ${{env:…}} or ${{secret:…}}"))
+            self.problems.append(
+                (path, f"unknown reference kind {kind!r}: expected ${{env:…}} or ${{secret:…}}")
+            )
             return match.group(0)
 
         unmatched = re.sub(_REFERENCE, "", text)

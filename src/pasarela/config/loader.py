@@ -119,7 +119,9 @@ def _secret_chain(
             )
         elif item.file is not None:
             directory = Path(item.file.dir).expanduser()
-            providers.append(FileSecretProvider(directory if directory.is_absolute() else base_dir / directory))
+            providers.append(
+                FileSecretProvider(directory if directory.is_absolute() else base_dir / directory)
+            )
     return SecretChain(tuple(providers))
 
 
@@ -141,7 +143,9 @@ def _translate(
             message = "required key is missing"
         else:
             message = error["msg"].removeprefix("Value error, ")
-            if kind not in ("value_error", "assertion_error") and not isinstance(error.get("input"), dict | list):
+            if kind not in ("value_error", "assertion_error") and not isinstance(
+                error.get("input"), dict | list
+            ):
                 message += f" (got {error.get('input')!r:.80})"
         found.append(problem(loc, redactor.redact(message)))
     return found

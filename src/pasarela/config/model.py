@@ -187,7 +187,8 @@ class Settings(Strict):
     version: Literal[1]
     server: ServerSettings = ServerSettings()
     state: str = Field(
-        "sqlite:///./pasarela.db", description="Durable state (audit, quotas, jobs, pins): sqlite:// or postgresql://"
+        "sqlite:///./pasarela.db",
+        description="Durable state (audit, quotas, jobs, pins): sqlite:// or postgresql://",
     )
     shared: str = Field("memory://", description="Hot state shared by replicas: memory:// or redis://")
     secrets: list[SecretSourceSettings] = [SecretSourceSettings(env=EnvSecretsSettings())]

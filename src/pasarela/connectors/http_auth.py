@@ -78,7 +78,9 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
             token = body["access_token"]
             lifetime = float(body.get("expires_in", 300))
         except (ValueError, KeyError, TypeError) as exc:
-            raise UpstreamError("the token endpoint's answer has no access_token", backend=self.backend) from exc
+            raise UpstreamError(
+                "the token endpoint's answer has no access_token", backend=self.backend
+            ) from exc
         self._token = str(token)
         self._expires_at = time.monotonic() + max(lifetime - EXPIRY_MARGIN, 1.0)
         self.fetches += 1

@@ -53,7 +53,7 @@ class PythonTool:
     output: TypeAdapter[Any] | None
 
     def input_schema(self) -> dict[str, Any]:
-        schema = _strip_titles(self.arguments.model_json_schema())
+        schema: dict[str, Any] = _strip_titles(self.arguments.model_json_schema())
         schema["additionalProperties"] = False
         return schema
 
@@ -117,9 +117,7 @@ def _describe(
         default = ... if parameter.default is parameter.empty else parameter.default
         fields[parameter.name] = (annotation, default)
     tool_name = name or sanitize_tool_name(func.__name__)
-    model = create_model(  # type: ignore[call-overload]
-        f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     returns = hints.get("return", Any)
     output = None if returns in (Any, None, type(None)) else TypeAdapter(returns)
     doc = inspect.getdoc(func) or ""
@@ -199,7 +197,9 @@ class PythonConnector:
         except PasarelaError:
             raise
         except TimeoutError as exc:
-            raise UpstreamError(f"{tool.name} did not finish within {timeout:g}s", backend=self.backend) from exc
+            raise UpstreamError(
+                f"{tool.name} did not finish within {timeout:g}s", backend=self.backend
+            ) from exc
         except Exception as exc:  # the function is the backend: its failure is an upstream error
             raise UpstreamError(f"{tool.name} failed: {type(exc).__name__}", backend=self.backend) from exc
         data = target.output.dump_python(result, mode="json") if target.output else to_jsonable_python(result)

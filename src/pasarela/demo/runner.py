@@ -62,8 +62,16 @@ def _secret_env_name(principal: str) -> str:
 def start_system(system: DemoSystem) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DEMO_SYSTEM_TOKEN": system.token}
     return subprocess.Popen(
-        [sys.executable, "-m", "pasarela.demo.systems", system.name,
-         "--port", str(system.port), "--db", str(system.database)],
+        [
+            sys.executable,
+            "-m",
+            "pasarela.demo.systems",
+            system.name,
+            "--port",
+            str(system.port),
+            "--db",
+            str(system.database),
+        ],
         env=env,
     )
 
@@ -73,7 +81,9 @@ def wait_until_up(systems: list[DemoSystem], processes: list[subprocess.Popen[by
     for system, process in zip(systems, processes, strict=True):
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the demo {system.name} exited during start-up (code {process.returncode})")
+                raise RuntimeError(
+                    f"the demo {system.name} exited during start-up (code {process.returncode})"
+                )
             try:
                 if httpx.get(f"{system.url}/healthz", timeout=1.0).status_code == 200:
                     break
@@ -108,7 +118,7 @@ def banner(gateway_url: str, keys: dict[str, str]) -> str:
         "Try:",
         f"  curl -s -H 'Authorization: Bearer {support_key}' {gateway_url}/v1/tools",
         f"  curl -s -H 'Authorization: Bearer {support_key}' -H 'Content-Type: application/json' \\",
-        f"       -d '{{\"arguments\": {{\"customer_id\": \"12345\"}}}}' {gateway_url}/v1/tools/get_customer_info:call",
+        f'       -d \'{{"arguments": {{"customer_id": "12345"}}}}\' {gateway_url}/v1/tools/get_customer_info:call',
         "",
     ]
     return "\n".join(lines)
@@ -143,7 +153,9 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
                 sys.stdout.write(banner(url, keys) + "\n")
                 sys.stdout.flush()
 
-            anyio.run(lambda: serve_http(loaded, None, port, on_ready=ready), backend_options={"use_uvloop": True})
+            anyio.run(
+                lambda: serve_http(loaded, None, port, on_ready=ready), backend_options={"use_uvloop": True}
+            )
         except ConfigError as exc:
             sys.stderr.write(f"the demo configuration is broken:\n{exc}\n")
             return 1

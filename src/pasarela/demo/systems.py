@@ -30,10 +30,28 @@ from starlette.routing import Route
 
 CUSTOMERS = [
     ("12345", "John", "Doe", "john.doe@example.com", "+44 20 7946 0001", "EU", "retail", "2014-03-02"),
-    ("23456", "Maria", "Garcia", "maria.garcia@example.com", "+34 91 555 0102", "EU", "private", "2009-11-17"),
+    (
+        "23456",
+        "Maria",
+        "Garcia",
+        "maria.garcia@example.com",
+        "+34 91 555 0102",
+        "EU",
+        "private",
+        "2009-11-17",
+    ),
     ("34567", "Wei", "Chen", "wei.chen@example.com", "+65 6555 0103", "APAC", "business", "2018-06-25"),
     ("45678", "Amara", "Okafor", "amara.okafor@example.com", "+1 212 555 0104", "US", "retail", "2021-01-09"),
-    ("56789", "Johanna", "Doerr", "johanna.doerr@example.com", "+49 30 555 0105", "EU", "retail", "2016-08-30"),
+    (
+        "56789",
+        "Johanna",
+        "Doerr",
+        "johanna.doerr@example.com",
+        "+49 30 555 0105",
+        "EU",
+        "retail",
+        "2016-08-30",
+    ),
 ]
 ACCOUNTS = [
     ("ACC-1001", "12345", "checking", "EUR", 2450.75, "active"),
@@ -158,7 +176,8 @@ def create_ticketing_app(db_path: str, token: str, base_url: str) -> Starlette:
     def insert_ticket(ticket: dict[str, Any]) -> None:
         with _db(db_path) as db:
             db.execute(
-                "INSERT INTO tickets VALUES (:ticket_id,:title,:description,:priority,:status,:created_at)", ticket
+                "INSERT INTO tickets VALUES (:ticket_id,:title,:description,:priority,:status,:created_at)",
+                ticket,
             )
 
     async def tickets(request: Request) -> Response:
@@ -172,7 +191,9 @@ def create_ticketing_app(db_path: str, token: str, base_url: str) -> Starlette:
             body = await request.json()
         except ValueError:
             return JSONResponse({"error": "the body must be JSON"}, status_code=400)
-        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("title", "description")):
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("title", "description")
+        ):
             return JSONResponse({"error": "title and description are required"}, status_code=400)
         ticket = {
             "ticket_id": f"T-{uuid.uuid4().hex[:8].upper()}",

@@ -1,6 +1,6 @@
 """The gateway core: Call, Outcome, stages and Gateway.call."""
 
-from pasarela.pipeline.authorize import AuthorizeStage, Authorizer, RoleAllowlist
+from pasarela.pipeline.authorize import Authorizer, AuthorizeStage, RoleAllowlist
 from pasarela.pipeline.call import Call, Next, Outcome, Stage
 from pasarela.pipeline.gateway import Gateway
 from pasarela.pipeline.validate import ValidateStage

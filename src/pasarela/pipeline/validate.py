@@ -18,7 +18,8 @@ MAX_REPORTED = 20
 def _pointer(error: ValidationError) -> str:
     parts = [str(p).replace("~", "~0").replace("/", "~1") for p in error.absolute_path]
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = next((r for r in error.validator_value if r not in error.instance), None)
+        wanted = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = next((r for r in wanted if r not in error.instance), None)
         if missing is not None:
             parts.append(str(missing))
     return "/" + "/".join(parts)
@@ -42,7 +43,7 @@ class ValidateStage:
         if not isinstance(arguments, dict):
             return [ArgumentProblem("", "arguments must be a JSON object")]
         errors = sorted(
-            self._validators[tool].iter_errors(arguments), key=lambda e: (list(map(str, e.absolute_path)))
+            self._validators[tool].iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path))
         )
         return [ArgumentProblem(_pointer(e), _message(e)) for e in errors[:MAX_REPORTED]]
 

@@ -74,7 +74,9 @@ def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
     )
 
 
-def create_mcp_server(gateway: Gateway, redactor: Redactor, resolve_principal: PrincipalResolver) -> Server[Any]:
+def create_mcp_server(
+    gateway: Gateway, redactor: Redactor, resolve_principal: PrincipalResolver
+) -> Server[Any]:
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:

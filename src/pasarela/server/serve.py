@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import structlog
-import uvicorn
-
 from collections.abc import Callable
 
 import anyio
+import structlog
+import uvicorn
 
 from pasarela.assembly import build_runtime
 from pasarela.config import LoadedConfig
@@ -50,7 +49,8 @@ async def serve_http(
     )
     async with anyio.create_task_group() as group:
         group.start_soon(server.serve)
-        while not server.started and not server.should_exit:
+        # uvicorn exposes readiness only as a flag, not an event.
+        while not server.started and not server.should_exit:  # noqa: ASYNC110
             await anyio.sleep(0.02)
         if server.started and on_ready is not None:
             on_ready(f"http://{bind_host}:{bind_port}")

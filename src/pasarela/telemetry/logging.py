@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import orjson
@@ -19,7 +20,7 @@ class _RedactingRenderer:
         self.redactor = redactor
         self.console = structlog.dev.ConsoleRenderer(colors=False) if console else None
 
-    def __call__(self, logger: Any, name: str, event: dict[str, Any]) -> str:
+    def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
         if self.console is not None:
             text = str(self.console(logger, name, event))
         else:

@@ -89,9 +89,7 @@ class OpenApiConnector:
             else:
                 candidate = None
         if not candidate:
-            raise self._problem(
-                "base_url", "required: the description names no absolute server URL to call"
-            )
+            raise self._problem("base_url", "required: the description names no absolute server URL to call")
         return candidate.rstrip("/")
 
     def _make_client(self) -> httpx.AsyncClient:
@@ -118,7 +116,9 @@ class OpenApiConnector:
         assert client is not None, "load() must run before invoke()"
         request = self._build_request(client, tool, operation, arguments)
         if timeout is not None:
-            request.extensions["timeout"] = httpx.Timeout(timeout, connect=self.settings.connect_timeout).as_dict()
+            request.extensions["timeout"] = httpx.Timeout(
+                timeout, connect=self.settings.connect_timeout
+            ).as_dict()
         try:
             response = await client.send(request)
         except httpx.TimeoutException as exc:
@@ -129,7 +129,9 @@ class OpenApiConnector:
         except httpx.ConnectError as exc:
             raise UpstreamUnavailable(f"cannot connect to {self.backend}", backend=self.backend) from exc
         except httpx.LocalProtocolError as exc:
-            raise InvalidArguments(f"the arguments for {tool.name} cannot be sent: {type(exc).__name__}") from exc
+            raise InvalidArguments(
+                f"the arguments for {tool.name} cannot be sent: {type(exc).__name__}"
+            ) from exc
         except httpx.TransportError as exc:
             raise UpstreamUnavailable(
                 f"the connection to {self.backend} failed ({type(exc).__name__})", backend=self.backend
@@ -147,7 +149,7 @@ class OpenApiConnector:
         self, client: httpx.AsyncClient, tool: ToolSpec, operation: Operation, arguments: Mapping[str, Any]
     ) -> httpx.Request:
         path_values: dict[str, str] = {}
-        query: list[tuple[str, str]] = []
+        query: list[tuple[str, str | int | float | bool | None]] = []
         headers: dict[str, str] = {}
         fields: dict[str, Any] = {}
         body: Any = None
@@ -178,13 +180,16 @@ class OpenApiConnector:
             name = match.group(1)
             if name not in path_values:
                 raise InvalidArguments(
-                    f"missing path argument {name!r} for {tool.name}", [ArgumentProblem(f"/{name}", "required")]
+                    f"missing path argument {name!r} for {tool.name}",
+                    [ArgumentProblem(f"/{name}", "required")],
                 )
             return path_values[name]
 
         path = _TEMPLATE.sub(substitute, operation.path)
-        base = self.settings.base_url.rstrip("/") if self.settings.base_url else (
-            operation.server_url.rstrip("/") if operation.server_url else self._base_url
+        base = (
+            self.settings.base_url.rstrip("/")
+            if self.settings.base_url
+            else (operation.server_url.rstrip("/") if operation.server_url else self._base_url)
         )
         url = base + path
         content_kwargs: dict[str, Any] = {}
@@ -195,7 +200,7 @@ class OpenApiConnector:
                 content_kwargs["content"] = orjson.dumps(payload)
                 headers["Content-Type"] = operation.media_type or "application/json"
             elif kind == "form":
-                content_kwargs["data"] = _form_items(payload)
+                content_kwargs["data"] = _form_fields(payload)
             elif kind == "multipart":
                 content_kwargs["files"] = [(k, (None, v)) for k, v in _form_items(payload)]
             else:
@@ -241,6 +246,14 @@ def _query_values(value: Any) -> list[str]:
     if isinstance(value, list):
         return [_scalar(item) for item in value]
     return [_scalar(value)]
+
+
+def _form_fields(payload: Any) -> dict[str, list[str]]:
+    """Form fields as httpx wants them: a mapping, lists for repeated fields."""
+    fields: dict[str, list[str]] = {}
+    for key, text in _form_items(payload):
+        fields.setdefault(key, []).append(text)
+    return fields
 
 
 def _form_items(payload: Any) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import orjson
 import yaml
@@ -27,11 +28,9 @@ class Document:
 
 def parse_document(text: str | bytes, location: str) -> Document:
     try:
-        stripped = text.lstrip()
-        if stripped[:1] in ("{", b"{"):
-            data = orjson.loads(text)
-        else:
-            data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader (C or Python)
+        looks_like_json = text.lstrip()[:1] in ("{", b"{")
+        # SafeLoader: the C or Python safe loader, never the full one.
+        data = orjson.loads(text) if looks_like_json else yaml.load(text, Loader=SafeLoader)  # noqa: S506
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         raise DocumentError(f"{location} is neither valid JSON nor YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -58,11 +57,11 @@ async def read_document(source: str, base_dir: Path, *, timeout: float = 30.0) -
         if response.status_code != 200:
             raise DocumentError(f"cannot fetch {source}: HTTP {response.status_code}")
         return parse_document(response.content, source)
-    path = Path(source).expanduser()
+    path = await anyio.Path(source).expanduser()
     if not path.is_absolute():
-        path = base_dir / path
+        path = anyio.Path(base_dir) / path
     try:
-        content = path.read_bytes()
+        content = await path.read_bytes()
     except FileNotFoundError:
         raise DocumentError(f"file not found: {path}") from None
     except OSError as exc:

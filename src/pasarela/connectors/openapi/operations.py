@@ -18,9 +18,23 @@ from pasarela.connectors.openapi.schemas import SchemaConverter, UnresolvableRef
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Headers the gateway owns: an argument may never set them.
 RESERVED_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "host", "content-length", "content-type",
-     "transfer-encoding", "connection", "te", "upgrade", "accept-encoding", "forwarded",
-     "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "te",
+        "upgrade",
+        "accept-encoding",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+    }
 )
 NO_CONTROL_CHARACTERS = r"^[^\r\n\x00]*$"
 MAX_DESCRIPTION = 4096
@@ -50,10 +64,10 @@ class Operation:
 
 def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     paths = document.get("paths") or {}
-    for path, item in paths.items():
-        if not isinstance(item, dict):
+    for path, raw_item in paths.items():
+        if not isinstance(raw_item, dict):
             continue
-        item = deref(document, item)
+        item = deref(document, raw_item)
         for method in METHODS:
             operation = item.get(method)
             if isinstance(operation, dict):
@@ -70,7 +84,9 @@ class OperationBuilder:
         self._origins: set[str] = set()
 
     def build_all(self) -> list[tuple[ToolSpec, Operation]]:
-        return [self.build(path, method, item, op) for path, method, item, op in iter_operations(self.document)]
+        return [
+            self.build(path, method, item, op) for path, method, item, op in iter_operations(self.document)
+        ]
 
     def build(
         self, path: str, method: str, item: dict[str, Any], op: dict[str, Any]
@@ -150,8 +166,11 @@ class OperationBuilder:
             media = next(iter(param["content"].values()))
             schema = self.schemas.convert(media.get("schema", {}), used) if isinstance(media, dict) else {}
         else:  # Swagger 2.0: the schema keywords sit on the parameter itself
-            keep = {k: v for k, v in param.items()
-                    if k not in ("name", "in", "required", "description", "collectionFormat", "allowEmptyValue")}
+            keep = {
+                k: v
+                for k, v in param.items()
+                if k not in ("name", "in", "required", "description", "collectionFormat", "allowEmptyValue")
+            }
             schema = self.schemas.convert(keep, used)
         schema = dict(schema) if isinstance(schema, dict) else {}
         if isinstance(param.get("description"), str) and "description" not in schema:
@@ -183,7 +202,9 @@ class OperationBuilder:
                 argument = claim(wire, "body")
                 properties[argument] = self.schemas.convert(sub, used)
                 bindings.append(Binding(argument, "body_field", wire))
-                if body_required and wire in field_required:
+                # The body's own `required` list decides: many descriptions (Twilio's among them)
+                # omit `requestBody.required` although no call can succeed without the body.
+                if wire in field_required:
                     required.append(argument)
         else:
             argument = claim("body", "body")
@@ -212,8 +233,8 @@ class OperationBuilder:
                 "required": [p["name"] for p in form if p.get("required") is True and "name" in p],
             }
             kind: BodyKind = "multipart" if multipart else "form"
-            media = "multipart/form-data" if multipart else "application/x-www-form-urlencoded"
-            return schema, True, kind, media
+            form_media = "multipart/form-data" if multipart else "application/x-www-form-urlencoded"
+            return schema, True, kind, form_media
         try:
             request_body = deref(self.document, op.get("requestBody"))
         except UnresolvableReference:
@@ -225,12 +246,16 @@ class OperationBuilder:
         if media_type is None:
             return None, False, None, None
         media = content.get(media_type) or {}
-        return media.get("schema", {}), request_body.get("required") is True, _body_kind(media_type), media_type
+        return (
+            media.get("schema", {}),
+            request_body.get("required") is True,
+            _body_kind(media_type),
+            media_type,
+        )
 
     @staticmethod
     def _swagger_form_field(param: dict[str, Any]) -> dict[str, Any]:
-        keep = {k: v for k, v in param.items() if k not in ("name", "in", "required", "collectionFormat")}
-        return keep
+        return {k: v for k, v in param.items() if k not in ("name", "in", "required", "collectionFormat")}
 
     def _output_schema(self, op: dict[str, Any]) -> dict[str, Any] | None:
         responses = op.get("responses") or {}
@@ -286,7 +311,9 @@ def _preferred_media_type(types: list[str]) -> str | None:
 
 
 def _description(op: dict[str, Any], method: str, path: str) -> str:
-    parts = [p.strip() for p in (op.get("summary"), op.get("description")) if isinstance(p, str) and p.strip()]
+    parts = [
+        p.strip() for p in (op.get("summary"), op.get("description")) if isinstance(p, str) and p.strip()
+    ]
     if len(parts) == 2 and parts[1].startswith(parts[0]):
         parts = parts[1:]
     text = "\n\n".join(parts) or f"{method.upper()} {path}"

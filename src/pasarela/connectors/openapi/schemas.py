@@ -13,8 +13,19 @@ from urllib.parse import unquote
 
 _DEF_NAME_INVALID = re.compile(r"[^A-Za-z0-9_.-]+")
 # Keywords whose value is a schema, a list of schemas, or a map of name → schema.
-_SCHEMA_KEYS = ("items", "not", "additionalProperties", "if", "then", "else", "contains",
-                "propertyNames", "unevaluatedItems", "unevaluatedProperties", "additionalItems")
+_SCHEMA_KEYS = (
+    "items",
+    "not",
+    "additionalProperties",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+)
 _SCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_MAP_KEYS = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
 # OpenAPI-only keywords with no JSON Schema meaning.

@@ -1,0 +1,3 @@
+from pasarela.cli import main
+
+main()

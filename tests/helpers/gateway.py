@@ -1,0 +1,70 @@
+"""A gateway configuration over a recording upstream and the sample Python tools."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from pasarela.assembly import Runtime, build_runtime
+from pasarela.config import load_config
+from pasarela.server import create_app
+from tests.conftest import FIXTURES
+
+READER_KEY = "reader-key-0000001"
+WRITER_KEY = "writer-key-0000002"
+NOBODY_KEY = "nobody-key-0000003"
+BACKEND_TOKEN = "backend-token-s3cr3t-value"
+ENV = {"TEST_SECRET_WRITER_KEY": WRITER_KEY, "TEST_SECRET_ITEMS_TOKEN": BACKEND_TOKEN}
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_config(directory: Path, upstream_url: str, *, port: int = 8080, extra: str = "") -> Path:
+    path = directory / "pasarela.yaml"
+    path.write_text(
+        f"""\
+version: 1
+server: {{host: 127.0.0.1, port: {port}}}
+secrets: [{{env: {{prefix: TEST_SECRET_}}}}]
+identity:
+  api_keys:
+    - {{principal: reader, key_sha256: "{sha(READER_KEY)}", roles: [reader], attributes: {{region: EU}}}}
+    - {{principal: writer, key: "${{secret:WRITER_KEY}}", roles: [writer]}}
+    - {{principal: nobody, key_sha256: "{sha(NOBODY_KEY)}", roles: []}}
+backends:
+  items:
+    openapi: {FIXTURES / "openapi" / "items.yaml"}
+    base_url: {upstream_url}
+    auth: {{bearer: "${{secret:ITEMS_TOKEN}}"}}
+    timeout: 2s
+  py:
+    python: tests.connectors.sample_tools
+access:
+  reader: [getItem, searchItems, greet, explode]
+  writer: ["*"]
+logging: {{level: info, format: json}}
+{extra}"""
+    )
+    return path
+
+
+@asynccontextmanager
+async def in_process(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    """The whole ASGI app, lifespan included, behind an httpx client."""
+    runtime = await build_runtime(load_config(config, environ=ENV))
+    app = create_app(runtime)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8080") as client,
+    ):
+        yield client, runtime
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

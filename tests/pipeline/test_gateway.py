@@ -1,0 +1,145 @@
+"""Gateway.call and its stages, with a connector that records what reaches it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from pasarela.catalog import Catalog, ToolAnnotations, ToolSpec
+from pasarela.connectors.base import UpstreamResult
+from pasarela.errors import AccessDenied, InvalidArguments, PasarelaError, ToolNotFound
+from pasarela.identity import Principal
+from pasarela.pipeline import AuthorizeStage, Call, Gateway, Next, Outcome, RoleAllowlist, ValidateStage
+
+pytestmark = pytest.mark.anyio
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"customer_id": {"type": "string"}, "priority": {"enum": ["low", "high"]}},
+    "required": ["customer_id"],
+    "additionalProperties": False,
+}
+TOOLS = [
+    ToolSpec(
+        "get_customer",
+        "d",
+        SCHEMA,
+        backend="crm",
+        origin="getCustomer",
+        annotations=ToolAnnotations(read_only=True),
+    ),
+    ToolSpec("close_account", "d", {"type": "object"}, backend="crm", origin="closeAccount"),
+    ToolSpec("crash", "d", {"type": "object"}, backend="crm", origin="crash"),
+]
+SUPPORT = Principal("support-bot", frozenset({"support"}))
+ADMIN = Principal("admin", frozenset({"admin"}))
+NOBODY = Principal("nobody")
+
+
+class RecordingConnector:
+    backend = "crm"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Mapping[str, Any], float | None]] = []
+
+    async def load(self) -> list[ToolSpec]:
+        return TOOLS
+
+    async def invoke(
+        self, tool: ToolSpec, arguments: Mapping[str, Any], *, timeout: float | None = None
+    ) -> UpstreamResult:
+        self.calls.append((tool.origin, arguments, timeout))
+        if tool.origin == "crash":
+            raise KeyError("a bug in a connector")
+        return UpstreamResult({"ok": tool.origin}, 200)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class OrderStage:
+    def __init__(self, label: str, trail: list[str]) -> None:
+        self.label, self.trail = label, trail
+
+    async def __call__(self, call: Call, call_next: Next) -> Outcome:
+        self.trail.append(f"{self.label}>")
+        outcome = await call_next(call)
+        self.trail.append(f"<{self.label}")
+        return outcome.with_meta(**{self.label: True})
+
+
+def gateway(connector: RecordingConnector, *extra: Any) -> Gateway:
+    catalog = Catalog(TOOLS)
+    authorizer = RoleAllowlist({"support": ["get_customer"], "admin": ["*"]})
+    return Gateway(
+        catalog,
+        {"crm": connector},
+        stages=[*extra, AuthorizeStage(authorizer), ValidateStage(catalog)],
+        authorizer=authorizer,
+        tool_timeouts={"get_customer": 1.5},
+    )
+
+
+async def test_a_call_runs_the_stages_in_order_then_the_connector() -> None:
+    trail: list[str] = []
+    connector = RecordingConnector()
+    gw = gateway(connector, OrderStage("outer", trail), OrderStage("inner", trail))
+    outcome = await gw.call(SUPPORT, "get_customer", {"customer_id": "12345"}, door="test")
+    assert outcome.result == {"ok": "getCustomer"}
+    assert outcome.meta == {"backend": "crm", "upstream_status": 200, "inner": True, "outer": True}
+    assert trail == ["outer>", "inner>", "<inner", "<outer"]
+    assert connector.calls == [("getCustomer", {"customer_id": "12345"}, 1.5)]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "paths"),
+    [
+        ({}, ["/customer_id"]),
+        ({"customer_id": 12345}, ["/customer_id"]),
+        ({"customer_id": "1", "priority": "urgent"}, ["/priority"]),
+        ({"customer_id": "1", "extra": 1}, ["/"]),
+        ([1, 2], [""]),
+    ],
+)
+async def test_invalid_arguments_never_reach_the_connector(arguments: Any, paths: list[str]) -> None:
+    connector = RecordingConnector()
+    with pytest.raises(InvalidArguments) as caught:
+        await gateway(connector).call(SUPPORT, "get_customer", arguments, door="test")
+    assert [p.path for p in caught.value.problems] == paths
+    assert caught.value.status == 422
+    assert connector.calls == []
+
+
+async def test_deny_by_default_and_before_validation() -> None:
+    connector = RecordingConnector()
+    gw = gateway(connector)
+    with pytest.raises(AccessDenied):
+        await gw.call(SUPPORT, "close_account", {}, door="test")
+    with pytest.raises(AccessDenied):  # denied even with invalid arguments: nothing about the schema leaks
+        await gw.call(NOBODY, "get_customer", {"nope": 1}, door="test")
+    assert connector.calls == []
+    assert (await gw.call(ADMIN, "close_account", {}, door="test")).result == {"ok": "closeAccount"}
+
+
+async def test_listing_shows_only_permitted_tools() -> None:
+    gw = gateway(RecordingConnector())
+    assert [t.name for t in gw.tools_for(SUPPORT)] == ["get_customer"]
+    assert [t.name for t in gw.tools_for(ADMIN)] == ["get_customer", "close_account", "crash"]
+    assert gw.tools_for(NOBODY) == []
+
+
+async def test_unknown_tool() -> None:
+    with pytest.raises(ToolNotFound) as caught:
+        await gateway(RecordingConnector()).call(ADMIN, "nope", {}, door="test")
+    assert caught.value.status == 404
+
+
+async def test_a_connector_bug_becomes_a_clean_internal_error() -> None:
+    with pytest.raises(PasarelaError) as caught:
+        await gateway(RecordingConnector()).call(ADMIN, "crash", {}, door="test", request_id="req-1")
+    assert type(caught.value) is PasarelaError
+    assert caught.value.status == 500
+    assert "req-1" in caught.value.detail
+    assert "a bug in a connector" not in caught.value.detail
