@@ -34,7 +34,7 @@ config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.add_typer(config_app, name="config")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The configuration file.", show_default=True)

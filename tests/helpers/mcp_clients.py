@@ -1,0 +1,28 @@
+"""The official MCP client, authenticated with an API key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+
+@asynccontextmanager
+async def mcp_http_client(
+    url: str, key: str | None, *, mode: str = "auto", statuses: list[int] | None = None
+) -> AsyncIterator[Client]:
+    """`statuses` collects the HTTP status of every response the client received."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    http = create_mcp_http_client(headers=headers)
+    if statuses is not None:
+
+        async def record(response: httpx2.Response) -> None:
+            statuses.append(response.status_code)
+
+        http.event_hooks["response"].append(record)
+    async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        yield client

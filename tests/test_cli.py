@@ -1,0 +1,152 @@
+"""The `pasarela` command, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from tests.conftest import REPO
+from tests.helpers.gateway import ENV, write_config
+from tests.helpers.processes import child_env, pasarela_command
+from tests.helpers.servers import ThreadedServer
+from tests.helpers.upstream import RecordingUpstream
+
+pytestmark = pytest.mark.e2e
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        pasarela_command(*args),
+        env=child_env(env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[RecordingUpstream, str]]:
+    recorder = RecordingUpstream()
+    with ThreadedServer(recorder) as server:
+        yield recorder, server.url
+
+
+@pytest.fixture
+def config(tmp_path: Path, upstream: tuple[RecordingUpstream, str]) -> Path:
+    return write_config(tmp_path, upstream[1])
+
+
+def test_check_accepts_a_good_config(config: Path) -> None:
+    done = run("check", "-c", str(config), env=ENV)
+    assert done.returncode == 0, done.stderr
+    assert "OK — 15 tool(s) from 2 backend(s)" in done.stderr
+
+
+def test_check_reports_every_problem_with_its_key_path(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "version: 1\n"
+        "server: {port: -1}\n"
+        "identity:\n"
+        "  api_keys:\n"
+        "    - {principal: a, key_sha256: nothex}\n"
+        "backends:\n"
+        "  crm: {openapi: ./missing.yaml, timeout: soon, retries: 3}\n"
+    )
+    done = run("check", "-c", str(broken))
+    assert done.returncode == 1
+    for expected in (
+        f"{broken}:2: server.port:",
+        f"{broken}:5: identity.api_keys[0].key_sha256: expected 64 hexadecimal characters",
+        f"{broken}:7: backends.crm.timeout: expected a duration",
+        f"{broken}:7: backends.crm.retries: unknown key; expected one of:",
+    ):
+        assert expected in done.stderr, done.stderr
+
+
+def test_check_reports_problems_found_while_loading(config: Path) -> None:
+    text = config.read_text().replace("reader: [getItem,", "reader: [getItme,")
+    text = text.replace("python: tests.connectors.sample_tools", "python: tests.connectors.nothing_here")
+    config.write_text(text)
+    done = run("check", "-c", str(config), env=ENV)
+    assert done.returncode == 1
+    assert "backends.py.python: cannot import 'tests.connectors.nothing_here'" in done.stderr
+
+
+def test_check_names_unknown_tools_in_access(config: Path) -> None:
+    config.write_text(config.read_text().replace("reader: [getItem,", "reader: [getItme,"))
+    done = run("check", "-c", str(config), env=ENV)
+    assert done.returncode == 1
+    assert "access.reader[0]: no tool named 'getItme'" in done.stderr
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "reader: [getItme" in text)
+    assert f"{config}:{line}: access.reader[0]: no tool named 'getItme'" in done.stderr
+
+
+def test_check_missing_file(tmp_path: Path) -> None:
+    done = run("check", "-c", str(tmp_path / "nope.yaml"))
+    assert done.returncode == 1
+    assert "file not found" in done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "openai", "anthropic", "mcp"])
+def test_tools_list_formats(config: Path, fmt: str) -> None:
+    done = run("tools", "list", "-c", str(config), "--format", fmt, "--as", "reader", env=ENV)
+    assert done.returncode == 0, done.stderr
+    tools = json.loads(done.stdout)
+    assert len(tools) == 4
+    if fmt == "json":
+        assert set(tools[0]) == {"name", "description", "inputSchema", "outputSchema", "annotations"}
+    elif fmt == "openai":
+        assert tools[0]["type"] == "function"
+        assert tools[0]["function"]["name"] == "getItem"
+    elif fmt == "anthropic":
+        assert set(tools[0]) == {"name", "description", "input_schema"}
+    else:
+        assert "outputSchema" not in tools[0]
+        assert tools[0]["annotations"]["readOnlyHint"] is True
+
+
+def test_tools_list_everything_and_bad_format(config: Path) -> None:
+    assert len(json.loads(run("tools", "list", "-c", str(config), env=ENV).stdout)) == 15
+    assert run("tools", "list", "-c", str(config), "--format", "xml", env=ENV).returncode == 2
+
+
+def test_call_through_the_pipeline(config: Path, upstream: tuple[RecordingUpstream, str]) -> None:
+    done = run("call", "getItem", "--args", '{"item_id": "7"}', "--as", "reader", "-c", str(config), env=ENV)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["result"]["path"] == "/items/7"
+    assert body["meta"]["backend"] == "items"
+    denied = run(
+        "call", "createItem", "--args", '{"name": "x"}', "--as", "reader", "-c", str(config), env=ENV
+    )
+    assert denied.returncode == 1
+    assert json.loads(denied.stdout)["code"] == "denied"
+    invalid = run("call", "getItem", "--args", "{}", "--as", "reader", "-c", str(config), env=ENV)
+    assert json.loads(invalid.stdout)["errors"] == [
+        {"path": "/item_id", "message": "required argument is missing"}
+    ]
+    assert [s.raw_path for s in upstream[0].seen] == ["/items/7"]
+    assert run("call", "getItem", "--args", "not json", "--as", "reader", "-c", str(config)).returncode == 2
+
+
+def test_config_schema_is_valid_and_accepts_the_example() -> None:
+    done = run("config", "schema")
+    assert done.returncode == 0
+    schema = json.loads(done.stdout)
+    Draft202012Validator.check_schema(schema)
+    example = yaml.safe_load((REPO / "examples" / "bank" / "pasarela.yaml").read_text())
+    assert list(Draft202012Validator(schema).iter_errors(example)) == []
+    assert not Draft202012Validator(schema).is_valid({"version": 1, "surprise": True})
+
+
+def test_version() -> None:
+    assert run("--version").stdout.strip().startswith("0.")
