@@ -77,11 +77,18 @@ def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
 def create_mcp_server(
     gateway: Gateway, redactor: Redactor, resolve_principal: PrincipalResolver
 ) -> Server[Any]:
+    # Built once: listing is per principal, but each tool's MCP form never changes.
+    mcp_tools = {spec.name: mcp_tool(spec) for spec in gateway.catalog}
+
+    def input_schema(name: str) -> dict[str, Any] | None:
+        # Lets the SDK check Mcp-Param-* headers without running tools/list on every call.
+        return dict(gateway.catalog.get(name).input_schema) if name in gateway.catalog else None
+
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         principal = resolve_principal(ctx)
-        tools = [mcp_tool(spec) for spec in gateway.tools_for(principal)]
+        tools = [mcp_tools[spec.name] for spec in gateway.tools_for(principal)]
         # Per-principal answer: never cacheable across identities.
         return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
 
@@ -102,6 +109,7 @@ def create_mcp_server(
         "pasarela",
         version=__version__,
         instructions=INSTRUCTIONS,
+        get_tool_input_schema=input_schema,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )

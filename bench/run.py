@@ -1,0 +1,305 @@
+"""Benchmark: the same call directly, through the REST door and through the MCP door.
+
+    .venv/bin/python -m bench.run [--rate 200] [--duration 20] [--concurrency 32]
+
+Starts a fast upstream and `pasarela serve` as separate processes, then for each target
+runs an open-loop phase at a fixed rate (latency measured from each request's *intended*
+send time, so a stall cannot hide behind coordinated omission) and a closed-loop phase at
+saturation. Prints p50/p99, throughput and the gateway/direct ratio; writes JSON to
+bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from bench.rawhttp import RawPool
+from tests.helpers.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-key-0123456789"
+Caller = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Result:
+    target: str
+    phase: str
+    offered_rate: float | None
+    requests: int
+    errors: int
+    throughput: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summarise(target: str, phase: str, rate: float | None, latencies: list[float], errors: int, elapsed: float) -> Result:
+    ms = [x * 1000 for x in latencies]
+    return Result(
+        target=target,
+        phase=phase,
+        offered_rate=rate,
+        requests=len(latencies) + errors,
+        errors=errors,
+        throughput=round(len(latencies) / elapsed, 1),
+        p50_ms=round(percentile(ms, 0.50), 2),
+        p90_ms=round(percentile(ms, 0.90), 2),
+        p99_ms=round(percentile(ms, 0.99), 2),
+        max_ms=round(max(ms) if ms else float("nan"), 2),
+    )
+
+
+async def open_loop(call: Caller, rate: float, duration: float) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    interval = 1.0 / rate
+    total = int(rate * duration)
+    started = time.perf_counter()
+
+    async def one(intended: float) -> None:
+        nonlocal errors
+        try:
+            await call()
+        except Exception:
+            errors += 1
+            return
+        latencies.append(time.perf_counter() - intended)
+
+    async with anyio.create_task_group() as group:
+        for index in range(total):
+            intended = started + index * interval
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                await anyio.sleep(delay)
+            group.start_soon(one, intended)
+    return latencies, errors, time.perf_counter() - started
+
+
+async def closed_loop(call: Caller, concurrency: int, duration: float) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+    deadline = started + duration
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            begun = time.perf_counter()
+            try:
+                await call()
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - begun)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(concurrency):
+            group.start_soon(worker)
+    return latencies, errors, time.perf_counter() - started
+
+
+def write_config(directory: Path, upstream: str, port: int) -> Path:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    path = directory / "pasarela.yaml"
+    path.write_text(
+        f"""version: 1
+server: {{host: 127.0.0.1, port: {port}}}
+identity:
+  api_keys: [{{principal: bench, key_sha256: "{digest}", roles: [bench]}}]
+backends:
+  bench: {{openapi: "{upstream}/openapi.json", base_url: "{upstream}", timeout: 5s}}
+access: {{bench: [get_thing]}}
+logging: {{level: info, format: json}}
+"""
+    )
+    return path
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+@contextmanager
+def processes(profile: Path | None) -> Iterator[tuple[str, str]]:
+    upstream_port, gateway_port = free_port(), free_port()
+    upstream_url = f"http://127.0.0.1:{upstream_port}"
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            upstream = subprocess.Popen([sys.executable, "-m", "bench.upstream", "--port", str(upstream_port)], cwd=ROOT, env=env)
+            started.append(upstream)
+            wait_ready(upstream_url + "/openapi.json", upstream)
+            config = write_config(Path(scratch), upstream_url, gateway_port)
+            prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
+            gateway = subprocess.Popen(
+                [*prefix, "-m", "pasarela", "serve", "-c", str(config)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            started.append(gateway)
+            wait_ready(gateway_url + "/healthz", gateway)
+            yield upstream_url, gateway_url
+        finally:
+            for process in reversed(started):
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+async def run(args: argparse.Namespace) -> list[Result]:
+    results: list[Result] = []
+    with processes(args.profile) as (upstream_url, gateway_url):
+        async with AsyncExitStack() as stack:
+            direct = RawPool(upstream_url, args.concurrency)
+            rest = RawPool(gateway_url, args.concurrency)
+            for pool in (direct, rest):
+                await pool.open()
+                stack.push_async_callback(pool.close)
+            direct_request = RawPool.encode("GET", "/things/42", "127.0.0.1", {})
+            rest_request = RawPool.encode(
+                "POST",
+                "/v1/tools/get_thing:call",
+                "127.0.0.1",
+                {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+                b'{"arguments": {"thing_id": "42"}}',
+            )
+            sessions: list[Client] = []
+            for _ in range(args.mcp_sessions):
+                http = await stack.enter_async_context(create_mcp_http_client(headers={"Authorization": f"Bearer {KEY}"}))
+                sessions.append(
+                    await stack.enter_async_context(Client(streamable_http_client(f"{gateway_url}/mcp", http_client=http)))
+                )
+            turn = iter(range(10**12))
+
+            async def call_direct() -> None:
+                if await direct.send(direct_request) != 200:
+                    raise RuntimeError("direct call failed")
+
+            async def call_rest() -> None:
+                if await rest.send(rest_request) != 200:
+                    raise RuntimeError("REST call failed")
+
+            async def call_mcp() -> None:
+                session = sessions[next(turn) % len(sessions)]
+                result = await session.call_tool("get_thing", {"thing_id": "42"})
+                if result.is_error:
+                    raise RuntimeError(result.content)
+
+            targets: dict[str, Caller] = {"direct": call_direct, "rest": call_rest, "mcp": call_mcp}
+            for name in args.targets:
+                call = targets[name]
+                for _ in range(50):  # warm connections, caches and the JIT-less interpreter's branch paths
+                    await call()
+                latencies, errors, elapsed = await open_loop(call, args.rate, args.duration)
+                results.append(summarise(name, "open", args.rate, latencies, errors, elapsed))
+                print(results[-1], flush=True)
+                latencies, errors, elapsed = await closed_loop(call, args.concurrency, args.duration)
+                results.append(summarise(name, "saturation", None, latencies, errors, elapsed))
+                print(results[-1], flush=True)
+    return results
+
+
+def report(results: list[Result]) -> str:
+    by = {(r.target, r.phase): r for r in results}
+    lines = [
+        "| target | phase | offered | throughput/s | p50 ms | p90 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.target} | {r.phase} | {r.offered_rate or '-'} | {r.throughput} | {r.p50_ms} | {r.p90_ms} | {r.p99_ms} | {r.errors} |"
+        for r in results
+    ]
+    direct_open, direct_sat = by.get(("direct", "open")), by.get(("direct", "saturation"))
+    for target in ("rest", "mcp"):
+        opened, saturated = by.get((target, "open")), by.get((target, "saturation"))
+        if opened and direct_open:
+            lines.append(
+                f"\n{target}: added p50 {opened.p50_ms - direct_open.p50_ms:.2f} ms, "
+                f"added p99 {opened.p99_ms - direct_open.p99_ms:.2f} ms at {opened.offered_rate}/s"
+            )
+        if saturated and direct_sat:
+            lines.append(
+                f"{target}: saturation throughput {saturated.throughput}/s = "
+                f"{saturated.throughput / direct_sat.throughput:.2f} × direct"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200.0, help="open-loop calls per second")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
+    parser.add_argument("--concurrency", type=int, default=32, help="workers at saturation")
+    parser.add_argument("--mcp-sessions", type=int, default=8)
+    parser.add_argument("--targets", nargs="+", default=["direct", "rest", "mcp"])
+    parser.add_argument("--profile", type=Path, help="run the gateway under cProfile, write the profile here")
+    args = parser.parse_args()
+    try:
+        results = anyio.run(run, args)
+    except BaseExceptionGroup as group:
+        leaves = []
+        stack: list[BaseException] = [group]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, BaseExceptionGroup):
+                stack.extend(item.exceptions)
+            else:
+                leaves.append(item)
+        raise SystemExit(f"benchmark failed: {leaves!r}") from None
+    text = report(results)
+    print("\n" + text)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    machine = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()}
+    (out / f"run-{stamp}.json").write_text(json.dumps({"machine": machine, "args": vars(args) | {"profile": str(args.profile)},
+                                                       "results": [asdict(r) for r in results]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
