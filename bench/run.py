@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,16 +25,15 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from tests.helpers.servers import free_port
 
 from bench.rawhttp import RawPool
-from tests.helpers.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-key-0123456789"
@@ -63,7 +61,9 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def summarise(target: str, phase: str, rate: float | None, latencies: list[float], errors: int, elapsed: float) -> Result:
+def summarise(
+    target: str, phase: str, rate: float | None, latencies: list[float], errors: int, elapsed: float
+) -> Result:
     ms = [x * 1000 for x in latencies]
     return Result(
         target=target,
@@ -167,7 +167,9 @@ def processes(profile: Path | None) -> Iterator[tuple[str, str]]:
     started: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            upstream = subprocess.Popen([sys.executable, "-m", "bench.upstream", "--port", str(upstream_port)], cwd=ROOT, env=env)
+            upstream = subprocess.Popen(
+                [sys.executable, "-m", "bench.upstream", "--port", str(upstream_port)], cwd=ROOT, env=env
+            )
             started.append(upstream)
             wait_ready(upstream_url + "/openapi.json", upstream)
             config = write_config(Path(scratch), upstream_url, gateway_port)
@@ -210,9 +212,13 @@ async def run(args: argparse.Namespace) -> list[Result]:
             )
             sessions: list[Client] = []
             for _ in range(args.mcp_sessions):
-                http = await stack.enter_async_context(create_mcp_http_client(headers={"Authorization": f"Bearer {KEY}"}))
+                http = await stack.enter_async_context(
+                    create_mcp_http_client(headers={"Authorization": f"Bearer {KEY}"})
+                )
                 sessions.append(
-                    await stack.enter_async_context(Client(streamable_http_client(f"{gateway_url}/mcp", http_client=http)))
+                    await stack.enter_async_context(
+                        Client(streamable_http_client(f"{gateway_url}/mcp", http_client=http))
+                    )
                 )
             turn = iter(range(10**12))
 
@@ -271,7 +277,9 @@ def report(results: list[Result]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop calls per second")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--concurrency", type=int, default=32, help="workers at saturation")
@@ -297,8 +305,16 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     machine = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()}
-    (out / f"run-{stamp}.json").write_text(json.dumps({"machine": machine, "args": vars(args) | {"profile": str(args.profile)},
-                                                       "results": [asdict(r) for r in results]}, indent=2))
+    (out / f"run-{stamp}.json").write_text(
+        json.dumps(
+            {
+                "machine": machine,
+                "args": vars(args) | {"profile": str(args.profile)},
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ SPEC = {
         "/things/{thing_id}": {
             "get": {
                 "operationId": "get_thing",
-                "parameters": [{"name": "thing_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [
+                    {"name": "thing_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
                 "responses": {"200": {"description": "ok"}},
             }
         }
@@ -38,7 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, http="httptools")
+    uvicorn.run(
+        app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, http="httptools"
+    )
 
 
 if __name__ == "__main__":

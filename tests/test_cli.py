@@ -47,7 +47,7 @@ def config(tmp_path: Path, upstream: tuple[RecordingUpstream, str]) -> Path:
 def test_check_accepts_a_good_config(config: Path) -> None:
     done = run("check", "-c", str(config), env=ENV)
     assert done.returncode == 0, done.stderr
-    assert "OK — 15 tool(s) from 2 backend(s)" in done.stderr
+    assert "OK — 16 tool(s) from 2 backend(s)" in done.stderr
 
 
 def test_check_reports_every_problem_with_its_key_path(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_tools_list_formats(config: Path, fmt: str) -> None:
 
 
 def test_tools_list_everything_and_bad_format(config: Path) -> None:
-    assert len(json.loads(run("tools", "list", "-c", str(config), env=ENV).stdout)) == 15
+    assert len(json.loads(run("tools", "list", "-c", str(config), env=ENV).stdout)) == 16
     assert run("tools", "list", "-c", str(config), "--format", "xml", env=ENV).returncode == 2
 
 

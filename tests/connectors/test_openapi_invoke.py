@@ -195,3 +195,25 @@ async def test_echo_default_is_json(upstream: tuple[RecordingUpstream, str]) -> 
     _, url = upstream
     assert (await call(url, "slow", {}))["path"] == "/slow"
     assert echo is not None
+
+
+async def test_multipart_fields(upstream: tuple[RecordingUpstream, str]) -> None:
+    recorder, url = upstream
+    await call(url, "uploadFields", {"note": "hello", "tags": ["a", "b"]})
+    seen = recorder.seen[-1]
+    assert seen.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert seen.body.count(b'name="tags"') == 2
+    assert b"hello" in seen.body
+
+
+async def test_cookies_from_a_backend_are_never_replayed() -> None:
+    recorder = RecordingUpstream(
+        lambda s: Reply(200, {"ok": True}, headers={"set-cookie": "session=alice; Path=/"})
+    )
+    with ThreadedServer(recorder) as server:
+        c = connector(ITEMS, base_url=server.url)
+        tools = {t.name: t for t in await c.load()}
+        await c.invoke(tools["getItem"], {"item_id": "1"})
+        await c.invoke(tools["getItem"], {"item_id": "2"})
+        await c.aclose()
+    assert "cookie" not in recorder.seen[1].headers

@@ -65,7 +65,7 @@ async def test_tools_are_listed_per_principal_in_every_format(config: Path) -> N
         assert anthropic[2]["name"] == "greet"
         assert anthropic[2]["input_schema"]["required"] == ["name"]
         everything = (await client.get("/v1/tools", headers=bearer(WRITER_KEY))).json()["tools"]
-        assert len(everything) == 15
+        assert len(everything) == 16
         assert (await client.get("/v1/tools", headers=bearer(NOBODY_KEY))).json() == {"tools": []}
         bad = await client.get("/v1/tools?format=xml", headers=bearer(READER_KEY))
         assert bad.status_code == 400
@@ -169,7 +169,7 @@ async def test_python_tools_through_rest(config: Path) -> None:
 async def test_health_readiness_and_metrics(config: Path) -> None:
     async with in_process(config) as (client, _):
         assert (await client.get("/healthz")).json() == {"status": "ok"}
-        assert (await client.get("/readyz")).json() == {"status": "ready", "tools": 15}
+        assert (await client.get("/readyz")).json() == {"status": "ready", "tools": 16}
         await client.post(
             "/v1/tools/greet:call", json={"arguments": {"name": "A"}}, headers=bearer(READER_KEY)
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import Callable
+from typing import Protocol
 
+import aiohttp
 import anyio
-import httpx
 
 from pasarela.config.model import BackendAuthSettings, OAuth2ClientCredentials
 from pasarela.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -14,42 +16,58 @@ from pasarela.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 # Refresh a token this long before it expires, so no request carries an expiring one.
 EXPIRY_MARGIN = 30.0
 
-
-class BearerAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._value = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._value
-        yield request
+Query = list[tuple[str, str]]
 
 
-class ApiKeyAuth(httpx.Auth):
-    def __init__(self, value: str, *, header: str | None = None, query: str | None = None) -> None:
-        self.value, self.header, self.query = value, header, query
+class BackendAuth(Protocol):
+    async def apply(self, headers: dict[str, str], query: Query) -> None:
+        """Add the credential to an outgoing request."""
+        ...
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self.header is not None:
-            request.headers[self.header] = self.value
-        elif self.query is not None:
-            request.url = request.url.copy_merge_params({self.query: self.value})
-        yield request
+    async def refresh(self, rejected_headers: dict[str, str]) -> bool:
+        """The backend answered 401 to `rejected_headers`: True if a retry may now succeed."""
+        ...
 
 
-class OAuth2ClientCredentialsAuth(httpx.Auth):
+def basic_header(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+class StaticAuth:
+    """Bearer, basic or API key: headers and query parameters fixed at start-up."""
+
+    def __init__(self, headers: dict[str, str] | None = None, query: Query | None = None) -> None:
+        self._headers = headers or {}
+        self._query = query or []
+
+    async def apply(self, headers: dict[str, str], query: Query) -> None:
+        headers.update(self._headers)
+        query.extend(self._query)
+
+    async def refresh(self, rejected_headers: dict[str, str]) -> bool:
+        return False
+
+
+class OAuth2ClientCredentialsAuth:
     """RFC 6749 §4.4. The token is cached until shortly before it expires and fetched by one
-    request at a time; a 401 from the backend discards it and retries once with a fresh one."""
+    request at a time; a 401 from the backend discards it once, so the call is retried with
+    a fresh token."""
 
-    requires_response_body = False
-
-    def __init__(self, settings: OAuth2ClientCredentials, backend: str, timeout: float) -> None:
+    def __init__(
+        self,
+        settings: OAuth2ClientCredentials,
+        backend: str,
+        session: Callable[[], aiohttp.ClientSession],
+        timeout: float,
+    ) -> None:
         self.settings = settings
         self.backend = backend
+        self._session = session
         self._timeout = timeout
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = anyio.Lock()
-        self.fetches = 0  # observable in tests and metrics
+        self.fetches = 0
 
     async def _fetch(self) -> None:
         form = {"grant_type": "client_credentials"}
@@ -57,60 +75,77 @@ class OAuth2ClientCredentialsAuth(httpx.Auth):
             form["scope"] = " ".join(self.settings.scopes)
         if self.settings.audience:
             form["audience"] = self.settings.audience
-        secret = self.settings.client_secret.get_secret_value()
+        credentials = basic_header(self.settings.client_id, self.settings.client_secret.get_secret_value())
         try:
-            async with httpx.AsyncClient(timeout=self._timeout) as client:
-                response = await client.post(
-                    self.settings.token_url, data=form, auth=(self.settings.client_id, secret)
-                )
-        except httpx.TimeoutException as exc:
+            async with self._session().post(
+                self.settings.token_url,
+                data=form,
+                headers={"Authorization": credentials},
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            ) as response:
+                status = response.status
+                body = await response.json(content_type=None) if status == 200 else None
+        except TimeoutError as exc:
             raise UpstreamTimeout("the token endpoint did not answer in time", backend=self.backend) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable("cannot reach the token endpoint", backend=self.backend) from exc
-        if response.status_code != 200:
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise UpstreamUnavailable(
+                "cannot get a token from the token endpoint", backend=self.backend
+            ) from exc
+        if status != 200:
             raise UpstreamError(
-                f"the token endpoint refused the client credentials (HTTP {response.status_code})",
+                f"the token endpoint refused the client credentials (HTTP {status})",
                 backend=self.backend,
-                upstream_status=response.status_code,
+                upstream_status=status,
             )
         try:
-            body = response.json()
-            token = body["access_token"]
-            lifetime = float(body.get("expires_in", 300))
-        except (ValueError, KeyError, TypeError) as exc:
+            token = str(body["access_token"])  # type: ignore[index]
+            lifetime = float(body.get("expires_in", 300))  # type: ignore[union-attr]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UpstreamError(
                 "the token endpoint's answer has no access_token", backend=self.backend
             ) from exc
-        self._token = str(token)
+        self._token = token
         self._expires_at = time.monotonic() + max(lifetime - EXPIRY_MARGIN, 1.0)
         self.fetches += 1
 
-    async def token(self, *, refresh: bool = False) -> str:
+    async def _current(self) -> str:
         async with self._lock:
-            if refresh or self._token is None or time.monotonic() >= self._expires_at:
+            if self._token is None or time.monotonic() >= self._expires_at:
                 await self._fetch()
             assert self._token is not None
             return self._token
 
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        used = await self.token()
-        request.headers["Authorization"] = f"Bearer {used}"
-        response = yield request
-        if response.status_code == 401:
-            fresh = await self.token(refresh=self._token == used)
-            request.headers["Authorization"] = f"Bearer {fresh}"
-            yield request
+    async def apply(self, headers: dict[str, str], query: Query) -> None:
+        headers["Authorization"] = f"Bearer {await self._current()}"
+
+    async def refresh(self, rejected_headers: dict[str, str]) -> bool:
+        async with self._lock:
+            # Another call may already have replaced the rejected token.
+            if rejected_headers.get("Authorization") == f"Bearer {self._token}":
+                await self._fetch()
+        return True
 
 
-def build_auth(settings: BackendAuthSettings | None, backend: str, timeout: float) -> httpx.Auth | None:
+def build_auth(
+    settings: BackendAuthSettings | None,
+    backend: str,
+    session: Callable[[], aiohttp.ClientSession],
+    timeout: float,
+) -> BackendAuth:
     if settings is None:
-        return None
+        return StaticAuth()
     if settings.bearer is not None:
-        return BearerAuth(settings.bearer.get_secret_value())
+        return StaticAuth({"Authorization": f"Bearer {settings.bearer.get_secret_value()}"})
     if settings.basic is not None:
-        return httpx.BasicAuth(settings.basic.username, settings.basic.password.get_secret_value())
+        password = settings.basic.password.get_secret_value()
+        return StaticAuth({"Authorization": basic_header(settings.basic.username, password)})
     if settings.api_key is not None:
         key = settings.api_key
-        return ApiKeyAuth(key.value.get_secret_value(), header=key.header, query=key.query)
+        value = key.value.get_secret_value()
+        if key.header is not None:
+            return StaticAuth({key.header: value})
+        assert key.query is not None
+        return StaticAuth(query=[(key.query, value)])
     assert settings.oauth2_client_credentials is not None
-    return OAuth2ClientCredentialsAuth(settings.oauth2_client_credentials, backend, timeout)
+    return OAuth2ClientCredentialsAuth(settings.oauth2_client_credentials, backend, session, timeout)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
-import httpx
 import orjson
 import yaml
 
@@ -50,13 +50,18 @@ def parse_document(text: str | bytes, location: str) -> Document:
 async def read_document(source: str, base_dir: Path, *, timeout: float = 30.0) -> Document:
     if source.startswith(("http://", "https://")):
         try:
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
-                response = await client.get(source)
-        except httpx.HTTPError as exc:
-            raise DocumentError(f"cannot fetch {source}: {exc}") from None
-        if response.status_code != 200:
-            raise DocumentError(f"cannot fetch {source}: HTTP {response.status_code}")
-        return parse_document(response.content, source)
+            async with (
+                aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=timeout), trust_env=False
+                ) as session,
+                session.get(source) as response,
+            ):
+                if response.status != 200:
+                    raise DocumentError(f"cannot fetch {source}: HTTP {response.status}")
+                content = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DocumentError(f"cannot fetch {source}: {type(exc).__name__} {exc}") from None
+        return parse_document(content, source)
     path = await anyio.Path(source).expanduser()
     if not path.is_absolute():
         path = anyio.Path(base_dir) / path
