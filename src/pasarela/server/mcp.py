@@ -105,7 +105,7 @@ def create_mcp_server(
             return error_result(exc, redactor, request_id)
         return success_result(outcome.result, {**outcome.meta, "request_id": request_id})
 
-    return Server(
+    server: Server[Any] = Server(
         "pasarela",
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -113,6 +113,11 @@ def create_mcp_server(
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    # The SDK's default OpenTelemetry middleware cost ~8% of MCP CPU per call with no exporter
+    # installed (docs/performance.md). Pasarela's own telemetry stage covers every call; its
+    # tracing will span the whole pipeline, not just the protocol layer.
+    server.middleware.clear()
+    return server
 
 
 def transport_security(host: str, port: int, allowed_hosts: list[str] | None) -> TransportSecuritySettings:
