@@ -150,3 +150,16 @@ def test_config_schema_is_valid_and_accepts_the_example() -> None:
 
 def test_version() -> None:
     assert run("--version").stdout.strip().startswith("0.")
+
+
+def test_serve_on_a_taken_port_is_one_clear_error(config: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run("serve", "-c", str(config), "--port", str(port), env=ENV)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr

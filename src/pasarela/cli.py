@@ -111,6 +111,9 @@ def serve(
         anyio.run(serve_http, loaded, host, port, backend_options={"use_uvloop": True})
     except ConfigError as exc:
         raise _fail_config(exc) from None
+    except PasarelaError as exc:
+        err.print(exc.detail, markup=False)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -4,6 +4,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
 
     PasarelaError                      500 internal
     ├── ConfigError                    (startup / `pasarela check`; carries every ConfigProblem)
+    ├── StartupError                   (cannot listen, and other operational start-up failures)
     ├── InvalidRequest                 400 invalid_request     (a malformed request body)
     ├── AuthenticationError            401 unauthenticated
     ├── AccessDenied                   403 denied
@@ -93,6 +94,11 @@ class ConfigError(PasarelaError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class StartupError(PasarelaError):
+    code = "startup_failed"
+    title = "The gateway could not start"
+
+
 class InvalidRequest(PasarelaError):
     status = 400
     code = "invalid_request"
@@ -178,6 +184,7 @@ __all__ = [
     "InvalidArguments",
     "InvalidRequest",
     "PasarelaError",
+    "StartupError",
     "ToolNotFound",
     "UpstreamError",
     "UpstreamTimeout",

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from pasarela.config import load_config, load_config_text
+from pasarela.config import LoadedConfig, load_config, load_config_text
 from pasarela.errors import ConfigError
 
 
-def load(text: str, tmp_path: Path, environ: dict[str, str] | None = None) -> object:
+def load(text: str, tmp_path: Path, environ: dict[str, str] | None = None) -> LoadedConfig:
     file = tmp_path / "pasarela.yaml"
     file.write_text(text)
     return load_config(file, environ=environ or {})
@@ -22,7 +22,7 @@ def problems_of(text: str, tmp_path: Path, environ: dict[str, str] | None = None
 
 def test_minimal_config_has_safe_defaults(tmp_path: Path) -> None:
     loaded = load("version: 1\n", tmp_path)
-    settings = loaded.settings  # type: ignore[attr-defined]
+    settings = loaded.settings
     assert settings.server.host == "127.0.0.1"
     assert settings.shared == "memory://"
     assert settings.access == {}
@@ -59,7 +59,7 @@ def test_durations(tmp_path: Path) -> None:
     loaded = load(
         "version: 1\nbackends:\n  a: {openapi: a.yaml, timeout: 250ms, connect_timeout: 2m}\n", tmp_path
     )
-    backend = loaded.settings.backends["a"]  # type: ignore[attr-defined]
+    backend = loaded.settings.backends["a"]
     assert backend.timeout == 0.25
     assert backend.connect_timeout == 120
 
@@ -79,12 +79,14 @@ def test_env_and_secret_interpolation(tmp_path: Path) -> None:
         tmp_path,
         {"SPEC_DIR": "/specs", "S_FROM_ENV": "env-secret-456"},
     )
-    crm = loaded.settings.backends["crm"]  # type: ignore[attr-defined]
+    crm = loaded.settings.backends["crm"]
     assert crm.openapi == "/specs/crm.yaml"
     assert crm.base_url == "http://localhost:9"
     assert crm.headers == {"X-Literal": "${not-a-reference}", "X-Env-Secret": "env-secret-456"}
+    assert crm.auth is not None
+    assert crm.auth.bearer is not None
     assert crm.auth.bearer.get_secret_value() == "from-a-file-123"
-    assert "from-a-file-123" in loaded.redactor  # type: ignore[attr-defined]
+    assert "from-a-file-123" in loaded.redactor
 
 
 def test_missing_references_are_named(tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
+from starlette.types import Receive, Scope, Send
 
 from pasarela.catalog.selection import select_tools
 from pasarela.errors import ConfigError
@@ -99,13 +101,13 @@ async def test_swagger_2() -> None:
 async def test_description_from_a_url() -> None:
     text = (SPECS / "items.yaml").read_text()
 
-    async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/yaml")]}
-        )  # type: ignore[operator]
-        await send({"type": "http.response.body", "body": text.encode()})  # type: ignore[operator]
+        )
+        await send({"type": "http.response.body", "body": text.encode()})
 
-    with ThreadedServer(app) as server:  # type: ignore[arg-type]
+    with ThreadedServer(app) as server:
         tools = await load(f"{server.url}/spec.yaml")
     assert "getItem" in tools
 
@@ -118,18 +120,18 @@ async def test_description_from_a_url() -> None:
         ("- a list\n", "expected a mapping"),
     ],
 )
-async def test_broken_descriptions_are_config_errors(tmp_path: object, content: str, expected: str) -> None:
-    spec = tmp_path / "spec.yaml"  # type: ignore[operator]
+async def test_broken_descriptions_are_config_errors(tmp_path: Path, content: str, expected: str) -> None:
+    spec = tmp_path / "spec.yaml"
     spec.write_text(content)
     with pytest.raises(ConfigError, match=expected) as caught:
         await load(spec)
     assert caught.value.problems[0].path == "backends.test.openapi"
 
 
-async def test_missing_base_url_is_explained(tmp_path: object) -> None:
+async def test_missing_base_url_is_explained(tmp_path: Path) -> None:
     data = yaml.safe_load((SPECS / "items.yaml").read_text())
     del data["servers"]
-    spec = tmp_path / "spec.yaml"  # type: ignore[operator]
+    spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match="base_url: required"):
         await load(spec)
@@ -154,7 +156,7 @@ async def test_include_exclude_rename_by_operation_and_tag() -> None:
     assert [p.path for p in problems] == ["k.include[0]", "k.rename.ghost"]
 
 
-async def test_800_operations_import_quickly(tmp_path: object) -> None:
+async def test_800_operations_import_quickly(tmp_path: Path) -> None:
     base = yaml.safe_load((SPECS / "items.yaml").read_text())
     paths = {}
     for i in range(100):
@@ -165,7 +167,7 @@ async def test_800_operations_import_quickly(tmp_path: object) -> None:
                     clone[method]["operationId"] += str(i)
             paths[f"/v{i}{path}"] = clone
     base["paths"] = paths
-    spec = tmp_path / "big.yaml"  # type: ignore[operator]
+    spec = tmp_path / "big.yaml"
     spec.write_text(yaml.safe_dump(base))
     started = time.perf_counter()
     tools = await load(spec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -19,15 +20,15 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("spec", TWILIO, ids=lambda p: p.name)
-async def test_one_valid_tool_per_operation(spec: object) -> None:
-    document = json.loads(spec.read_text())  # type: ignore[attr-defined]
+async def test_one_valid_tool_per_operation(spec: Path) -> None:
+    document = json.loads(spec.read_text())
     operations = list(iter_operations(document))
-    c = connector(spec)  # type: ignore[arg-type]
+    c = connector(spec)
     started = time.perf_counter()
     tools = await c.load()
     elapsed = time.perf_counter() - started
     await c.aclose()
-    print(f"{spec.name}: {len(tools)} tools in {elapsed * 1000:.0f} ms")  # type: ignore[attr-defined]
+    print(f"{spec.name}: {len(tools)} tools in {elapsed * 1000:.0f} ms")
 
     assert len(tools) == len(operations) > 50
     names = [t.name for t in tools]

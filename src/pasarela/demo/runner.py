@@ -21,7 +21,7 @@ from pathlib import Path
 import anyio
 
 from pasarela.config import load_config
-from pasarela.errors import ConfigError
+from pasarela.errors import ConfigError, PasarelaError
 from pasarela.server.serve import serve_http
 from pasarela.telemetry import configure_logging
 
@@ -159,6 +159,9 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
             )
         except ConfigError as exc:
             sys.stderr.write(f"the demo configuration is broken:\n{exc}\n")
+            return 1
+        except PasarelaError as exc:
+            sys.stderr.write(f"{exc.detail}\n")
             return 1
         except RuntimeError as exc:
             sys.stderr.write(f"{exc}\n")

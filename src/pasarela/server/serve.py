@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import socket
 from collections.abc import Callable
 
 import anyio
@@ -10,9 +12,23 @@ import uvicorn
 
 from pasarela.assembly import build_runtime
 from pasarela.config import LoadedConfig
+from pasarela.errors import StartupError
 from pasarela.server.app import create_app
 
 log = structlog.get_logger("pasarela.serve")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind before anything else starts, so a taken port is one clear error, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 async def serve_http(
@@ -23,10 +39,15 @@ async def serve_http(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; `on_ready(base_url)` runs once the socket accepts requests."""
-    runtime = await build_runtime(config)
     settings = config.settings.server
     bind_host = host or settings.host
-    bind_port = settings.port if port is None else port
+    listener = listen(bind_host, settings.port if port is None else port)
+    bind_port = int(listener.getsockname()[1])
+    try:
+        runtime = await build_runtime(config)
+    except BaseException:
+        listener.close()
+        raise
     app = create_app(runtime)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -48,7 +69,7 @@ async def serve_http(
         tools=len(runtime.gateway.catalog),
     )
     async with anyio.create_task_group() as group:
-        group.start_soon(server.serve)
+        group.start_soon(functools.partial(server.serve, sockets=[listener]))
         # uvicorn exposes readiness only as a flag, not an event.
         while not server.started and not server.should_exit:  # noqa: ASYNC110
             await anyio.sleep(0.02)
