@@ -79,53 +79,49 @@ def summarise(
     )
 
 
-async def open_loop(call: Caller, rate: float, duration: float) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
-    interval = 1.0 / rate
-    total = int(rate * duration)
-    started = time.perf_counter()
+class Recorder:
+    """Latencies of successful calls, and a count of failed ones."""
 
-    async def one(intended: float) -> None:
-        nonlocal errors
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors = 0
+
+    async def __call__(self, call: Caller, since: float) -> None:
         try:
             await call()
         except Exception:
-            errors += 1
+            self.errors += 1
             return
-        latencies.append(time.perf_counter() - intended)
+        self.latencies.append(time.perf_counter() - since)
 
+
+async def open_loop(call: Caller, rate: float, duration: float) -> tuple[list[float], int, float]:
+    record = Recorder()
+    interval = 1.0 / rate
+    started = time.perf_counter()
     async with anyio.create_task_group() as group:
-        for index in range(total):
-            intended = started + index * interval
+        for index in range(int(rate * duration)):
+            intended = started + index * interval  # latency counts from here, not from the send
             delay = intended - time.perf_counter()
             if delay > 0:
                 await anyio.sleep(delay)
-            group.start_soon(one, intended)
-    return latencies, errors, time.perf_counter() - started
+            group.start_soon(record, call, intended)
+    return record.latencies, record.errors, time.perf_counter() - started
 
 
 async def closed_loop(call: Caller, concurrency: int, duration: float) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
+    record = Recorder()
     started = time.perf_counter()
     deadline = started + duration
 
     async def worker() -> None:
-        nonlocal errors
         while time.perf_counter() < deadline:
-            begun = time.perf_counter()
-            try:
-                await call()
-            except Exception:
-                errors += 1
-                continue
-            latencies.append(time.perf_counter() - begun)
+            await record(call, time.perf_counter())
 
     async with anyio.create_task_group() as group:
         for _ in range(concurrency):
             group.start_soon(worker)
-    return latencies, errors, time.perf_counter() - started
+    return record.latencies, record.errors, time.perf_counter() - started
 
 
 def write_config(directory: Path, upstream: str, port: int) -> Path:

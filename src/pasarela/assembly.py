@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pasarela.catalog import Catalog, ToolSpec
 from pasarela.catalog.selection import select_tools
@@ -90,16 +90,7 @@ def _with_overrides(spec: ToolSpec, config: LoadedConfig) -> ToolSpec:
     override = config.settings.tools.get(spec.name)
     if override is None or override.description is None:
         return spec
-    return ToolSpec(
-        name=spec.name,
-        description=override.description,
-        input_schema=spec.input_schema,
-        backend=spec.backend,
-        origin=spec.origin,
-        output_schema=spec.output_schema,
-        annotations=spec.annotations,
-        tags=spec.tags,
-    )
+    return replace(spec, description=override.description)
 
 
 def _check_references(catalog: Catalog, config: LoadedConfig) -> None:

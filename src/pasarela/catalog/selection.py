@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.errors import ConfigProblem
@@ -55,5 +56,5 @@ def select_tools(
         if matches(spec, excluded):
             continue
         new_name = rename.get(spec.origin) or rename.get(spec.name)
-        selected.append(spec.renamed(new_name) if new_name else spec)
+        selected.append(replace(spec, name=new_name) if new_name else spec)
     return selected, problems

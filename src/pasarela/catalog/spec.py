@@ -37,15 +37,3 @@ class ToolSpec:
     output_schema: Mapping[str, Any] | None = None
     annotations: ToolAnnotations = field(default_factory=ToolAnnotations)
     tags: tuple[str, ...] = ()
-
-    def renamed(self, name: str) -> ToolSpec:
-        return ToolSpec(
-            name=name,
-            description=self.description,
-            input_schema=self.input_schema,
-            backend=self.backend,
-            origin=self.origin,
-            output_schema=self.output_schema,
-            annotations=self.annotations,
-            tags=self.tags,
-        )
