@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, replace
 
 from pasarela.catalog import Catalog, ToolSpec
@@ -32,7 +31,6 @@ class Runtime:
 
 async def build_runtime(config: LoadedConfig) -> Runtime:
     settings = config.settings
-    sys.path.insert(0, str(config.base_dir))  # `python:` backends next to the config import as-is
     connectors: dict[str, Connector] = {}
     tools: list[ToolSpec] = []
     problems: list[ConfigProblem] = []

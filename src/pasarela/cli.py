@@ -18,6 +18,7 @@ from pasarela.assembly import Runtime, build_runtime
 from pasarela.catalog.formats import render
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.errors import ConfigError, PasarelaError
+from pasarela.identity import Principal
 from pasarela.telemetry import configure_logging
 
 T = TypeVar("T")
@@ -154,7 +155,7 @@ def stdio(config: ConfigOption = Path(DEFAULT_CONFIG), as_: AsOption = None) -> 
         raise _fail_config(exc) from None
 
 
-def _stdio_principal(runtime: Runtime, as_: str | None) -> Any:
+def _stdio_principal(runtime: Runtime, as_: str | None) -> Principal:
     key = os.environ.get("PASARELA_API_KEY")
     if as_ is not None:
         return runtime.authenticator.local_principal(as_)

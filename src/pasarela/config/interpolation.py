@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pasarela.config.yaml_source import Path, format_path
+from pasarela.config.yaml_source import Path
 from pasarela.secrets import Redactor, SecretChain
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{(?P<kind>[a-z]+):(?P<name>[A-Za-z0-9_.-]+)(?::-(?P<default>[^}]*))?\}")
@@ -69,7 +69,3 @@ class Interpolator:
                 (path, "malformed reference: expected ${env:NAME}, ${env:NAME:-default} or ${secret:NAME}")
             )
         return _REFERENCE.sub(replace, text)
-
-
-def describe_path(path: Path) -> str:
-    return format_path(path)

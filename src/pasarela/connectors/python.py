@@ -16,6 +16,7 @@ import contextlib
 import functools
 import importlib
 import inspect
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -165,6 +166,9 @@ class PythonConnector:
 
     def _import(self) -> Any:
         module_name, _, attribute = self.target.partition(":")
+        # A module beside pasarela.yaml imports as-is.
+        if str(self.base_dir) not in sys.path:
+            sys.path.append(str(self.base_dir))
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:

@@ -51,7 +51,8 @@ def configure_logging(
     handler.setFormatter(_StdlibFormatter(redactor))
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(max(numeric, logging.INFO) if numeric < logging.INFO else numeric)
+    # Libraries' own debug chatter stays out even when Pasarela logs at debug.
+    root.setLevel(max(numeric, logging.INFO))
 
 
 class _StdlibFormatter(logging.Formatter):

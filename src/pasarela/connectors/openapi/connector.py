@@ -84,7 +84,7 @@ class OpenApiConnector:
             if isinstance(servers, list) and servers and isinstance(servers[0], dict):
                 server = servers[0]
                 candidate = _expand_server(str(server.get("url", "")), server.get("variables") or {})
-            elif any(op.server_url for op in self._operations.values()):
+            elif self._operations and all(op.server_url for op in self._operations.values()):
                 return ""  # every operation names its own server
         if candidate and not candidate.startswith(("http://", "https://")):
             if document.location.startswith(("http://", "https://")):
