@@ -11,8 +11,9 @@ from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
 from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
-from pasarela.pipeline import AuthorizeStage, Gateway, RoleAllowlist, ValidateStage
-from pasarela.pipeline.authorize import ALL_TOOLS
+from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
+from pasarela.policy import CedarAuthorizer
+from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, compile_access, referenced_tools
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
 
 
@@ -58,7 +59,10 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         if problems:
             raise ConfigError(problems)
         catalog = Catalog(tools, source=config.source)
-        _check_references(catalog, config)
+        sources = policy_sources(config)
+        problems = _check_references(catalog, config) + _check_policies(sources, catalog, config)
+        if problems:
+            raise ConfigError(problems)
     except ConfigError as exc:
         await _close_all(connectors)
         raise ConfigError(config.locate(exc.problems)) from None
@@ -67,7 +71,8 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         raise
 
     metrics = GatewayMetrics()
-    authorizer = RoleAllowlist(settings.access)
+    authenticator = Authenticator(ApiKeyAuthenticator(settings.identity.api_keys, config.redactor))
+    authorizer = CedarAuthorizer(sources, authenticator.api_keys.principals(), catalog)
     gateway = Gateway(
         catalog,
         connectors,
@@ -75,7 +80,6 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         authorizer=authorizer,
         tool_timeouts={n: t.timeout for n, t in settings.tools.items() if t.timeout is not None},
     )
-    authenticator = Authenticator(ApiKeyAuthenticator(settings.identity.api_keys, config.redactor))
     return Runtime(config=config, gateway=gateway, authenticator=authenticator, metrics=metrics)
 
 
@@ -91,7 +95,7 @@ def _with_overrides(spec: ToolSpec, config: LoadedConfig) -> ToolSpec:
     return replace(spec, description=override.description)
 
 
-def _check_references(catalog: Catalog, config: LoadedConfig) -> None:
+def _check_references(catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
     """`tools:` and `access:` may only name tools that exist: a typo must not pass silently."""
     problems: list[ConfigProblem] = []
     for name in config.settings.tools:
@@ -103,5 +107,39 @@ def _check_references(catalog: Catalog, config: LoadedConfig) -> None:
                 problems.append(
                     ConfigProblem(config.source, f"access.{role}[{index}]", f"no tool named {name!r}")
                 )
+    return problems
+
+
+def policy_sources(config: LoadedConfig) -> list[PolicySource]:
+    """`access:` as Cedar, then every `policies:` source in order."""
+    settings = config.settings
+    sources = [PolicySource("access", compile_access(settings.access), "access")]
+    raw = settings.policies
+    if isinstance(raw, str):
+        sources.append(PolicySource("policies", raw, "policies"))
+        return sources
+    problems: list[ConfigProblem] = []
+    for index, item in enumerate(raw):
+        key = f"policies[{index}]"
+        shadow = item.mode == "log_only"
+        if item.file is not None:
+            path = config.resolve_path(item.file)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                problems.append(ConfigProblem(config.source, f"{key}.file", f"cannot read {path}: {exc.strerror}"))
+                continue
+            sources.append(PolicySource(item.file, text, f"{key}.file", shadow))
+        else:
+            sources.append(PolicySource(key, item.inline or "", f"{key}.inline", shadow))
     if problems:
         raise ConfigError(problems)
+    return sources
+
+
+def _check_policies(sources: list[PolicySource], catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
+    problems = check_sources(sources, config.source)
+    for source in sources[1:]:  # the compiled `access:` source is checked by _check_references
+        for name in sorted(referenced_tools(source) - set(catalog.names())):
+            problems.append(ConfigProblem(config.source, source.key_path, f'Tool::"{name}" names no tool'))
+    return problems

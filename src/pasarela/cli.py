@@ -193,7 +193,7 @@ def tools_list(
     async def listing(runtime: Runtime) -> list[dict[str, Any]]:
         tools = list(runtime.gateway.catalog)
         if as_ is not None:
-            tools = runtime.gateway.tools_for(runtime.authenticator.local_principal(as_))
+            tools = runtime.gateway.tools_for(runtime.authenticator.local_principal(as_), "cli")
         return render(tools, fmt)
 
     try:

@@ -11,7 +11,8 @@ from pasarela.catalog import Catalog, ToolAnnotations, ToolSpec
 from pasarela.connectors.base import UpstreamResult
 from pasarela.errors import AccessDenied, InvalidArguments, PasarelaError, ToolNotFound
 from pasarela.identity import Principal
-from pasarela.pipeline import AuthorizeStage, Call, Gateway, Next, Outcome, RoleAllowlist, ValidateStage
+from pasarela.pipeline import AuthorizeStage, Call, Gateway, Next, Outcome, ValidateStage
+from pasarela.policy import CedarAuthorizer, PolicySource, compile_access
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +73,8 @@ class OrderStage:
 
 def gateway(connector: RecordingConnector, *extra: Any) -> Gateway:
     catalog = Catalog(TOOLS)
-    authorizer = RoleAllowlist({"support": ["get_customer"], "admin": ["*"]})
+    access = compile_access({"support": ["get_customer"], "admin": ["*"]})
+    authorizer = CedarAuthorizer([PolicySource("access", access, "access")], [SUPPORT, ADMIN, NOBODY], TOOLS)
     return Gateway(
         catalog,
         {"crm": connector},
@@ -125,9 +127,9 @@ async def test_deny_by_default_and_before_validation() -> None:
 
 async def test_listing_shows_only_permitted_tools() -> None:
     gw = gateway(RecordingConnector())
-    assert [t.name for t in gw.tools_for(SUPPORT)] == ["get_customer"]
-    assert [t.name for t in gw.tools_for(ADMIN)] == ["get_customer", "close_account", "crash"]
-    assert gw.tools_for(NOBODY) == []
+    assert [t.name for t in gw.tools_for(SUPPORT, "test")] == ["get_customer"]
+    assert [t.name for t in gw.tools_for(ADMIN, "test")] == ["get_customer", "close_account", "crash"]
+    assert gw.tools_for(NOBODY, "test") == []
 
 
 async def test_unknown_tool() -> None:

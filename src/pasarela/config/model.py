@@ -167,6 +167,19 @@ class ToolSettings(Strict):
     timeout: Duration | None = Field(None, description="Overrides the backend's timeout for this tool")
 
 
+class PolicySourceSettings(Strict):
+    inline: str | None = Field(None, description="Cedar policies written here")
+    file: str | None = Field(None, description="A file of Cedar policies, relative to this file")
+    mode: Literal["enforce", "log_only"] = Field(
+        "enforce", description="log_only: evaluated and logged where they would change a decision, never enforced"
+    )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Self:
+        _exactly_one(self, ("inline", "file"), "policy source")
+        return self
+
+
 class LoggingSettings(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -197,6 +210,11 @@ class Settings(Strict):
     tools: dict[str, ToolSettings] = {}
     access: dict[str, list[str]] = Field(
         {}, description="Role → tools it may call ('*' for all). Deny by default."
+    )
+    policies: str | list[PolicySourceSettings] = Field(
+        [],
+        union_mode="left_to_right",
+        description="Cedar policies (ABAC): a string, or a list of {inline|file, mode}. forbid wins.",
     )
     logging: LoggingSettings = LoggingSettings()
 

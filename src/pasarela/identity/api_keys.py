@@ -47,3 +47,6 @@ class ApiKeyAuthenticator:
 
     def principal_ids(self) -> list[str]:
         return list(self._by_id)
+
+    def principals(self) -> list[Principal]:
+        return list(self._by_id.values())

@@ -1,6 +1,6 @@
 """The gateway core: Call, Outcome, stages and Gateway.call."""
 
-from pasarela.pipeline.authorize import Authorizer, AuthorizeStage, RoleAllowlist
+from pasarela.pipeline.authorize import Authorizer, AuthorizeStage, Decision, PolicyRef
 from pasarela.pipeline.call import Call, Next, Outcome, Stage
 from pasarela.pipeline.gateway import Gateway
 from pasarela.pipeline.validate import ValidateStage
@@ -11,8 +11,9 @@ __all__ = [
     "Call",
     "Gateway",
     "Next",
+    "Decision",
     "Outcome",
-    "RoleAllowlist",
+    "PolicyRef",
     "Stage",
     "ValidateStage",
 ]

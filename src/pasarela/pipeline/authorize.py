@@ -1,40 +1,51 @@
-"""Authorization: deny by default. The role allowlist from `access:` is the first Authorizer;
-the Cedar policy engine replaces it behind the same protocol."""
+"""Authorization: the Authorizer protocol, its Decision, and the stage that enforces it.
+
+Deny by default. The Cedar policy engine (`pasarela.policy`) is the Authorizer the gateway
+wires; anything with the same two methods can stand in (tests, a future remote PDP).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
+
+import structlog
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.errors import AccessDenied
 from pasarela.identity.principal import Principal
 from pasarela.pipeline.call import Call, Next, Outcome
 
-ALL_TOOLS = "*"
+log = structlog.get_logger("pasarela.authorize")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRef:
+    """A policy that took part in a decision, as people find it."""
+
+    label: str  # its @id, or <source>#<n>
+    effect: str  # permit | forbid
+    source: str  # the config key or file it came from
+    reason: str | None = None  # its @reason annotation
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    policies: tuple[PolicyRef, ...] = ()  # the deciding policies; empty when nothing permits
+    errors: tuple[str, ...] = ()
+    shadow: Decision | None = None  # what enforcing the log_only policies too would decide
+
+    @property
+    def reasons(self) -> list[str]:
+        return [p.reason for p in self.policies if p.reason]
 
 
 class Authorizer(Protocol):
-    def may_list(self, principal: Principal, tool: ToolSpec) -> bool: ...
+    def decide(self, call: Call) -> Decision: ...
 
-    def may_call(self, call: Call) -> bool: ...
-
-
-class RoleAllowlist:
-    """`access: {role: [tool, …]}`; a principal may use a tool if any of its roles lists it."""
-
-    def __init__(self, access: Mapping[str, Sequence[str]]) -> None:
-        self._tools_by_role = {role: frozenset(tools) for role, tools in access.items()}
-
-    def may_list(self, principal: Principal, tool: ToolSpec) -> bool:
-        for role in principal.roles:
-            allowed = self._tools_by_role.get(role)
-            if allowed is not None and (tool.name in allowed or ALL_TOOLS in allowed):
-                return True
-        return False
-
-    def may_call(self, call: Call) -> bool:
-        return self.may_list(call.principal, call.tool)
+    def visible(self, principal: Principal, tools: Iterable[ToolSpec], door: str) -> list[ToolSpec]: ...
 
 
 class AuthorizeStage:
@@ -42,8 +53,17 @@ class AuthorizeStage:
         self.authorizer = authorizer
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
-        if not self.authorizer.may_call(call):
-            raise AccessDenied(
-                f"principal {call.principal.id!r} may not call tool {call.tool.name!r}", tool=call.tool.name
+        decision = self.authorizer.decide(call)
+        if not decision.allowed:
+            forbids = [p.label for p in decision.policies if p.effect == "forbid"]
+            log.info(
+                "call_denied",
+                request_id=call.request_id,
+                principal=call.principal.id,
+                tool=call.tool.name,
+                policies=forbids or ["(no permit)"],
             )
+            because = "; ".join(decision.reasons)
+            detail = f"principal {call.principal.id!r} may not call tool {call.tool.name!r}"
+            raise AccessDenied(detail + (f": {because}" if because else ""), tool=call.tool.name)
         return await call_next(call)

@@ -45,9 +45,9 @@ class Gateway:
             chain = _bind(stage, chain)
         return chain
 
-    def tools_for(self, principal: Principal) -> list[ToolSpec]:
-        """The tools `principal` may call, in catalog order."""
-        return [tool for tool in self.catalog if self.authorizer.may_list(principal, tool)]
+    def tools_for(self, principal: Principal, door: str) -> list[ToolSpec]:
+        """The tools `principal` may see through `door`, in catalog order."""
+        return self.authorizer.visible(principal, self.catalog, door)
 
     async def call(
         self,

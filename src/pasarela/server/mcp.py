@@ -88,7 +88,7 @@ def create_mcp_server(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         principal = resolve_principal(ctx)
-        tools = [mcp_tools[spec.name] for spec in gateway.tools_for(principal)]
+        tools = [mcp_tools[spec.name] for spec in gateway.tools_for(principal, "mcp")]
         # Per-principal answer: never cacheable across identities.
         return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
 

@@ -42,7 +42,7 @@ class RestDoor:
         if fmt not in REST_FORMATS:
             error = InvalidRequest(f"unknown format {fmt!r}: expected one of {', '.join(REST_FORMATS)}")
             return problem_response(error, self.redactor, request_id=request_id)
-        tools = self.gateway.tools_for(principal_of(request.scope))
+        tools = self.gateway.tools_for(principal_of(request.scope), "rest")
         return json_response({"tools": render(tools, fmt)})
 
     async def call_tool(self, request: Request) -> Response:
