@@ -146,6 +146,12 @@ def test_config_schema_is_valid_and_accepts_the_example() -> None:
     example = yaml.safe_load((REPO / "examples" / "bank" / "pasarela.yaml").read_text())
     assert list(Draft202012Validator(schema).iter_errors(example)) == []
     assert not Draft202012Validator(schema).is_valid({"version": 1, "surprise": True})
+    assert Draft202012Validator(schema).is_valid(
+        {"version": 1, "policies": "permit(principal, action, resource);"}
+    )
+    assert Draft202012Validator(schema).is_valid(
+        {"version": 1, "policies": [{"file": "a.cedar", "mode": "log_only"}]}
+    )
 
 
 def test_version() -> None:

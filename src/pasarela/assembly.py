@@ -13,7 +13,7 @@ from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
 from pasarela.policy import CedarAuthorizer
-from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, compile_access, referenced_tools
+from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, referenced_tools
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
 
 
@@ -24,6 +24,7 @@ class Runtime:
     config: LoadedConfig
     gateway: Gateway
     authenticator: Authenticator
+    authorizer: CedarAuthorizer
     metrics: GatewayMetrics
 
     async def aclose(self) -> None:
@@ -72,7 +73,7 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
 
     metrics = GatewayMetrics()
     authenticator = Authenticator(ApiKeyAuthenticator(settings.identity.api_keys, config.redactor))
-    authorizer = CedarAuthorizer(sources, authenticator.api_keys.principals(), catalog)
+    authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
     gateway = Gateway(
         catalog,
         connectors,
@@ -80,7 +81,9 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         authorizer=authorizer,
         tool_timeouts={n: t.timeout for n, t in settings.tools.items() if t.timeout is not None},
     )
-    return Runtime(config=config, gateway=gateway, authenticator=authenticator, metrics=metrics)
+    return Runtime(
+        config=config, gateway=gateway, authenticator=authenticator, authorizer=authorizer, metrics=metrics
+    )
 
 
 async def _close_all(connectors: dict[str, Connector]) -> None:
@@ -111,15 +114,11 @@ def _check_references(catalog: Catalog, config: LoadedConfig) -> list[ConfigProb
 
 
 def policy_sources(config: LoadedConfig) -> list[PolicySource]:
-    """`access:` as Cedar, then every `policies:` source in order."""
+    """Every `policies:` source in order (`access:` is compiled by the authorizer itself)."""
     settings = config.settings
-    sources = [PolicySource("access", compile_access(settings.access), "access")]
-    raw = settings.policies
-    if isinstance(raw, str):
-        sources.append(PolicySource("policies", raw, "policies"))
-        return sources
+    sources: list[PolicySource] = []
     problems: list[ConfigProblem] = []
-    for index, item in enumerate(raw):
+    for index, item in enumerate(settings.policies):
         key = f"policies[{index}]"
         shadow = item.mode == "log_only"
         if item.file is not None:
@@ -127,7 +126,9 @@ def policy_sources(config: LoadedConfig) -> list[PolicySource]:
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
-                problems.append(ConfigProblem(config.source, f"{key}.file", f"cannot read {path}: {exc.strerror}"))
+                problems.append(
+                    ConfigProblem(config.source, f"{key}.file", f"cannot read {path}: {exc.strerror}")
+                )
                 continue
             sources.append(PolicySource(item.file, text, f"{key}.file", shadow))
         else:
@@ -137,9 +138,11 @@ def policy_sources(config: LoadedConfig) -> list[PolicySource]:
     return sources
 
 
-def _check_policies(sources: list[PolicySource], catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
+def _check_policies(
+    sources: list[PolicySource], catalog: Catalog, config: LoadedConfig
+) -> list[ConfigProblem]:
     problems = check_sources(sources, config.source)
-    for source in sources[1:]:  # the compiled `access:` source is checked by _check_references
+    for source in sources:
         for name in sorted(referenced_tools(source) - set(catalog.names())):
             problems.append(ConfigProblem(config.source, source.key_path, f'Tool::"{name}" names no tool'))
     return problems

@@ -19,6 +19,7 @@ from pasarela.catalog.formats import render
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.errors import ConfigError, PasarelaError
 from pasarela.identity import Principal
+from pasarela.pipeline import Decision
 from pasarela.telemetry import configure_logging
 
 T = TypeVar("T")
@@ -32,8 +33,10 @@ app = typer.Typer(
 )
 tools_app = typer.Typer(help="The tool catalog.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
+policy_app = typer.Typer(help="Authorization policies.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.add_typer(config_app, name="config")
+app.add_typer(policy_app, name="policy")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -211,14 +214,7 @@ def call(
     config: ConfigOption = Path(DEFAULT_CONFIG),
 ) -> None:
     """Call one tool through the full pipeline; print the result (or the problem) as JSON."""
-    try:
-        arguments = orjson.loads(args)
-    except orjson.JSONDecodeError as exc:
-        err.print(f"--args: not valid JSON ({exc})", markup=False)
-        raise typer.Exit(2) from None
-    if not isinstance(arguments, dict):
-        err.print('--args: expected a JSON object, e.g. --args \'{"customer_id": "12345"}\'', markup=False)
-        raise typer.Exit(2)
+    arguments = _parse_args(args)
     loaded = _load(config)
     _quiet_logs(loaded)
 
@@ -235,6 +231,60 @@ def call(
         loaded.redactor.redact(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()) + "\n"
     )
     raise typer.Exit(status)
+
+
+def _parse_args(args: str) -> dict[str, Any]:
+    try:
+        arguments = orjson.loads(args)
+    except orjson.JSONDecodeError as exc:
+        err.print(f"--args: not valid JSON ({exc})", markup=False)
+        raise typer.Exit(2) from None
+    if not isinstance(arguments, dict):
+        err.print('--args: expected a JSON object, e.g. --args \'{"customer_id": "12345"}\'', markup=False)
+        raise typer.Exit(2)
+    return arguments
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    return {
+        "decision": "allow" if decision.allowed else "deny",
+        "policies": [
+            {"policy": p.label, "effect": p.effect, "source": p.source, "reason": p.reason}
+            for p in decision.policies
+        ],
+        "errors": list(decision.errors),
+    }
+
+
+@policy_app.command("explain")
+def policy_explain(
+    tool: Annotated[str, typer.Argument(help="The tool's name.")],
+    as_: Annotated[str, typer.Option("--as", help="Decide for this configured principal.")],
+    args: Annotated[str, typer.Option("--args", help="The call's arguments, as a JSON object.")] = "{}",
+    door: Annotated[str, typer.Option(help="The door the call would come through (context.door).")] = "rest",
+    config: ConfigOption = Path(DEFAULT_CONFIG),
+) -> None:
+    """Say whether a call would be allowed and which policies decide; exit 0 if allowed, 1 if denied."""
+    arguments = _parse_args(args)
+    loaded = _load(config)
+    _quiet_logs(loaded)
+
+    async def explain(runtime: Runtime) -> dict[str, Any]:
+        principal = runtime.authenticator.local_principal(as_)
+        spec = runtime.gateway.catalog.get(tool)
+        decision = runtime.authorizer.explain(principal, spec, arguments, door=door)
+        report = {"principal": principal.id, "tool": spec.name, **_decision_json(decision)}
+        if decision.shadow is not None:
+            report["shadow"] = _decision_json(decision.shadow)
+        return report
+
+    try:
+        report = _with_runtime(loaded, explain)
+    except PasarelaError as exc:
+        err.print(exc.detail, markup=False)
+        raise typer.Exit(2) from None
+    _print_json(report)
+    raise typer.Exit(0 if report["decision"] == "allow" else 1)
 
 
 @config_app.command("schema")

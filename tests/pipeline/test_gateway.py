@@ -12,7 +12,7 @@ from pasarela.connectors.base import UpstreamResult
 from pasarela.errors import AccessDenied, InvalidArguments, PasarelaError, ToolNotFound
 from pasarela.identity import Principal
 from pasarela.pipeline import AuthorizeStage, Call, Gateway, Next, Outcome, ValidateStage
-from pasarela.policy import CedarAuthorizer, PolicySource, compile_access
+from pasarela.policy import CedarAuthorizer
 
 pytestmark = pytest.mark.anyio
 
@@ -73,8 +73,8 @@ class OrderStage:
 
 def gateway(connector: RecordingConnector, *extra: Any) -> Gateway:
     catalog = Catalog(TOOLS)
-    access = compile_access({"support": ["get_customer"], "admin": ["*"]})
-    authorizer = CedarAuthorizer([PolicySource("access", access, "access")], [SUPPORT, ADMIN, NOBODY], TOOLS)
+    access = {"support": ["get_customer"], "admin": ["*"]}
+    authorizer = CedarAuthorizer(access, [], [SUPPORT, ADMIN, NOBODY], TOOLS)
     return Gateway(
         catalog,
         {"crm": connector},

@@ -171,7 +171,8 @@ class PolicySourceSettings(Strict):
     inline: str | None = Field(None, description="Cedar policies written here")
     file: str | None = Field(None, description="A file of Cedar policies, relative to this file")
     mode: Literal["enforce", "log_only"] = Field(
-        "enforce", description="log_only: evaluated and logged where they would change a decision, never enforced"
+        "enforce",
+        description="log_only: evaluated and logged where they would change a decision, never enforced",
     )
 
     @model_validator(mode="after")
@@ -194,6 +195,13 @@ def _check_scheme(value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _string_or_list(schema: dict[str, Any]) -> None:
+    """Advertise the `policies: |` shorthand beside the list form in the JSON Schema."""
+    listed = {"type": "array", "items": schema.pop("items")}
+    schema.pop("type", None)
+    schema["anyOf"] = [{"type": "string", "description": "Cedar policies, enforced"}, listed]
+
+
 class Settings(Strict):
     """pasarela.yaml."""
 
@@ -211,12 +219,18 @@ class Settings(Strict):
     access: dict[str, list[str]] = Field(
         {}, description="Role → tools it may call ('*' for all). Deny by default."
     )
-    policies: str | list[PolicySourceSettings] = Field(
+    policies: list[PolicySourceSettings] = Field(
         [],
-        union_mode="left_to_right",
         description="Cedar policies (ABAC): a string, or a list of {inline|file, mode}. forbid wins.",
+        json_schema_extra=_string_or_list,
     )
     logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policies_string(cls, value: Any) -> Any:
+        # `policies: |` (a Cedar string) is shorthand for one enforced inline source.
+        return [{"inline": value}] if isinstance(value, str) else value
 
     @field_validator("state")
     @classmethod

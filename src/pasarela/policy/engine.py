@@ -9,9 +9,10 @@ set and entities are parsed once per configuration; a decision costs a Cedar eva
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cedarpy
@@ -22,7 +23,7 @@ from pasarela.identity.principal import Principal
 from pasarela.pipeline.authorize import Decision, PolicyRef
 from pasarela.pipeline.call import Call
 from pasarela.policy.entities import EntityStore
-from pasarela.policy.sources import PolicySource, describe
+from pasarela.policy.sources import ACCESS_POLICY, PolicySource, describe
 from pasarela.policy.values import cedar_value, now_context
 
 log = structlog.get_logger("pasarela.policy")
@@ -54,26 +55,46 @@ class _PolicySet:
     def decide(self, request: Mapping[str, Any], entities: cedarpy.Entities) -> Decision:
         result = cedarpy.is_authorized(dict(request), self.parsed, entities)
         diagnostics = result.diagnostics
+        errors = tuple(diagnostics.errors)
+        # Cedar skips a policy whose evaluation fails; for a forbid that would fail open (an
+        # argument of an unexpected type slipping past a limit). A forbid that errs denies.
+        failed_forbids = tuple(
+            self.info[ref]
+            for ref in _failed_policies(errors)
+            if ref in self.info and self.info[ref].effect == "forbid"
+        )
+        if failed_forbids:
+            return Decision(allowed=False, policies=failed_forbids, errors=errors)
         return Decision(
             allowed=result.allowed,
             policies=tuple(self.info[r] for r in diagnostics.reasons if r in self.info),
-            errors=tuple(diagnostics.errors),
+            errors=errors,
         )
+
+
+_FAILED_POLICY = re.compile(r"policy `(policy\d+)`")
+
+
+def _failed_policies(errors: Sequence[str]) -> list[str]:
+    return [m.group(1) for e in errors if (m := _FAILED_POLICY.search(e))]
 
 
 class CedarAuthorizer:
     def __init__(
         self,
-        sources: Sequence[PolicySource],
+        access: Mapping[str, Sequence[str]],
+        policies: Sequence[PolicySource],
         principals: Iterable[Principal],
         tools: Iterable[ToolSpec],
     ) -> None:
+        # `access:` is one policy over entity attributes, so its cost does not grow with roles.
+        sources = [PolicySource("access", ACCESS_POLICY, "access"), *policies]
         enforced = [s for s in sources if not s.shadow]
         self._enforced = _PolicySet.build(enforced)
         shadows = [s for s in sources if s.shadow]
         # The shadow set is the enforced set plus the log_only policies: what enforcing them would do.
         self._shadow = _PolicySet.build([*enforced, *shadows]) if shadows else None
-        self._entities = EntityStore(principals, tools)
+        self._entities = EntityStore(principals, tools, access)
         self._listed: dict[tuple[str, ...], tuple[float, frozenset[str]]] = {}
 
     # -- the Authorizer protocol -------------------------------------------------------------
@@ -111,6 +132,17 @@ class CedarAuthorizer:
         context = {"args": {}, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}
         return self._decide(principal, tool, "list", context)
 
+    def _name_granting_role(self, decision: Decision, principal: Principal, tool: ToolSpec) -> Decision:
+        """Say which role's grant permitted the call (`access.<role>`), not just "access"."""
+        if not any(p.label == "access" for p in decision.policies):
+            return decision
+        roles = sorted(principal.roles & self._entities.granted.get(tool.name, frozenset()))
+        granting = tuple(
+            replace(p, label=f"access.{roles[0]}") if p.label == "access" and roles else p
+            for p in decision.policies
+        )
+        return replace(decision, policies=granting)
+
     def _decide(self, principal: Principal, tool: ToolSpec, action: str, context: dict[str, Any]) -> Decision:
         entities = self._entities.for_principal(principal)
         request = {
@@ -119,12 +151,12 @@ class CedarAuthorizer:
             "resource": {"type": "Tool", "id": tool.name},
             "context": context,
         }
-        decision = self._enforced.decide(request, entities)
+        decision = self._name_granting_role(self._enforced.decide(request, entities), principal, tool)
         if decision.errors:
             log.warning("policy_errors", tool=tool.name, principal=principal.id, errors=list(decision.errors))
         if self._shadow is None:
             return decision
-        shadow = self._shadow.decide(request, entities)
+        shadow = self._name_granting_role(self._shadow.decide(request, entities), principal, tool)
         if shadow.allowed != decision.allowed:
             log.info(
                 "policy_shadow_differs",

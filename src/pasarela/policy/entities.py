@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import cedarpy
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.identity.principal import Principal
+from pasarela.policy.sources import granted_roles
 from pasarela.policy.values import cedar_value
 
 
@@ -21,13 +22,18 @@ def agent_entities(principal: Principal) -> list[dict[str, Any]]:
     attrs = {k: v for k, v in ((k, cedar_value(v)) for k, v in principal.attributes.items()) if v is not None}
     attrs["id"] = principal.id
     attrs["kind"] = principal.kind
+    attrs["roles"] = sorted(principal.roles)  # matched against a tool's granted_to by the access policy
     return [
-        {"uid": uid("Agent", principal.id), "attrs": attrs, "parents": [uid("Role", r) for r in sorted(principal.roles)]},
+        {
+            "uid": uid("Agent", principal.id),
+            "attrs": attrs,
+            "parents": [uid("Role", r) for r in sorted(principal.roles)],
+        },
         *({"uid": uid("Role", r), "attrs": {}, "parents": []} for r in sorted(principal.roles)),
     ]
 
 
-def tool_entity(tool: ToolSpec) -> dict[str, Any]:
+def tool_entity(tool: ToolSpec, granted_to: Sequence[str]) -> dict[str, Any]:
     a = tool.annotations
     return {
         "uid": uid("Tool", tool.name),
@@ -38,6 +44,7 @@ def tool_entity(tool: ToolSpec) -> dict[str, Any]:
             "destructive": a.destructive,
             "idempotent": a.idempotent,
             "tags": list(tool.tags),
+            "granted_to": list(granted_to),  # the roles `access:` grants this tool to
         },
         "parents": [uid("Backend", tool.backend)],
     }
@@ -46,14 +53,27 @@ def tool_entity(tool: ToolSpec) -> dict[str, Any]:
 class EntityStore:
     """Cedar entities parsed once; a principal unknown at load time is added per request."""
 
-    def __init__(self, principals: Iterable[Principal], tools: Iterable[ToolSpec]) -> None:
+    def __init__(
+        self,
+        principals: Iterable[Principal],
+        tools: Iterable[ToolSpec],
+        access: Mapping[str, Sequence[str]],
+    ) -> None:
         documents: dict[str, dict[str, Any]] = {}
         backends: set[str] = set()
+        self.granted: dict[str, frozenset[str]] = {}
         for tool in tools:
-            documents[json.dumps(tool_entity(tool)["uid"])] = tool_entity(tool)
+            roles = granted_roles(access, tool.name)
+            self.granted[tool.name] = frozenset(roles)
+            entity = tool_entity(tool, roles)
+            documents[json.dumps(entity["uid"])] = entity
             backends.add(tool.backend)
         for backend in backends:
-            documents[json.dumps(uid("Backend", backend))] = {"uid": uid("Backend", backend), "attrs": {}, "parents": []}
+            documents[json.dumps(uid("Backend", backend))] = {
+                "uid": uid("Backend", backend),
+                "attrs": {},
+                "parents": [],
+            }
         self._known: dict[str, Principal] = {}
         for principal in principals:
             self._known[principal.id] = principal

@@ -36,17 +36,15 @@ def _literal(text: str) -> str:
     return json.dumps(text)
 
 
-def compile_access(access: Mapping[str, Sequence[str]]) -> str:
-    """`access: {role: [tool, …]}` as Cedar permits for calling and listing."""
-    policies: list[str] = []
-    for role, tools in access.items():
-        head = f"@id({_literal('access.' + role)})\npermit(principal in Role::{_literal(role)}, action in {ACTIONS}, resource)"
-        if ALL_TOOLS in tools:
-            policies.append(head + ";")
-        elif tools:
-            members = ", ".join(f"Tool::{_literal(t)}" for t in tools)
-            policies.append(f"{head}\nwhen {{ resource in [{members}] }};")
-    return "\n\n".join(policies)
+ACCESS_POLICY = f"""@id("access")
+permit(principal, action in {ACTIONS}, resource)
+when {{ principal has roles && resource has granted_to && resource.granted_to.containsAny(principal.roles) }};
+"""
+
+
+def granted_roles(access: Mapping[str, Sequence[str]], tool: str) -> list[str]:
+    """The roles that `access:` lets use `tool` ('*' grants every tool)."""
+    return sorted(role for role, tools in access.items() if tool in tools or ALL_TOOLS in tools)
 
 
 def describe(source: PolicySource) -> list[PolicyRef] | str:

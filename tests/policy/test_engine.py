@@ -1,0 +1,203 @@
+"""The Cedar authorizer: a matrix of roles × tools × arguments against an independent oracle."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from typing import Any
+
+import orjson
+import pytest
+
+from pasarela.catalog import ToolAnnotations, ToolSpec
+from pasarela.identity import Principal
+from pasarela.pipeline import Call
+from pasarela.policy import CedarAuthorizer, PolicySource
+from pasarela.secrets import Redactor
+from pasarela.telemetry import configure_logging
+
+OBJECT = {"type": "object"}
+TOOLS = [
+    ToolSpec("get_customer", "", OBJECT, "crm", "getCustomer", annotations=ToolAnnotations(read_only=True)),
+    ToolSpec("create_ticket", "", OBJECT, "ticketing", "createTicket"),
+    ToolSpec("quote_loan", "", OBJECT, "loans", "quote", tags=("loans",)),
+    ToolSpec("close_account", "", OBJECT, "core", "close", annotations=ToolAnnotations(destructive=True)),
+]
+ACCESS = {
+    "support": ["get_customer", "create_ticket"],
+    "sales": ["get_customer", "quote_loan"],
+    "compliance": ["*"],
+}
+POLICIES = """
+@id("region")
+@reason("customer data may only be read for your own region")
+forbid(principal, action == Action::"call", resource == Tool::"get_customer")
+unless { context.args has region && principal has region && context.args.region == principal.region };
+
+@id("no-critical-tickets")
+forbid(principal in Role::"support", action == Action::"call", resource == Tool::"create_ticket")
+when { context.args has priority && context.args.priority == "critical" };
+
+@id("destructive-needs-compliance")
+forbid(principal, action, resource) when { resource.destructive } unless { principal in Role::"compliance" };
+
+@id("loan-cap")
+@reason("quotes above 500,000 need an advisor")
+forbid(principal, action == Action::"call", resource in Backend::"loans")
+when { context.args has amount && context.args.amount.greaterThan(decimal("500000.0")) };
+"""
+PRINCIPALS = [
+    Principal("support-eu", frozenset({"support"}), {"region": "EU"}),
+    Principal("support-us", frozenset({"support"}), {"region": "US"}),
+    Principal("sales-eu", frozenset({"sales"}), {"region": "EU"}),
+    Principal("compliance", frozenset({"compliance"})),
+    Principal("two-roles", frozenset({"support", "sales"}), {"region": "EU"}),
+    Principal("nobody"),
+]
+ARGUMENTS: list[dict[str, Any]] = [
+    {},
+    {"region": "EU"},
+    {"region": "US"},
+    {"priority": "critical"},
+    {"priority": "low"},
+    {"amount": 1000.5},
+    {"amount": 750000.0},
+]
+
+
+def oracle(principal: Principal, tool: ToolSpec, args: dict[str, Any]) -> bool:
+    """The same rules, written independently in Python."""
+    permitted = any(
+        tool.name in ACCESS.get(role, []) or "*" in ACCESS.get(role, []) for role in principal.roles
+    )
+    forbidden = (
+        (
+            tool.name == "get_customer"
+            and (args.get("region") is None or args.get("region") != principal.attributes.get("region"))
+        )
+        or (
+            "support" in principal.roles
+            and tool.name == "create_ticket"
+            and args.get("priority") == "critical"
+        )
+        or (tool.annotations.destructive and "compliance" not in principal.roles)
+        or (tool.backend == "loans" and isinstance(args.get("amount"), float) and args["amount"] > 500000)
+    )
+    return permitted and not forbidden
+
+
+def authorizer(policies: str = POLICIES, shadow: str | None = None) -> CedarAuthorizer:
+    sources = [PolicySource("policies", policies, "policies")]
+    if shadow is not None:
+        sources.append(PolicySource("shadow.cedar", shadow, "policies[1].file", shadow=True))
+    return CedarAuthorizer(ACCESS, sources, PRINCIPALS, TOOLS)
+
+
+ENGINE = authorizer()
+
+
+@pytest.mark.parametrize(
+    ("principal", "tool", "args"),
+    list(itertools.product(PRINCIPALS, TOOLS, ARGUMENTS)),
+    ids=lambda v: (
+        v.id if isinstance(v, Principal) else v.name if isinstance(v, ToolSpec) else orjson.dumps(v).decode()
+    ),
+)
+def test_matrix(principal: Principal, tool: ToolSpec, args: dict[str, Any]) -> None:
+    decision = ENGINE.explain(principal, tool, args, door="rest")
+    assert decision.allowed == oracle(principal, tool, args)
+    assert decision.errors == ()
+
+
+def test_forbid_beats_permit_and_names_itself() -> None:
+    decision = ENGINE.explain(PRINCIPALS[0], TOOLS[0], {"region": "US"}, door="rest")
+    assert not decision.allowed
+    assert [p.label for p in decision.policies] == ["region"]
+    assert decision.reasons == ["customer data may only be read for your own region"]
+    allowed = ENGINE.explain(PRINCIPALS[0], TOOLS[0], {"region": "EU"}, door="rest")
+    assert [p.label for p in allowed.policies] == ["access.support"]
+
+
+def test_deny_by_default_names_no_policy() -> None:
+    decision = ENGINE.explain(PRINCIPALS[-1], TOOLS[1], {"priority": "low"}, door="rest")
+    assert not decision.allowed
+    assert decision.policies == (), "no forbid applies: denied only because nothing permits"
+
+
+def test_a_forbid_that_cannot_be_evaluated_denies() -> None:
+    # An integer amount makes `.greaterThan(decimal(...))` a type error: Cedar would skip the
+    # forbid and allow the call; the gateway denies it instead.
+    decision = ENGINE.explain(PRINCIPALS[2], TOOLS[2], {"amount": 750000}, door="rest")
+    assert not decision.allowed
+    assert [p.label for p in decision.policies] == ["loan-cap"]
+    assert decision.errors
+
+
+def test_listing_uses_the_list_action() -> None:
+    visible = {p.id: [t.name for t in ENGINE.visible(p, TOOLS, "mcp")] for p in PRINCIPALS}
+    assert visible == {
+        "support-eu": ["get_customer", "create_ticket"],
+        "support-us": ["get_customer", "create_ticket"],
+        "sales-eu": ["get_customer", "quote_loan"],
+        "compliance": ["get_customer", "create_ticket", "quote_loan", "close_account"],
+        "two-roles": ["get_customer", "create_ticket", "quote_loan"],
+        "nobody": [],
+    }
+
+
+def test_the_door_and_time_are_in_the_context() -> None:
+    engine = authorizer(
+        POLICIES + '\n@id("no-cli") forbid(principal, action, resource) when { context.door == "cli" };'
+        '\n@id("never-at-25") forbid(principal, action, resource) when { context.now.hour == 25 };'
+    )
+    compliance = PRINCIPALS[3]
+    assert engine.explain(compliance, TOOLS[1], {}, door="rest").allowed
+    assert not engine.explain(compliance, TOOLS[1], {}, door="cli").allowed
+
+
+def test_principals_not_known_at_load_are_decided_too() -> None:
+    stranger = Principal("jwt-subject-42", frozenset({"sales", "brand-new-role"}), {"region": "EU"})
+    assert ENGINE.explain(stranger, TOOLS[0], {"region": "EU"}, door="rest").allowed
+    assert not ENGINE.explain(stranger, TOOLS[1], {}, door="rest").allowed
+
+
+def test_log_only_never_denies_but_logs_what_it_would_have_denied() -> None:
+    stream = io.StringIO()
+    configure_logging(Redactor(), stream=stream)
+    shadow = '@id("tickets-freeze") forbid(principal, action == Action::"call", resource == Tool::"create_ticket");'
+    engine = authorizer(shadow=shadow)
+    support = PRINCIPALS[0]
+    decision = engine.decide(Call(support, TOOLS[1], {"priority": "low"}, "rest", "req-1"))
+    assert decision.allowed, "a log_only policy never denies"
+    assert decision.shadow is not None
+    assert not decision.shadow.allowed
+    assert [p.label for p in decision.shadow.policies] == ["tickets-freeze"]
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    logged = next(line for line in lines if line["event"] == "policy_shadow_differs")
+    assert logged["enforced"] == "allow"
+    assert logged["shadow"] == "deny"
+    assert logged["shadow_policies"] == ["tickets-freeze"]
+    # Where enforcement already denies, the shadow set agrees and nothing extra is logged.
+    before = len(stream.getvalue())
+    assert not engine.decide(Call(PRINCIPALS[-1], TOOLS[1], {}, "rest", "req-2")).allowed
+    assert "policy_shadow_differs" not in stream.getvalue()[before:]
+
+
+def test_argument_values_reach_cedar_faithfully() -> None:
+    policies = POLICIES + (
+        '\n@id("tags") forbid(principal, action, resource == Tool::"create_ticket")'
+        ' when { context.args has tags && context.args.tags.contains("blocked") };'
+        '\n@id("nested") forbid(principal, action, resource == Tool::"create_ticket")'
+        " when { context.args has meta && context.args.meta has level && context.args.meta.level > 3 };"
+    )
+    engine = authorizer(policies)
+    compliance = PRINCIPALS[3]
+    cases: list[tuple[dict[str, Any], bool]] = [
+        ({"tags": ["a", "blocked"]}, False),
+        ({"tags": ["a"]}, True),
+        ({"meta": {"level": 4}}, False),
+        ({"meta": {"level": 3, "note": None}}, True),
+        ({"huge": 2**70, "ratio": 1e300}, True),
+    ]
+    for args, allowed in cases:
+        assert engine.explain(compliance, TOOLS[1], args, door="rest").allowed is allowed, args
