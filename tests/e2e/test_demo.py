@@ -101,6 +101,13 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                 headers=sales,
             )
             assert quote.json()["result"]["monthly_payment"] == 1000.0
+            too_long = await http.post(
+                "/tools/loan_payment_quote:call",
+                json={"arguments": {"amount": 12000, "annual_rate_percent": 3, "months": 480}},
+                headers=sales,
+            )
+            assert too_long.status_code == 403
+            assert "human advisor" in too_long.json()["detail"]
             compliance = {"Authorization": f"Bearer {keys['compliance-bot']}"}
             accounts = await http.post(
                 "/tools/list_customer_accounts:call",
