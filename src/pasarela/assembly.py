@@ -11,6 +11,7 @@ from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
 from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
+from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
 from pasarela.policy import CedarAuthorizer
 from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, referenced_tools
@@ -72,7 +73,8 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         raise
 
     metrics = GatewayMetrics()
-    authenticator = Authenticator(ApiKeyAuthenticator(settings.identity.api_keys, config.redactor))
+    jwt = JwtAuthenticator(settings.identity.jwt) if settings.identity.jwt is not None else None
+    authenticator = Authenticator(ApiKeyAuthenticator(settings.identity.api_keys, config.redactor), jwt)
     authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
     gateway = Gateway(
         catalog,

@@ -145,7 +145,7 @@ def stdio(config: ConfigOption = Path(DEFAULT_CONFIG), as_: AsOption = None) -> 
     async def main() -> None:
         runtime = await build_runtime(loaded)
         try:
-            principal = _stdio_principal(runtime, as_)
+            principal = await _stdio_principal(runtime, as_)
         except PasarelaError as exc:
             await runtime.aclose()
             err.print(f"[red]{exc.detail}[/]", markup=True)
@@ -158,12 +158,12 @@ def stdio(config: ConfigOption = Path(DEFAULT_CONFIG), as_: AsOption = None) -> 
         raise _fail_config(exc) from None
 
 
-def _stdio_principal(runtime: Runtime, as_: str | None) -> Principal:
+async def _stdio_principal(runtime: Runtime, as_: str | None) -> Principal:
     key = os.environ.get("PASARELA_API_KEY")
     if as_ is not None:
         return runtime.authenticator.local_principal(as_)
     if key:
-        return runtime.authenticator.authenticate(f"Bearer {key}")
+        return await runtime.authenticator.authenticate(f"Bearer {key}")
     raise PasarelaError("choose the principal: pass --as PRINCIPAL or set PASARELA_API_KEY")
 
 

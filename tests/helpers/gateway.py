@@ -25,7 +25,10 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def write_config(directory: Path, upstream_url: str, *, port: int = 8080, extra: str = "") -> Path:
+def write_config(
+    directory: Path, upstream_url: str, *, port: int = 8080, extra: str = "", identity: str = ""
+) -> Path:
+    """`identity` is YAML added under `identity:` (indented by the caller to two spaces)."""
     path = directory / "pasarela.yaml"
     path.write_text(
         f"""\
@@ -37,7 +40,7 @@ identity:
     - {{principal: reader, key_sha256: "{sha(READER_KEY)}", roles: [reader], attributes: {{region: EU}}}}
     - {{principal: writer, key: "${{secret:WRITER_KEY}}", roles: [writer]}}
     - {{principal: nobody, key_sha256: "{sha(NOBODY_KEY)}", roles: []}}
-backends:
+{identity}backends:
   items:
     openapi: {FIXTURES / "openapi" / "items.yaml"}
     base_url: {upstream_url}

@@ -75,8 +75,61 @@ class ApiKeySettings(Strict):
         return self
 
 
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+
+class JwtSettings(Strict):
+    """Bearer JWTs from an OpenID Connect provider, checked against its JWKS."""
+
+    issuer: str = Field(description="Exact `iss` the tokens must carry")
+    audience: str = Field(description="`aud` the tokens must carry: Pasarela's own, never a backend's")
+    jwks_url: str = Field(description="Where the provider publishes its signing keys")
+    algorithms: list[str] = Field(
+        ["RS256", "ES256"], description="Accepted signature algorithms (asymmetric only)"
+    )
+    principal_claim: str = Field("sub", description="The claim that names the principal")
+    roles_claim: str | None = Field(
+        "roles", description="Claim holding a list of roles (dotted path allowed)"
+    )
+    attributes: dict[str, str] = Field({}, description="Principal attribute → claim (dotted path allowed)")
+    leeway: Duration = Field(30.0, description="Clock skew tolerated on exp/nbf/iat")
+    jwks_cache: Duration = Field(600.0, description="How long fetched keys are trusted before refetching")
+    jwks_refetch_interval: Duration = Field(
+        30.0, description="At most one refetch per this interval for an unknown key id"
+    )
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, value: list[str]) -> list[str]:
+        wrong = [a for a in value if a not in ASYMMETRIC_ALGORITHMS]
+        if wrong or not value:
+            raise ValueError(
+                f"only asymmetric algorithms verify against a JWKS ({', '.join(ASYMMETRIC_ALGORITHMS)}); got {wrong or value}"
+            )
+        return value
+
+    @field_validator("jwks_url", "issuer")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value
+
+
 class IdentitySettings(Strict):
     api_keys: list[ApiKeySettings] = []
+    jwt: JwtSettings | None = None
 
     @model_validator(mode="after")
     def _unique_principals(self) -> Self:

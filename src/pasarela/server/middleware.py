@@ -82,7 +82,7 @@ class AuthenticateMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            principal = self.authenticator.authenticate(Headers(scope=scope).get("authorization"))
+            principal = await self.authenticator.authenticate(Headers(scope=scope).get("authorization"))
         except AuthenticationError as exc:
             log.info("authentication_failed", path=scope["path"], reason=exc.detail)
             response = problem_response(exc, self.redactor, request_id=request_id_of(scope))
