@@ -73,8 +73,16 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         raise
 
     metrics = GatewayMetrics()
-    jwt = JwtAuthenticator(settings.identity.jwt) if settings.identity.jwt is not None else None
-    authenticator = Authenticator(ApiKeyAuthenticator(settings.identity.api_keys, config.redactor), jwt)
+    identity = settings.identity
+    jwt = JwtAuthenticator(identity.jwt) if identity.jwt is not None else None
+    obo = identity.on_behalf_of
+    users = JwtAuthenticator(obo.jwt, kind="user") if obo is not None else None
+    authenticator = Authenticator(
+        ApiKeyAuthenticator(identity.api_keys, config.redactor),
+        jwt,
+        users,
+        obo.header if obo is not None else "X-On-Behalf-Of",
+    )
     authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
     gateway = Gateway(
         catalog,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -245,6 +246,19 @@ def _parse_args(args: str) -> dict[str, Any]:
     return arguments
 
 
+def _parse_user(text: str) -> Principal:
+    try:
+        data = orjson.loads(text)
+        roles = data.get("roles", [])
+        attributes = data.get("attributes", {})
+        if not isinstance(data["id"], str) or not isinstance(roles, list) or not isinstance(attributes, dict):
+            raise TypeError
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        err.print('--on-behalf-of: expected {"id": "...", "roles": [...], "attributes": {...}}', markup=False)
+        raise typer.Exit(2) from None
+    return Principal(data["id"], frozenset(map(str, roles)), attributes, kind="user")
+
+
 def _decision_json(decision: Decision) -> dict[str, Any]:
     return {
         "decision": "allow" if decision.allowed else "deny",
@@ -262,15 +276,20 @@ def policy_explain(
     as_: Annotated[str, typer.Option("--as", help="Decide for this configured principal.")],
     args: Annotated[str, typer.Option("--args", help="The call's arguments, as a JSON object.")] = "{}",
     door: Annotated[str, typer.Option(help="The door the call would come through (context.door).")] = "rest",
+    on_behalf_of: Annotated[
+        str | None,
+        typer.Option(help='The end user, as JSON: {"id": "alice", "roles": [...], "attributes": {...}}'),
+    ] = None,
     config: ConfigOption = Path(DEFAULT_CONFIG),
 ) -> None:
     """Say whether a call would be allowed and which policies decide; exit 0 if allowed, 1 if denied."""
     arguments = _parse_args(args)
+    user = _parse_user(on_behalf_of) if on_behalf_of is not None else None
     loaded = _load(config)
     _quiet_logs(loaded)
 
     async def explain(runtime: Runtime) -> dict[str, Any]:
-        principal = runtime.authenticator.local_principal(as_)
+        principal = replace(runtime.authenticator.local_principal(as_), on_behalf_of=user)
         spec = runtime.gateway.catalog.get(tool)
         decision = runtime.authorizer.explain(principal, spec, arguments, door=door)
         report = {"principal": principal.id, "tool": spec.name, **_decision_json(decision)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -41,6 +42,11 @@ when { context.args has priority && context.args.priority == "critical" };
 @id("destructive-needs-compliance")
 forbid(principal, action, resource) when { resource.destructive } unless { principal in Role::"compliance" };
 
+@id("obo-same-region")
+forbid(principal, action == Action::"call", resource == Tool::"quote_loan")
+when { context has on_behalf_of && context.on_behalf_of has region && principal has region
+       && context.on_behalf_of.region != principal.region };
+
 @id("loan-cap")
 @reason("quotes above 500,000 need an advisor")
 forbid(principal, action == Action::"call", resource in Backend::"loans")
@@ -53,6 +59,11 @@ PRINCIPALS = [
     Principal("compliance", frozenset({"compliance"})),
     Principal("two-roles", frozenset({"support", "sales"}), {"region": "EU"}),
     Principal("nobody"),
+]
+USERS: list[Principal | None] = [
+    None,
+    Principal("alice", frozenset({"teller"}), {"region": "EU"}, kind="user"),
+    Principal("bob", frozenset({"customer"}), {"region": "US"}, kind="user"),
 ]
 ARGUMENTS: list[dict[str, Any]] = [
     {},
@@ -67,6 +78,7 @@ ARGUMENTS: list[dict[str, Any]] = [
 
 def oracle(principal: Principal, tool: ToolSpec, args: dict[str, Any]) -> bool:
     """The same rules, written independently in Python."""
+    user = principal.on_behalf_of
     permitted = any(
         tool.name in ACCESS.get(role, []) or "*" in ACCESS.get(role, []) for role in principal.roles
     )
@@ -82,6 +94,13 @@ def oracle(principal: Principal, tool: ToolSpec, args: dict[str, Any]) -> bool:
         )
         or (tool.annotations.destructive and "compliance" not in principal.roles)
         or (tool.backend == "loans" and isinstance(args.get("amount"), float) and args["amount"] > 500000)
+        or (
+            tool.name == "quote_loan"
+            and user is not None
+            and "region" in user.attributes
+            and "region" in principal.attributes
+            and user.attributes["region"] != principal.attributes["region"]
+        )
     )
     return permitted and not forbidden
 
@@ -96,14 +115,21 @@ def authorizer(policies: str = POLICIES, shadow: str | None = None) -> CedarAuth
 ENGINE = authorizer()
 
 
+def _id(value: Any) -> str:
+    if isinstance(value, Principal):
+        return value.id
+    if isinstance(value, ToolSpec):
+        return value.name
+    return "alone" if value is None else orjson.dumps(value).decode()
+
+
 @pytest.mark.parametrize(
-    ("principal", "tool", "args"),
-    list(itertools.product(PRINCIPALS, TOOLS, ARGUMENTS)),
-    ids=lambda v: (
-        v.id if isinstance(v, Principal) else v.name if isinstance(v, ToolSpec) else orjson.dumps(v).decode()
-    ),
+    ("principal", "user", "tool", "args"),
+    list(itertools.product(PRINCIPALS, USERS, TOOLS, ARGUMENTS)),
+    ids=_id,
 )
-def test_matrix(principal: Principal, tool: ToolSpec, args: dict[str, Any]) -> None:
+def test_matrix(principal: Principal, user: Principal | None, tool: ToolSpec, args: dict[str, Any]) -> None:
+    principal = replace(principal, on_behalf_of=user)
     decision = ENGINE.explain(principal, tool, args, door="rest")
     assert decision.allowed == oracle(principal, tool, args)
     assert decision.errors == ()

@@ -143,3 +143,4 @@ def test_policy_explain(tmp_path: Path, upstream: RecordingUpstream) -> None:
         "errors": [],
     }
     assert explain("--as", "ghost", "getItem").returncode == 2
+    assert explain("--as", "reader", "getItem", "--on-behalf-of", "not json").returncode == 2

@@ -127,9 +127,17 @@ class JwtSettings(Strict):
         return value
 
 
+class OnBehalfOfSettings(Strict):
+    """An agent may present the end user's own token; it is verified, then reaches policy and logs."""
+
+    header: str = Field("X-On-Behalf-Of", description="The header carrying the user's bearer token")
+    jwt: JwtSettings = Field(description="How the users' tokens are verified (their identity provider)")
+
+
 class IdentitySettings(Strict):
     api_keys: list[ApiKeySettings] = []
     jwt: JwtSettings | None = None
+    on_behalf_of: OnBehalfOfSettings | None = None
 
     @model_validator(mode="after")
     def _unique_principals(self) -> Self:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pasarela.errors import AuthenticationError
 from pasarela.identity.api_keys import ApiKeyAuthenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator, looks_like_jwt
@@ -13,9 +15,33 @@ USAGE = "send `Authorization: Bearer <api key or token>`"
 class Authenticator:
     """The one place doors go to learn who is calling."""
 
-    def __init__(self, api_keys: ApiKeyAuthenticator, jwt: JwtAuthenticator | None = None) -> None:
+    def __init__(
+        self,
+        api_keys: ApiKeyAuthenticator,
+        jwt: JwtAuthenticator | None = None,
+        users: JwtAuthenticator | None = None,
+        on_behalf_of_header: str = "X-On-Behalf-Of",
+    ) -> None:
         self.api_keys = api_keys
         self.jwt = jwt
+        self.users = users
+        self.on_behalf_of_header = on_behalf_of_header
+
+    async def authenticate_request(self, authorization: str | None, on_behalf_of: str | None) -> Principal:
+        """The agent, and the end user it acts for when it presents their token."""
+        agent = await self.authenticate(authorization)
+        if on_behalf_of is None:
+            return agent
+        if self.users is None:
+            raise AuthenticationError(
+                f"{self.on_behalf_of_header} was sent but acting on behalf of users is not configured"
+            )
+        scheme, _, token = on_behalf_of.partition(" ")
+        user_token = token.strip() if scheme.lower() == "bearer" else on_behalf_of.strip()
+        if not looks_like_jwt(user_token):
+            raise AuthenticationError(f"{self.on_behalf_of_header} must carry the user's JWT")
+        user = await self.users.authenticate(user_token)
+        return replace(agent, on_behalf_of=user)
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:

@@ -33,8 +33,9 @@ def claim(claims: Mapping[str, Any], path: str) -> Any:
 
 
 class JwtAuthenticator:
-    def __init__(self, settings: JwtSettings) -> None:
+    def __init__(self, settings: JwtSettings, *, kind: str = "agent") -> None:
         self.settings = settings
+        self.kind = kind
         self.keys = JwksCache(
             settings.jwks_url, max_age=settings.jwks_cache, refetch_interval=settings.jwks_refetch_interval
         )
@@ -92,4 +93,4 @@ class JwtAuthenticator:
             value = claim(claims, path)
             if value is not None:
                 attributes[attribute] = value
-        return Principal(id=subject, roles=roles, attributes=attributes, kind="agent")
+        return Principal(id=subject, roles=roles, attributes=attributes, kind=self.kind)

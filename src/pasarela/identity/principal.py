@@ -15,3 +15,5 @@ class Principal:
     roles: frozenset[str] = frozenset()
     attributes: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "agent"
+    # The end user the agent acts for, verified from their own token (never just asserted).
+    on_behalf_of: Principal | None = None

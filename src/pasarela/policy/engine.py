@@ -24,7 +24,7 @@ from pasarela.pipeline.authorize import Decision, PolicyRef
 from pasarela.pipeline.call import Call
 from pasarela.policy.entities import EntityStore
 from pasarela.policy.sources import ACCESS_POLICY, PolicySource, describe
-from pasarela.policy.values import cedar_value, now_context
+from pasarela.policy.values import cedar_value, now_context, user_context
 
 log = structlog.get_logger("pasarela.policy")
 
@@ -105,7 +105,14 @@ class CedarAuthorizer:
     def visible(self, principal: Principal, tools: Iterable[ToolSpec], door: str) -> list[ToolSpec]:
         tools = list(tools)
         # Keyed by everything a policy can see of the principal, not just its id.
-        key = (principal.id, door, repr(sorted(principal.roles)), repr(sorted(principal.attributes.items())))
+        user = principal.on_behalf_of
+        key = (
+            principal.id,
+            door,
+            repr(sorted(principal.roles)),
+            repr(sorted(principal.attributes.items())),
+            repr((user.id, sorted(user.roles), sorted(user.attributes.items()))) if user else "",
+        )
         now = time.monotonic()
         cached = self._listed.get(key)
         if cached is not None and cached[0] > now:
@@ -126,11 +133,17 @@ class CedarAuthorizer:
         # here and are then refused by the validation stage.
         args = cedar_value(arguments) if isinstance(arguments, Mapping) else {}
         context = {"args": args, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}
-        return self._decide(principal, tool, "call", context)
+        return self._decide(principal, tool, "call", self._with_user(context, principal))
 
     def _list_decision(self, principal: Principal, tool: ToolSpec, door: str) -> Decision:
         context = {"args": {}, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}
-        return self._decide(principal, tool, "list", context)
+        return self._decide(principal, tool, "list", self._with_user(context, principal))
+
+    @staticmethod
+    def _with_user(context: dict[str, Any], principal: Principal) -> dict[str, Any]:
+        if principal.on_behalf_of is not None:
+            context["on_behalf_of"] = user_context(principal.on_behalf_of)
+        return context
 
     def _name_granting_role(self, decision: Decision, principal: Principal, tool: ToolSpec) -> Decision:
         """Say which role's grant permitted the call (`access.<role>`), not just "access"."""

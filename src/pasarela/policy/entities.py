@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import cedarpy
@@ -83,6 +84,7 @@ class EntityStore:
         self._role_uids = {key for key in documents if '"Role"' in key}
 
     def for_principal(self, principal: Principal) -> cedarpy.Entities:
+        principal = replace(principal, on_behalf_of=None)  # the user travels in the context
         if self._known.get(principal.id) == principal:
             return self.entities
         # Not configured up front (e.g. a JWT subject): add it, and any roles not yet known.

@@ -41,6 +41,13 @@ def cedar_value(value: Any) -> Any:
     return str(value)
 
 
+def user_context(user: Any) -> dict[str, Any]:
+    """`context.on_behalf_of`: the verified end user, as a record."""
+    record = {k: v for k, v in ((k, cedar_value(v)) for k, v in user.attributes.items()) if v is not None}
+    record.update({"id": user.id, "roles": sorted(user.roles)})
+    return record
+
+
 def now_context(moment: dt.datetime) -> dict[str, Any]:
     """`context.now`: the time of the call in UTC, in the pieces policies compare."""
     utc = moment.astimezone(dt.UTC)

@@ -82,7 +82,10 @@ class AuthenticateMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            principal = await self.authenticator.authenticate(Headers(scope=scope).get("authorization"))
+            headers = Headers(scope=scope)
+            principal = await self.authenticator.authenticate_request(
+                headers.get("authorization"), headers.get(self.authenticator.on_behalf_of_header)
+            )
         except AuthenticationError as exc:
             log.info("authentication_failed", path=scope["path"], reason=exc.detail)
             response = problem_response(exc, self.redactor, request_id=request_id_of(scope))
@@ -94,5 +97,6 @@ class AuthenticateMiddleware:
         scope["user"] = AuthenticatedUser(
             AccessToken(token=principal.id, client_id=principal.id, scopes=[], subject=principal.id)
         )
-        with structlog.contextvars.bound_contextvars(principal=principal.id):
+        user = principal.on_behalf_of.id if principal.on_behalf_of else None
+        with structlog.contextvars.bound_contextvars(principal=principal.id, on_behalf_of=user):
             await self.app(scope, receive, send)

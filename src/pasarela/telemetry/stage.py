@@ -39,6 +39,7 @@ class TelemetryStage:
                 "tool_call",
                 request_id=call.request_id,
                 principal=call.principal.id,
+                on_behalf_of=call.principal.on_behalf_of.id if call.principal.on_behalf_of else None,
                 tool=call.tool.name,
                 backend=call.tool.backend,
                 door=call.door,
