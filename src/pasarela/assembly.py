@@ -13,8 +13,11 @@ from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
+from pasarela.pipeline.redact import RedactStage
+from pasarela.pipeline.scrub import ScrubSecretsStage
 from pasarela.policy import CedarAuthorizer
 from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, referenced_tools
+from pasarela.protection import MaskingRule, PathError, parse_path
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
 
 
@@ -57,12 +60,16 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
             )
             problems.extend(found)
             tools.extend(chosen)
-        tools = [_with_overrides(spec, config) for spec in tools]
+        tools = [_scrubbed(_with_overrides(spec, config), config) for spec in tools]
         if problems:
             raise ConfigError(problems)
         catalog = Catalog(tools, source=config.source)
         sources = policy_sources(config)
-        problems = _check_references(catalog, config) + _check_policies(sources, catalog, config)
+        problems = (
+            _check_references(catalog, config)
+            + _check_policies(sources, catalog, config)
+            + _check_masking(config)
+        )
         if problems:
             raise ConfigError(problems)
     except ConfigError as exc:
@@ -87,7 +94,13 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
     gateway = Gateway(
         catalog,
         connectors,
-        stages=[TelemetryStage(metrics), AuthorizeStage(authorizer), ValidateStage(catalog)],
+        stages=[
+            TelemetryStage(metrics),
+            ScrubSecretsStage(config.redactor),
+            AuthorizeStage(authorizer),
+            ValidateStage(catalog),
+            RedactStage(masking_rules(config), authorizer),
+        ],
         authorizer=authorizer,
         tool_timeouts={n: t.timeout for n, t in settings.tools.items() if t.timeout is not None},
     )
@@ -108,6 +121,12 @@ def _with_overrides(spec: ToolSpec, config: LoadedConfig) -> ToolSpec:
     return replace(spec, description=override.description)
 
 
+def _scrubbed(spec: ToolSpec, config: LoadedConfig) -> ToolSpec:
+    """Descriptions come from backends: a known secret in one is masked before any agent sees it."""
+    description = config.redactor.redact(spec.description)
+    return spec if description == spec.description else replace(spec, description=description)
+
+
 def _check_references(catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
     """`tools:` and `access:` may only name tools that exist: a typo must not pass silently."""
     problems: list[ConfigProblem] = []
@@ -120,6 +139,26 @@ def _check_references(catalog: Catalog, config: LoadedConfig) -> list[ConfigProb
                 problems.append(
                     ConfigProblem(config.source, f"access.{role}[{index}]", f"no tool named {name!r}")
                 )
+    return problems
+
+
+def masking_rules(config: LoadedConfig) -> dict[str, MaskingRule]:
+    rules = {}
+    for name, tool in config.settings.tools.items():
+        if tool.redact is not None and (tool.redact.fields or tool.redact.paths):
+            redact = tool.redact
+            rules[name] = MaskingRule.build(redact.fields, redact.paths, redact.keep_last)
+    return rules
+
+
+def _check_masking(config: LoadedConfig) -> list[ConfigProblem]:
+    problems = []
+    for name, tool in config.settings.tools.items():
+        for index, path in enumerate(tool.redact.paths if tool.redact else []):
+            try:
+                parse_path(path)
+            except PathError as exc:
+                problems.append(ConfigProblem(config.source, f"tools.{name}.redact.paths[{index}]", str(exc)))
     return problems
 
 

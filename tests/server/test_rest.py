@@ -207,3 +207,18 @@ async def test_logs_are_json_with_request_ids_and_no_secrets(
     assert BACKEND_TOKEN not in everything
     assert WRITER_KEY not in everything
     assert "***" in stream.getvalue()
+
+
+async def test_a_backend_echoing_our_credential_in_a_result_does_not_leak_it(tmp_path: Path) -> None:
+    def behaviour(seen: Seen) -> Reply:
+        return Reply(200, {"debug": {"received": seen.headers.get("authorization")}, "list": [BACKEND_TOKEN]})
+
+    with ThreadedServer(RecordingUpstream(behaviour)) as server:
+        config = write_config(tmp_path, server.url)
+        async with in_process(config) as (client, _):
+            response = await client.post(
+                "/v1/tools/getItem:call", json={"arguments": {"item_id": "1"}}, headers=bearer(READER_KEY)
+            )
+    assert response.status_code == 200
+    assert BACKEND_TOKEN not in response.text
+    assert response.json()["result"] == {"debug": {"received": "Bearer ***"}, "list": ["***"]}

@@ -223,9 +223,18 @@ class BackendSettings(Strict):
         return next(k for k in BACKEND_KINDS if getattr(self, k) is not None)
 
 
+class RedactSettings(Strict):
+    fields: list[str] = Field([], description="Field names masked wherever they appear in the result")
+    paths: list[str] = Field([], description="Paths masked in the result, e.g. accounts[*].iban")
+    keep_last: int = Field(0, ge=0, le=8, description="Keep this many trailing characters (****1234)")
+
+
 class ToolSettings(Strict):
     description: str | None = Field(None, description="Replace the description agents see")
     timeout: Duration | None = Field(None, description="Overrides the backend's timeout for this tool")
+    redact: RedactSettings | None = Field(
+        None, description='Masked in results unless policy permits Action::"unmask" on the tool'
+    )
 
 
 class PolicySourceSettings(Strict):

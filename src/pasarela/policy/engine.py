@@ -99,8 +99,8 @@ class CedarAuthorizer:
 
     # -- the Authorizer protocol -------------------------------------------------------------
 
-    def decide(self, call: Call) -> Decision:
-        return self.explain(call.principal, call.tool, call.arguments, door=call.door)
+    def decide(self, call: Call, action: str = "call") -> Decision:
+        return self.explain(call.principal, call.tool, call.arguments, door=call.door, action=action)
 
     def visible(self, principal: Principal, tools: Iterable[ToolSpec], door: str) -> list[ToolSpec]:
         tools = list(tools)
@@ -127,13 +127,19 @@ class CedarAuthorizer:
     # -- decisions ---------------------------------------------------------------------------
 
     def explain(
-        self, principal: Principal, tool: ToolSpec, arguments: Mapping[str, Any], *, door: str
+        self,
+        principal: Principal,
+        tool: ToolSpec,
+        arguments: Mapping[str, Any],
+        *,
+        door: str,
+        action: str = "call",
     ) -> Decision:
         # Authorization runs before validation: arguments that are not an object give `args: {}`
         # here and are then refused by the validation stage.
         args = cedar_value(arguments) if isinstance(arguments, Mapping) else {}
         context = {"args": args, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}
-        return self._decide(principal, tool, "call", self._with_user(context, principal))
+        return self._decide(principal, tool, action, self._with_user(context, principal))
 
     def _list_decision(self, principal: Principal, tool: ToolSpec, door: str) -> Decision:
         context = {"args": {}, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 MASK = "***"
 # Shorter values would mask ordinary words; nothing this short should be a credential.
@@ -35,6 +36,18 @@ class Redactor:
         if pattern is None:
             return text
         return pattern.sub(MASK, text)
+
+    def scrub(self, value: Any) -> Any:
+        """`value` (any JSON) with every known secret masked in its strings; as is if none are known."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        return value
 
     def __contains__(self, text: object) -> bool:
         return isinstance(text, str) and text in self._values

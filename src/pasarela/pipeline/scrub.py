@@ -1,0 +1,25 @@
+"""Known secrets never leave the gateway: masked in every result and error body.
+
+A backend that echoes the credential the gateway sent it (an error page quoting the
+request, a debug field) must not hand that credential to an agent.
+"""
+
+from __future__ import annotations
+
+from pasarela.errors import PasarelaError
+from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.secrets import Redactor
+
+
+class ScrubSecretsStage:
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    async def __call__(self, call: Call, call_next: Next) -> Outcome:
+        try:
+            outcome = await call_next(call)
+        except PasarelaError as exc:
+            exc.extra = self.redactor.scrub(exc.extra)
+            exc.detail = self.redactor.redact(exc.detail)
+            raise
+        return Outcome(self.redactor.scrub(outcome.result), outcome.meta)
