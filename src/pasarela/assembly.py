@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from pasarela.catalog import Catalog, ToolSpec
+from pasarela.catalog.pinning import ToolPins
 from pasarela.catalog.selection import select_tools
 from pasarela.config.loader import LoadedConfig
 from pasarela.connectors.base import Connector
@@ -18,6 +19,7 @@ from pasarela.pipeline.scrub import ScrubSecretsStage
 from pasarela.policy import CedarAuthorizer
 from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, referenced_tools
 from pasarela.protection import MaskingRule, PathError, parse_path
+from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
 
 
@@ -30,9 +32,11 @@ class Runtime:
     authenticator: Authenticator
     authorizer: CedarAuthorizer
     metrics: GatewayMetrics
+    state: StateStore
 
     async def aclose(self) -> None:
         await self.gateway.aclose()
+        await self.state.aclose()
 
 
 async def build_runtime(config: LoadedConfig) -> Runtime:
@@ -40,6 +44,7 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
     connectors: dict[str, Connector] = {}
     tools: list[ToolSpec] = []
     problems: list[ConfigProblem] = []
+    state = await open_state(settings.state, config.base_dir, source=config.source)
     try:
         for name, backend in settings.backends.items():
             connector = create_connector(name, backend, config)
@@ -60,10 +65,15 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
             )
             problems.extend(found)
             tools.extend(chosen)
-        tools = [_scrubbed(_with_overrides(spec, config), config) for spec in tools]
         if problems:
             raise ConfigError(problems)
-        catalog = Catalog(tools, source=config.source)
+        # Pinned as the backends serve them, before the operator's own overrides.
+        auto_approve = {name for name, backend in settings.backends.items() if backend.auto_approve_changes}
+        quarantined = await ToolPins(state).reconcile(tools, auto_approve)
+        tools = [_scrubbed(_with_overrides(spec, config), config) for spec in tools]
+        catalog = Catalog(
+            tools, source=config.source, quarantined={name: q.message for name, q in quarantined.items()}
+        )
         sources = policy_sources(config)
         problems = (
             _check_references(catalog, config)
@@ -74,9 +84,11 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
             raise ConfigError(problems)
     except ConfigError as exc:
         await _close_all(connectors)
+        await state.aclose()
         raise ConfigError(config.locate(exc.problems)) from None
     except BaseException:
         await _close_all(connectors)
+        await state.aclose()
         raise
 
     metrics = GatewayMetrics()
@@ -105,7 +117,12 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         tool_timeouts={n: t.timeout for n, t in settings.tools.items() if t.timeout is not None},
     )
     return Runtime(
-        config=config, gateway=gateway, authenticator=authenticator, authorizer=authorizer, metrics=metrics
+        config=config,
+        gateway=gateway,
+        authenticator=authenticator,
+        authorizer=authorizer,
+        metrics=metrics,
+        state=state,
     )
 
 
@@ -130,12 +147,13 @@ def _scrubbed(spec: ToolSpec, config: LoadedConfig) -> ToolSpec:
 def _check_references(catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
     """`tools:` and `access:` may only name tools that exist: a typo must not pass silently."""
     problems: list[ConfigProblem] = []
+    known = set(catalog.names()) | set(catalog.quarantined())
     for name in config.settings.tools:
-        if name not in catalog:
+        if name not in known:
             problems.append(ConfigProblem(config.source, f"tools.{name}", "no tool with this name"))
     for role, names in config.settings.access.items():
         for index, name in enumerate(names):
-            if name != ALL_TOOLS and name not in catalog:
+            if name != ALL_TOOLS and name not in known:
                 problems.append(
                     ConfigProblem(config.source, f"access.{role}[{index}]", f"no tool named {name!r}")
                 )
@@ -192,6 +210,6 @@ def _check_policies(
 ) -> list[ConfigProblem]:
     problems = check_sources(sources, config.source)
     for source in sources:
-        for name in sorted(referenced_tools(source) - set(catalog.names())):
+        for name in sorted(referenced_tools(source) - set(catalog.names()) - set(catalog.quarantined())):
             problems.append(ConfigProblem(config.source, source.key_path, f'Tool::"{name}" names no tool'))
     return problems

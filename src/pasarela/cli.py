@@ -17,10 +17,12 @@ from rich.console import Console
 from pasarela import __version__
 from pasarela.assembly import Runtime, build_runtime
 from pasarela.catalog.formats import render
+from pasarela.catalog.pinning import ToolPins
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.errors import ConfigError, PasarelaError
 from pasarela.identity import Principal
 from pasarela.pipeline import Decision
+from pasarela.state import open_state
 from pasarela.telemetry import configure_logging
 
 T = TypeVar("T")
@@ -205,6 +207,53 @@ def tools_list(
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
         raise typer.Exit(1) from None
+
+
+def _with_pins(loaded: LoadedConfig, work: Callable[[ToolPins], Awaitable[T]]) -> T:
+    async def main() -> T:
+        store = await open_state(loaded.settings.state, loaded.base_dir, source=loaded.source)
+        try:
+            return await work(ToolPins(store))
+        finally:
+            await store.aclose()
+
+    try:
+        return anyio.run(main)
+    except ConfigError as exc:
+        raise _fail_config(exc) from None
+
+
+@tools_app.command("diff")
+def tools_diff(
+    name: Annotated[str, typer.Argument(help="The tool's name.")], config: ConfigOption = Path(DEFAULT_CONFIG)
+) -> None:
+    """Show how a quarantined tool's definition changed since it was approved."""
+    loaded = _load(config)
+    _quiet_logs(loaded)
+    try:
+        text = _with_pins(loaded, lambda pins: pins.diff(name))
+    except KeyError:
+        err.print(f"no tool named {name!r} has been pinned", markup=False)
+        raise typer.Exit(1) from None
+    if text is None:
+        err.print(f"{name}: no change is waiting for approval", markup=False)
+        return
+    sys.stdout.write(text)
+
+
+@tools_app.command("approve")
+def tools_approve(
+    name: Annotated[str, typer.Argument(help="The tool's name.")], config: ConfigOption = Path(DEFAULT_CONFIG)
+) -> None:
+    """Accept a quarantined tool's new definition (gateways pick it up when they next start)."""
+    loaded = _load(config)
+    _quiet_logs(loaded)
+    try:
+        approved = _with_pins(loaded, lambda pins: pins.approve(name))
+    except KeyError:
+        err.print(f"no tool named {name!r} has been pinned", markup=False)
+        raise typer.Exit(1) from None
+    err.print(f"{name}: {'approved' if approved else 'nothing to approve'}", markup=False)
 
 
 @app.command()

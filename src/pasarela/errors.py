@@ -9,6 +9,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
     ├── AuthenticationError            401 unauthenticated
     ├── AccessDenied                   403 denied
     ├── ToolNotFound                   404 unknown_tool        (MCP: JSON-RPC -32602)
+    ├── ToolQuarantined                409 quarantined         (changed at its backend, awaiting approval)
     ├── InvalidArguments               422 invalid_arguments   (carries the failing paths)
     └── UpstreamError                  502 upstream_error      (the backend answered with an error)
         ├── UpstreamUnavailable        503 upstream_unavailable (could not connect)
@@ -127,6 +128,12 @@ class ToolNotFound(PasarelaError):
     mcp_code = MCP_INVALID_PARAMS
 
 
+class ToolQuarantined(PasarelaError):
+    status = 409
+    code = "quarantined"
+    title = "Tool quarantined"
+
+
 @dataclass(frozen=True, slots=True)
 class ArgumentProblem:
     """One failing argument: a JSON Pointer into the arguments and what is wrong there."""
@@ -186,6 +193,7 @@ __all__ = [
     "PasarelaError",
     "StartupError",
     "ToolNotFound",
+    "ToolQuarantined",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnavailable",

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from pasarela.catalog.spec import TOOL_NAME_PATTERN, ToolSpec
-from pasarela.errors import ConfigError, ConfigProblem, ToolNotFound
+from pasarela.errors import ConfigError, ConfigProblem, ToolNotFound, ToolQuarantined
 
 
 class Catalog:
     """An immutable set of tools with unique, valid names."""
 
-    def __init__(self, tools: Iterable[ToolSpec], *, source: str = "<config>") -> None:
+    def __init__(
+        self,
+        tools: Iterable[ToolSpec],
+        *,
+        source: str = "<config>",
+        quarantined: Mapping[str, str] | None = None,
+    ) -> None:
+        """`quarantined` maps tool names to why they are held back: not listed, not callable."""
+        self._quarantined = dict(quarantined or {})
         self._tools: dict[str, ToolSpec] = {}
         problems: list[ConfigProblem] = []
         for spec in tools:
@@ -23,6 +31,8 @@ class Catalog:
                         f"tool name {spec.name!r} is not valid: expected 1-64 characters of A-Z a-z 0-9 _ -",
                     )
                 )
+                continue
+            if spec.name in self._quarantined:
                 continue
             if (other := self._tools.get(spec.name)) is not None:
                 problems.append(
@@ -42,6 +52,8 @@ class Catalog:
         try:
             return self._tools[name]
         except KeyError:
+            if name in self._quarantined:
+                raise ToolQuarantined(self._quarantined[name], tool=name) from None
             raise ToolNotFound(f"there is no tool named {name!r}", tool=name) from None
 
     def __contains__(self, name: object) -> bool:
@@ -55,3 +67,6 @@ class Catalog:
 
     def names(self) -> list[str]:
         return list(self._tools)
+
+    def quarantined(self) -> list[str]:
+        return list(self._quarantined)

@@ -210,6 +210,9 @@ class BackendSettings(Strict):
     connect_timeout: Duration = 5.0
     max_connections: int = Field(100, gt=0)
     tools: ToolSelectionSettings = ToolSelectionSettings()
+    auto_approve_changes: bool = Field(
+        False, description="Accept changed tool definitions without review (development only)"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:

@@ -140,6 +140,7 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
             wait_until_up(systems, processes)
             os.environ.update(
                 {
+                    "PASARELA_DEMO_DATA": str(data.resolve()),
                     "PASARELA_DEMO_CRM_URL": systems[0].url,
                     "PASARELA_DEMO_TICKETING_URL": systems[1].url,
                     "PASARELA_SECRET_DEMO_CRM_API_KEY": systems[0].token,

@@ -1,0 +1,173 @@
+"""Tool pinning against rug pulls.
+
+The first time a tool is seen, what its backend serves (description, schemas, annotations)
+is hashed and pinned in the durable state. If the backend later serves something different,
+the tool is quarantined — not listed, not callable — until an operator approves the change
+(`pasarela tools approve NAME`; `pasarela tools diff NAME` shows it). Backends with
+`auto_approve_changes: true` accept changes as they come (for development).
+
+The pin covers what the *backend* says, before `tools:` overrides: the operator's own
+configuration changes are not rug pulls.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pasarela.catalog.spec import ToolSpec
+from pasarela.state import StateStore
+from pasarela.state.tables import tool_pins
+
+log = structlog.get_logger("pasarela.pinning")
+
+
+def pinned_form(spec: ToolSpec) -> dict[str, Any]:
+    a = spec.annotations
+    return {
+        "backend": spec.backend,
+        "origin": spec.origin,
+        "description": spec.description,
+        "inputSchema": spec.input_schema,
+        "outputSchema": spec.output_schema,
+        "annotations": {
+            "read_only": a.read_only,
+            "destructive": a.destructive,
+            "idempotent": a.idempotent,
+            "open_world": a.open_world,
+        },
+    }
+
+
+def canonical(spec: ToolSpec) -> str:
+    return orjson.dumps(pinned_form(spec), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    name: str
+    backend: str
+    message: str
+
+
+class ToolPins:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    async def reconcile(self, specs: Iterable[ToolSpec], auto_approve: set[str]) -> dict[str, Quarantined]:
+        """Pin new tools, accept unchanged ones, quarantine changed ones; return the quarantined."""
+        specs = list(specs)
+        quarantined: dict[str, Quarantined] = {}
+        now = time.time()
+        async with self.store.engine.begin() as db:
+            rows = {row.name: row for row in (await db.execute(select(tool_pins))).all()}
+            fresh = []
+            for spec in specs:
+                text = canonical(spec)
+                current = digest(text)
+                row = rows.get(spec.name)
+                if row is None:
+                    fresh.append(
+                        {
+                            "name": spec.name,
+                            "backend": spec.backend,
+                            "digest": current,
+                            "spec": text,
+                            "pinned_at": now,
+                        }
+                    )
+                elif row.digest == current:
+                    if row.pending_digest is not None:  # the backend went back to the approved form
+                        await db.execute(
+                            update(tool_pins)
+                            .where(tool_pins.c.name == spec.name)
+                            .values(pending_digest=None, pending_spec=None, changed_at=None)
+                        )
+                elif spec.backend in auto_approve:
+                    await db.execute(
+                        update(tool_pins)
+                        .where(tool_pins.c.name == spec.name)
+                        .values(
+                            digest=current, spec=text, pinned_at=now, pending_digest=None, pending_spec=None
+                        )
+                    )
+                    log.warning("tool_change_auto_approved", tool=spec.name, backend=spec.backend)
+                else:
+                    if row.pending_digest != current:
+                        await db.execute(
+                            update(tool_pins)
+                            .where(tool_pins.c.name == spec.name)
+                            .values(pending_digest=current, pending_spec=text, changed_at=now)
+                        )
+                    log.warning("tool_quarantined", tool=spec.name, backend=spec.backend)
+                    quarantined[spec.name] = Quarantined(
+                        spec.name,
+                        spec.backend,
+                        f"tool {spec.name!r} changed at its backend since it was approved; it is quarantined "
+                        f"until an operator reviews it (`pasarela tools diff {spec.name}`) and approves it "
+                        f"(`pasarela tools approve {spec.name}`)",
+                    )
+            if fresh:
+                await db.execute(self._insert_ignoring_conflicts(), fresh)
+        return quarantined
+
+    def _insert_ignoring_conflicts(self) -> Any:
+        # Replicas starting together may both see a tool first: the first pin wins, quietly.
+        dialect = postgresql if self.store.dialect == "postgresql" else sqlite
+        return dialect.insert(tool_pins).on_conflict_do_nothing(index_elements=["name"])
+
+    async def diff(self, name: str) -> str | None:
+        """A unified diff from the approved definition to the pending one; None if nothing is pending.
+
+        Raises KeyError if the tool was never pinned.
+        """
+        async with self.store.engine.connect() as db:
+            row = (await db.execute(select(tool_pins).where(tool_pins.c.name == name))).first()
+        if row is None:
+            raise KeyError(name)
+        if row.pending_spec is None:
+            return None
+        return "".join(
+            difflib.unified_diff(
+                row.spec.splitlines(keepends=True),
+                row.pending_spec.splitlines(keepends=True),
+                fromfile=f"{name} (approved)",
+                tofile=f"{name} (served now)",
+            )
+        )
+
+    async def approve(self, name: str) -> bool:
+        """Make the pending definition the approved one. False if nothing was pending; KeyError if unknown."""
+        async with self.store.engine.begin() as db:
+            row = (await db.execute(select(tool_pins).where(tool_pins.c.name == name))).first()
+            if row is None:
+                raise KeyError(name)
+            if row.pending_digest is None:
+                return False
+            await db.execute(
+                update(tool_pins)
+                .where(tool_pins.c.name == name)
+                .values(
+                    digest=row.pending_digest,
+                    spec=row.pending_spec,
+                    pinned_at=time.time(),
+                    pending_digest=None,
+                    pending_spec=None,
+                    changed_at=None,
+                )
+            )
+        log.info("tool_change_approved", tool=name)
+        return True

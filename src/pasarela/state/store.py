@@ -1,0 +1,71 @@
+"""The durable state store, chosen by URL from an explicit registry of backends.
+
+`sqlite:///./pasarela.db` (the embedded default, relative to the configuration file) or
+`postgresql://user@host/db` (shared by replicas). An unknown scheme is a ConfigError naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from pasarela.errors import ConfigError, ConfigProblem
+from pasarela.state.tables import metadata
+
+
+def _sqlite(url: str, base_dir: Path) -> str:
+    parsed = make_url(url)
+    database = parsed.database or "pasarela.db"
+    if database != ":memory:":
+        path = Path(database).expanduser()
+        database = str(path if path.is_absolute() else (base_dir / path).resolve())
+    return str(parsed.set(drivername="sqlite+aiosqlite", database=database))
+
+
+def _postgresql(url: str, base_dir: Path) -> str:
+    return str(make_url(url).set(drivername="postgresql+asyncpg"))
+
+
+STATE_BACKENDS: dict[str, Callable[[str, Path], str]] = {"sqlite": _sqlite, "postgresql": _postgresql}
+
+
+class StateStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_state(url: str, base_dir: Path, *, source: str = "<config>") -> StateStore:
+    scheme = url.split("://", 1)[0].split("+", 1)[0]
+    backend = STATE_BACKENDS.get(scheme)
+    if backend is None:
+        expected = ", ".join(f"{s}://" for s in STATE_BACKENDS)
+        raise ConfigError(
+            [ConfigProblem(source, "state", f"unknown scheme {scheme!r}: expected one of {expected}")]
+        )
+    try:
+        engine = create_async_engine(backend(url, base_dir), pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        hint = " (pip install 'pasarela[postgres]')" if scheme == "postgresql" else ""
+        raise ConfigError(
+            [ConfigProblem(source, "state", f"the driver for {scheme}:// is not installed: {exc.name}{hint}")]
+        ) from None
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+    except (SQLAlchemyError, OSError) as exc:  # SQLAlchemy wraps the drivers' errors; refusals are OSError
+        await engine.dispose()
+        raise ConfigError(
+            [ConfigProblem(source, "state", f"cannot open the state store: {type(exc).__name__}: {exc}")]
+        ) from None
+    return StateStore(engine)
