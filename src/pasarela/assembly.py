@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import structlog
+
+from pasarela.audit import AuditStage, AuditWriter
 from pasarela.catalog import Catalog, ToolSpec
 from pasarela.catalog.pinning import ToolPins
 from pasarela.catalog.selection import select_tools
@@ -22,6 +25,8 @@ from pasarela.protection import MaskingRule, PathError, parse_path
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
 
+log = structlog.get_logger("pasarela.assembly")
+
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
@@ -33,9 +38,12 @@ class Runtime:
     authorizer: CedarAuthorizer
     metrics: GatewayMetrics
     state: StateStore
+    audit: AuditWriter | None
 
     async def aclose(self) -> None:
         await self.gateway.aclose()
+        if self.audit is not None:
+            await self.audit.aclose()  # the last batch reaches the chain before the store closes
         await self.state.aclose()
 
 
@@ -92,6 +100,7 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         raise
 
     metrics = GatewayMetrics()
+    audit = await _audit_writer(config, state)
     identity = settings.identity
     jwt = JwtAuthenticator(identity.jwt) if identity.jwt is not None else None
     obo = identity.on_behalf_of
@@ -108,6 +117,7 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         connectors,
         stages=[
             TelemetryStage(metrics),
+            *([_audit_stage(audit, config)] if audit is not None else []),
             ScrubSecretsStage(config.redactor),
             AuthorizeStage(authorizer),
             ValidateStage(catalog),
@@ -123,7 +133,35 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         authorizer=authorizer,
         metrics=metrics,
         state=state,
+        audit=audit,
     )
+
+
+async def _audit_writer(config: LoadedConfig, state: StateStore) -> AuditWriter | None:
+    settings = config.settings.audit
+    if not settings.enabled:
+        return None
+    key = settings.checkpoint_key.get_secret_value().encode() if settings.checkpoint_key else None
+    if key is None:
+        log.warning(
+            "audit_checkpoints_disabled", hint="set audit.checkpoint_key to detect truncation of the trail"
+        )
+    writer = AuditWriter(
+        state,
+        flush_interval=settings.flush_interval,
+        batch_size=settings.batch_size,
+        checkpoint_key=key,
+        checkpoint_every=settings.checkpoint_every,
+    )
+    await writer.start()
+    return writer
+
+
+def _audit_stage(writer: AuditWriter, config: LoadedConfig) -> AuditStage:
+    sensitive = {
+        name: tool.sensitive_args for name, tool in config.settings.tools.items() if tool.sensitive_args
+    }
+    return AuditStage(writer, config.redactor, sensitive)
 
 
 async def _close_all(connectors: dict[str, Connector]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,13 +17,14 @@ from rich.console import Console
 
 from pasarela import __version__
 from pasarela.assembly import Runtime, build_runtime
+from pasarela.audit import search, verify
 from pasarela.catalog.formats import render
 from pasarela.catalog.pinning import ToolPins
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.errors import ConfigError, PasarelaError
 from pasarela.identity import Principal
 from pasarela.pipeline import Decision
-from pasarela.state import open_state
+from pasarela.state import StateStore, open_state
 from pasarela.telemetry import configure_logging
 
 T = TypeVar("T")
@@ -37,9 +39,11 @@ app = typer.Typer(
 tools_app = typer.Typer(help="The tool catalog.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
 policy_app = typer.Typer(help="Authorization policies.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.add_typer(config_app, name="config")
 app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -210,17 +214,7 @@ def tools_list(
 
 
 def _with_pins(loaded: LoadedConfig, work: Callable[[ToolPins], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = await open_state(loaded.settings.state, loaded.base_dir, source=loaded.source)
-        try:
-            return await work(ToolPins(store))
-        finally:
-            await store.aclose()
-
-    try:
-        return anyio.run(main)
-    except ConfigError as exc:
-        raise _fail_config(exc) from None
+    return _with_state(loaded, lambda store: work(ToolPins(store)))
 
 
 @tools_app.command("diff")
@@ -254,6 +248,103 @@ def tools_approve(
         err.print(f"no tool named {name!r} has been pinned", markup=False)
         raise typer.Exit(1) from None
     err.print(f"{name}: {'approved' if approved else 'nothing to approve'}", markup=False)
+
+
+def _with_state(loaded: LoadedConfig, work: Callable[[StateStore], Awaitable[T]]) -> T:
+    async def main() -> T:
+        store = await open_state(loaded.settings.state, loaded.base_dir, source=loaded.source)
+        try:
+            return await work(store)
+        finally:
+            await store.aclose()
+
+    try:
+        return anyio.run(main)
+    except ConfigError as exc:
+        raise _fail_config(exc) from None
+
+
+def _audit_line(record: dict[str, Any]) -> str:
+    at = dt.datetime.fromtimestamp(record["at"], dt.UTC).isoformat(timespec="milliseconds")
+    user = f" for {record['on_behalf_of']}" if record["on_behalf_of"] else ""
+    status = f" upstream={record['upstream_status']}" if record["upstream_status"] is not None else ""
+    return (
+        f"#{record['seq']} {at} {record['principal']}{user} via {record['door']} {record['tool']} "
+        f"{record['decision']} {record['outcome']}{status} {record['latency_ms']}ms "
+        f"policies={record['policies']} args={record['arguments']} request={record['request_id']}"
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = Path(DEFAULT_CONFIG)) -> None:
+    """Check the whole chain; exit 1 naming the first bad record if anything was changed."""
+    loaded = _load(config)
+    _quiet_logs(loaded)
+    key = loaded.settings.audit.checkpoint_key
+    verdict = _with_state(
+        loaded, lambda store: verify(store, key.get_secret_value().encode() if key else None)
+    )
+    if verdict.ok:
+        err.print(f"audit: OK — {verdict.message}", markup=False)
+        return
+    err.print(f"audit: TAMPERED — {verdict.message}", markup=False)
+    raise typer.Exit(1)
+
+
+@audit_app.command("tail")
+def audit_tail(
+    lines: Annotated[int, typer.Option("-n", "--lines", help="How many records.")] = 20,
+    config: ConfigOption = Path(DEFAULT_CONFIG),
+) -> None:
+    """The most recent records, oldest first."""
+    loaded = _load(config)
+    _quiet_logs(loaded)
+    for record in _with_state(loaded, lambda store: search(store, limit=lines)):
+        sys.stdout.write(_audit_line(record) + "\n")
+
+
+@audit_app.command("search")
+def audit_search(
+    principal: Annotated[str | None, typer.Option(help="Only this principal.")] = None,
+    tool: Annotated[str | None, typer.Option(help="Only this tool.")] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="ok, denied, invalid_arguments, upstream_error …")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time, e.g. 2026-11-22T09:00")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time (exclusive)")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (the most recent).")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    config: ConfigOption = Path(DEFAULT_CONFIG),
+) -> None:
+    """Find records by principal, tool, outcome and time."""
+    loaded = _load(config)
+    _quiet_logs(loaded)
+    bounds = [_timestamp(option, value) for option, value in (("--since", since), ("--until", until))]
+    records = _with_state(
+        loaded,
+        lambda store: search(
+            store,
+            principal=principal,
+            tool=tool,
+            outcome=outcome,
+            since=bounds[0],
+            until=bounds[1],
+            limit=limit,
+        ),
+    )
+    for record in records:
+        sys.stdout.write((orjson.dumps(record).decode() if as_json else _audit_line(record)) + "\n")
+
+
+def _timestamp(option: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        err.print(f"{option}: expected an ISO time such as 2026-11-22T09:00, got {value!r}", markup=False)
+        raise typer.Exit(2) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
 @app.command()

@@ -45,7 +45,7 @@ def test_every_problem_is_reported_with_key_path_and_line(tmp_path: Path) -> Non
 
 def test_unknown_top_level_key_is_an_error(tmp_path: Path) -> None:
     found = problems_of("version: 1\npolicy: {}\n", tmp_path)
-    assert found[0].startswith("policy|2|unknown key; expected one of: access, backends")
+    assert found[0].startswith("policy|2|unknown key; expected one of: access, audit, backends")
 
 
 def test_backend_needs_exactly_one_kind(tmp_path: Path) -> None:

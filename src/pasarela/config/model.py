@@ -232,8 +232,19 @@ class RedactSettings(Strict):
     keep_last: int = Field(0, ge=0, le=8, description="Keep this many trailing characters (****1234)")
 
 
+class AuditSettings(Strict):
+    enabled: bool = True
+    flush_interval: Duration = Field(0.2, description="Queued records are written at least this often")
+    batch_size: int = Field(500, gt=0, description="... or as soon as this many are queued")
+    checkpoint_key: SecretStr | None = Field(
+        None, description="HMAC key for signed checkpoints (detect truncation); use ${secret:…}"
+    )
+    checkpoint_every: int = Field(1000, gt=0, description="Sign a checkpoint after this many records")
+
+
 class ToolSettings(Strict):
     description: str | None = Field(None, description="Replace the description agents see")
+    sensitive_args: list[str] = Field([], description="Arguments masked in the audit trail")
     timeout: Duration | None = Field(None, description="Overrides the backend's timeout for this tool")
     redact: RedactSettings | None = Field(
         None, description='Masked in results unless policy permits Action::"unmask" on the tool'
@@ -298,6 +309,7 @@ class Settings(Strict):
         json_schema_extra=_string_or_list,
     )
     logging: LoggingSettings = LoggingSettings()
+    audit: AuditSettings = AuditSettings()
 
     @field_validator("policies", mode="before")
     @classmethod

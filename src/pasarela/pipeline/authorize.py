@@ -16,6 +16,7 @@ from pasarela.catalog.spec import ToolSpec
 from pasarela.errors import AccessDenied
 from pasarela.identity.principal import Principal
 from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.pipeline.notes import note
 
 log = structlog.get_logger("pasarela.authorize")
 
@@ -54,6 +55,7 @@ class AuthorizeStage:
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         decision = self.authorizer.decide(call)
+        note("decision", decision)
         if not decision.allowed:
             forbids = [p.label for p in decision.policies if p.effect == "forbid"]
             log.info(

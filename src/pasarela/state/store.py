@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -33,6 +35,26 @@ def _postgresql(url: str, base_dir: Path) -> str:
 STATE_BACKENDS: dict[str, Callable[[str, Path], str]] = {"sqlite": _sqlite, "postgresql": _postgresql}
 
 
+def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
+    """Take SQLite's write lock when a transaction begins (BEGIN IMMEDIATE).
+
+    With the default deferred transactions two writers that both read first deadlock when
+    they upgrade; an immediate transaction waits (up to the connect timeout) instead. WAL lets
+    readers go on while one writes.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class StateStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -54,7 +76,11 @@ async def open_state(url: str, base_dir: Path, *, source: str = "<config>") -> S
             [ConfigProblem(source, "state", f"unknown scheme {scheme!r}: expected one of {expected}")]
         )
     try:
-        engine = create_async_engine(backend(url, base_dir), pool_pre_ping=True)
+        if scheme == "sqlite":
+            engine = create_async_engine(backend(url, base_dir), connect_args={"timeout": 30})
+            _serialize_sqlite_writers(engine)
+        else:
+            engine = create_async_engine(backend(url, base_dir), pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         hint = " (pip install 'pasarela[postgres]')" if scheme == "postgresql" else ""
         raise ConfigError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -17,4 +17,43 @@ tool_pins = Table(
     Column("pending_digest", String(64), nullable=True),  # a changed definition awaiting approval
     Column("pending_spec", Text, nullable=True),
     Column("changed_at", Float, nullable=True),
+)
+
+audit_records = Table(
+    "pasarela_audit",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", Float, nullable=False),
+    Column("request_id", String(200), nullable=False),
+    Column("principal", String(200), nullable=False),
+    Column("on_behalf_of", String(200), nullable=True),
+    Column("door", String(16), nullable=False),
+    Column("tool", String(64), nullable=False),
+    Column("arguments", Text, nullable=False),  # JSON, sensitive values masked
+    Column("decision", String(8), nullable=False),  # allow | deny
+    Column("policies", Text, nullable=False),  # JSON list of deciding policy labels
+    Column("outcome", String(64), nullable=False),  # ok | problem code
+    Column("upstream_status", Integer, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("pasarela_audit_principal", audit_records.c.principal, audit_records.c.at)
+Index("pasarela_audit_tool", audit_records.c.tool, audit_records.c.at)
+
+audit_head = Table(
+    "pasarela_audit_head",  # one row: where the chain ends (locked by each batch)
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "pasarela_audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("signature", String(64), nullable=False),  # HMAC-SHA256 over seq and hash
 )
