@@ -145,6 +145,7 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
                     "PASARELA_DEMO_TICKETING_URL": systems[1].url,
                     "PASARELA_SECRET_DEMO_CRM_API_KEY": systems[0].token,
                     "PASARELA_SECRET_DEMO_TICKETING_TOKEN": systems[1].token,
+                    "PASARELA_SECRET_DEMO_AUDIT_KEY": secrets.token_urlsafe(32),
                     **{_secret_env_name(p): key for p, key in keys.items()},
                 }
             )
