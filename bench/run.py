@@ -124,7 +124,7 @@ async def closed_loop(call: Caller, concurrency: int, duration: float) -> tuple[
     return record.latencies, record.errors, time.perf_counter() - started
 
 
-def write_config(directory: Path, upstream: str, port: int) -> Path:
+def write_config(directory: Path, upstream: str, port: int, *, audit: bool = True) -> Path:
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     path = directory / "pasarela.yaml"
     path.write_text(
@@ -136,6 +136,7 @@ backends:
   bench: {{openapi: "{upstream}/openapi.json", base_url: "{upstream}", timeout: 5s}}
 access: {{bench: [get_thing]}}
 logging: {{level: info, format: json}}
+audit: {{enabled: {"true" if audit else "false"}}}
 """
     )
     return path
@@ -155,7 +156,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def processes(profile: Path | None) -> Iterator[tuple[str, str]]:
+def processes(profile: Path | None, *, audit: bool = True) -> Iterator[tuple[str, str]]:
     upstream_port, gateway_port = free_port(), free_port()
     upstream_url = f"http://127.0.0.1:{upstream_port}"
     gateway_url = f"http://127.0.0.1:{gateway_port}"
@@ -168,7 +169,7 @@ def processes(profile: Path | None) -> Iterator[tuple[str, str]]:
             )
             started.append(upstream)
             wait_ready(upstream_url + "/openapi.json", upstream)
-            config = write_config(Path(scratch), upstream_url, gateway_port)
+            config = write_config(Path(scratch), upstream_url, gateway_port, audit=audit)
             prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
             gateway = subprocess.Popen(
                 [*prefix, "-m", "pasarela", "serve", "-c", str(config)],
@@ -191,7 +192,7 @@ def processes(profile: Path | None) -> Iterator[tuple[str, str]]:
 
 async def run(args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
-    with processes(args.profile) as (upstream_url, gateway_url):
+    with processes(args.profile, audit=not args.no_audit) as (upstream_url, gateway_url):
         async with AsyncExitStack() as stack:
             direct = RawPool(upstream_url, args.concurrency)
             rest = RawPool(gateway_url, args.concurrency)
@@ -282,6 +283,7 @@ def main() -> None:
     parser.add_argument("--mcp-sessions", type=int, default=8)
     parser.add_argument("--targets", nargs="+", default=["direct", "rest", "mcp"])
     parser.add_argument("--profile", type=Path, help="run the gateway under cProfile, write the profile here")
+    parser.add_argument("--no-audit", action="store_true", help="run the gateway with the audit trail off")
     args = parser.parse_args()
     try:
         results = anyio.run(run, args)

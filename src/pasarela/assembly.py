@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from pasarela.audit import AuditStage, AuditWriter
 from pasarela.catalog import Catalog, ToolSpec
@@ -13,7 +14,7 @@ from pasarela.catalog.selection import select_tools
 from pasarela.config.loader import LoadedConfig
 from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
-from pasarela.errors import ConfigError, ConfigProblem
+from pasarela.errors import ConfigError, ConfigProblem, StartupError
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
@@ -90,6 +91,7 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         )
         if problems:
             raise ConfigError(problems)
+        audit = await _audit_writer(config, state)
     except ConfigError as exc:
         await _close_all(connectors)
         await state.aclose()
@@ -100,7 +102,6 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         raise
 
     metrics = GatewayMetrics()
-    audit = await _audit_writer(config, state)
     identity = settings.identity
     jwt = JwtAuthenticator(identity.jwt) if identity.jwt is not None else None
     obo = identity.on_behalf_of
@@ -153,7 +154,12 @@ async def _audit_writer(config: LoadedConfig, state: StateStore) -> AuditWriter 
         checkpoint_key=key,
         checkpoint_every=settings.checkpoint_every,
     )
-    await writer.start()
+    try:
+        await writer.start()
+    except SQLAlchemyError as exc:
+        raise StartupError(
+            f"cannot prepare the audit trail in the state store: {type(exc).__name__}"
+        ) from exc
     return writer
 
 

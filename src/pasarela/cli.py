@@ -21,7 +21,7 @@ from pasarela.audit import search, verify
 from pasarela.catalog.formats import render
 from pasarela.catalog.pinning import ToolPins
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
-from pasarela.errors import ConfigError, PasarelaError
+from pasarela.errors import ConfigError, PasarelaError, StartupError
 from pasarela.identity import Principal
 from pasarela.pipeline import Decision
 from pasarela.state import StateStore, open_state
@@ -90,6 +90,9 @@ def _with_runtime(loaded: LoadedConfig, work: Callable[[Runtime], Awaitable[T]])
         return anyio.run(main)
     except ConfigError as exc:
         raise _fail_config(exc) from None
+    except StartupError as exc:
+        err.print(exc.detail, markup=False)
+        raise typer.Exit(1) from None
 
 
 def _quiet_logs(loaded: LoadedConfig) -> None:
