@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 
 from tests.conftest import REPO
 from tests.helpers.gateway import ENV, write_config
-from tests.helpers.processes import child_env, pasarela_command
+from tests.helpers.processes import run_pasarela
 from tests.helpers.servers import ThreadedServer
 from tests.helpers.upstream import RecordingUpstream
 
@@ -21,15 +21,7 @@ pytestmark = pytest.mark.e2e
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        pasarela_command(*args),
-        env=child_env(env),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    return run_pasarela(*args, env=env)
 
 
 @pytest.fixture

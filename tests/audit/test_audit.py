@@ -17,9 +17,8 @@ from pasarela.audit import AuditWriter, search, verify
 from pasarela.config import load_config
 from pasarela.state import open_state
 from pasarela.state.tables import audit_head, audit_records
-from tests.conftest import REPO
 from tests.helpers.gateway import BACKEND_TOKEN, ENV, READER_KEY, WRITER_KEY, bearer, in_process, write_config
-from tests.helpers.processes import child_env, pasarela_command
+from tests.helpers.processes import run_pasarela
 from tests.helpers.servers import ThreadedServer
 from tests.helpers.upstream import RecordingUpstream, Reply, Seen, echo
 
@@ -68,6 +67,24 @@ async def traffic(config: Path, calls: int = 0) -> None:
             await post(
                 "/v1/tools/greet:call", json={"arguments": {"name": str(index)}}, headers=bearer(READER_KEY)
             )
+
+
+def sample_record(**overrides: object) -> dict[str, object]:
+    record: dict[str, object] = {
+        "at": 1.0,
+        "request_id": "r",
+        "principal": "p",
+        "on_behalf_of": None,
+        "door": "rest",
+        "tool": "t",
+        "arguments": "{}",
+        "decision": "allow",
+        "policies": "[]",
+        "outcome": "ok",
+        "upstream_status": None,
+        "latency_ms": 1.0,
+    }
+    return {**record, **overrides}
 
 
 async def store_for(config: Path):  # type: ignore[no-untyped-def]
@@ -189,22 +206,7 @@ async def test_the_chain_continues_across_restarts_and_survives_a_crash(config: 
     store = await store_for(config)
     writer = AuditWriter(store, flush_interval=60, batch_size=1000)
     await writer.start()
-    writer.submit(
-        {
-            "at": 1.0,
-            "request_id": "r",
-            "principal": "p",
-            "on_behalf_of": None,
-            "door": "cli",
-            "tool": "t",
-            "arguments": "{}",
-            "decision": "allow",
-            "policies": "[]",
-            "outcome": "ok",
-            "upstream_status": None,
-            "latency_ms": 1.0,
-        }
-    )
+    writer.submit(sample_record(door="cli"))
     # The process dies here: the queued record is lost, the chain is not broken.
     verdict = await verify(store, KEY.encode())
     assert verdict.ok, verdict.message
@@ -221,20 +223,9 @@ async def test_replicas_extend_one_chain(config: Path) -> None:
     async def write(writer: AuditWriter, replica: int) -> None:
         for index in range(40):
             writer.submit(
-                {
-                    "at": float(index),
-                    "request_id": f"{replica}-{index}",
-                    "principal": f"replica-{replica}",
-                    "on_behalf_of": None,
-                    "door": "rest",
-                    "tool": "t",
-                    "arguments": "{}",
-                    "decision": "allow",
-                    "policies": "[]",
-                    "outcome": "ok",
-                    "upstream_status": None,
-                    "latency_ms": 0.1,
-                }
+                sample_record(
+                    at=float(index), request_id=f"{replica}-{index}", principal=f"replica-{replica}"
+                )
             )
             await anyio.lowlevel.checkpoint()
         await writer.aclose()
@@ -253,15 +244,7 @@ def test_cli_verify_tail_search(config: Path) -> None:
     anyio.run(traffic, config)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            pasarela_command("audit", *args, "-c", str(config)),
-            env=child_env(ENV),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_pasarela("audit", *args, "-c", str(config), env=ENV)
 
     verified = cli("verify")
     assert verified.returncode == 0, verified.stderr

@@ -61,3 +61,18 @@ def serving(config: Path, port: int, env: dict[str, str]) -> Iterator[str]:
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+def run_pasarela(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """`pasarela ARGS` to completion, from the repository, with output captured as text."""
+    return subprocess.run(
+        pasarela_command(*args),
+        env=child_env(env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

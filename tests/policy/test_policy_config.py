@@ -12,9 +12,8 @@ import pytest
 from pasarela.assembly import build_runtime
 from pasarela.config import load_config
 from pasarela.errors import ConfigError
-from tests.conftest import REPO
 from tests.helpers.gateway import ENV, READER_KEY, bearer, in_process, write_config
-from tests.helpers.processes import child_env, pasarela_command
+from tests.helpers.processes import run_pasarela
 from tests.helpers.servers import ThreadedServer
 from tests.helpers.upstream import RecordingUpstream
 
@@ -109,15 +108,7 @@ def test_policy_explain(tmp_path: Path, upstream: RecordingUpstream) -> None:
     config = write_config(tmp_path, upstream.url, extra=REGION_POLICY)  # type: ignore[attr-defined]
 
     def explain(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            pasarela_command("policy", "explain", "-c", str(config), *args),
-            env=child_env(ENV),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_pasarela("policy", "explain", "-c", str(config), *args, env=ENV)
 
     denied = explain("--as", "reader", "getItem", "--args", '{"item_id": "7"}')
     assert denied.returncode == 1, denied.stderr

@@ -16,9 +16,9 @@ from pasarela.config import load_config
 from pasarela.errors import ToolQuarantined
 from pasarela.identity import Principal
 from pasarela.state import open_state
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES
 from tests.helpers.gateway import ENV, READER_KEY, bearer, in_process, write_config
-from tests.helpers.processes import child_env, pasarela_command
+from tests.helpers.processes import run_pasarela
 from tests.helpers.servers import ThreadedServer
 from tests.helpers.upstream import RecordingUpstream
 
@@ -163,15 +163,7 @@ def test_diff_and_approve_from_the_cli(setup: Setup) -> None:
     anyio.run(lambda: _load_once(setup))
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            pasarela_command("tools", *args, "-c", str(setup.config)),
-            env=child_env(ENV),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_pasarela("tools", *args, "-c", str(setup.config), env=ENV)
 
     diff = cli("diff", "getItem")
     assert diff.returncode == 0
