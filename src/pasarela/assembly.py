@@ -113,12 +113,14 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         obo.header if obo is not None else "X-On-Behalf-Of",
     )
     authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
+    audit_stage = _audit_stage(audit, config) if audit is not None else None
     gateway = Gateway(
         catalog,
         connectors,
+        rejection_observers=[audit_stage.rejected] if audit_stage is not None else [],
         stages=[
             TelemetryStage(metrics),
-            *([_audit_stage(audit, config)] if audit is not None else []),
+            *([audit_stage] if audit_stage is not None else []),
             ScrubSecretsStage(config.redactor),
             AuthorizeStage(authorizer),
             ValidateStage(catalog),

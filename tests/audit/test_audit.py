@@ -271,3 +271,17 @@ def test_cli_verify_tail_search(config: Path) -> None:
     tampered = cli("verify")
     assert tampered.returncode == 1
     assert "record 3 was altered" in tampered.stderr
+
+
+async def test_calls_to_unknown_tools_are_recorded_as_denials(config: Path) -> None:
+    async with in_process(config) as (client, _):
+        response = await client.post(
+            "/v1/tools/drop_all_tables:call", json={"arguments": {"really": True}}, headers=bearer(READER_KEY)
+        )
+    assert response.status_code == 404
+    store = await store_for(config)
+    records = await search(store)
+    await store.aclose()
+    assert [(r["tool"], r["decision"], r["outcome"], r["arguments"]) for r in records] == [
+        ("drop_all_tables", "deny", "unknown_tool", '{"really":true}')
+    ]

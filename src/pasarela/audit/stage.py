@@ -10,6 +10,7 @@ import orjson
 
 from pasarela.audit.writer import AuditWriter
 from pasarela.errors import PasarelaError
+from pasarela.identity.principal import Principal
 from pasarela.pipeline.authorize import Decision
 from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.pipeline.notes import notebook
@@ -40,18 +41,52 @@ class AuditStage:
             self._record(call, notes.get("decision"), "ok", outcome.meta.get("upstream_status"), started)
             return outcome
 
+    def rejected(
+        self,
+        principal: Principal,
+        tool: str,
+        arguments: Mapping[str, Any] | None,
+        door: str,
+        request_id: str,
+        error: PasarelaError,
+    ) -> None:
+        """A call refused before the pipeline (unknown or quarantined tool): recorded as a denial."""
+        self.writer.submit(
+            self._base(principal, tool, door, request_id, self._arguments(tool, arguments or {}))
+            | {
+                "decision": "deny",
+                "policies": "[]",
+                "outcome": error.code,
+                "upstream_status": None,
+                "latency_ms": 0.0,
+            }
+        )
+
+    @staticmethod
+    def _base(principal: Principal, tool: str, door: str, request_id: str, arguments: str) -> dict[str, Any]:
+        return {
+            "at": time.time(),
+            "request_id": request_id,
+            "principal": principal.id,
+            "on_behalf_of": principal.on_behalf_of.id if principal.on_behalf_of else None,
+            "door": door,
+            "tool": tool,
+            "arguments": arguments,
+        }
+
     def _record(
         self, call: Call, decision: Decision | None, outcome: str, upstream_status: int | None, started: float
     ) -> None:
+        base = self._base(
+            call.principal,
+            call.tool.name,
+            call.door,
+            call.request_id,
+            self._arguments(call.tool.name, call.arguments),
+        )
         self.writer.submit(
-            {
-                "at": time.time(),
-                "request_id": call.request_id,
-                "principal": call.principal.id,
-                "on_behalf_of": call.principal.on_behalf_of.id if call.principal.on_behalf_of else None,
-                "door": call.door,
-                "tool": call.tool.name,
-                "arguments": self._arguments(call),
+            base
+            | {
                 "decision": "allow" if decision is not None and decision.allowed else "deny",
                 "policies": orjson.dumps([p.label for p in decision.policies] if decision else []).decode(),
                 "outcome": outcome,
@@ -60,9 +95,8 @@ class AuditStage:
             }
         )
 
-    def _arguments(self, call: Call) -> str:
-        hidden = self.sensitive.get(call.tool.name, frozenset())
-        arguments: Any = call.arguments
+    def _arguments(self, tool: str, arguments: Any) -> str:
+        hidden = self.sensitive.get(tool, frozenset())
         if isinstance(arguments, Mapping):
             arguments = {k: (MASK if k in hidden else v) for k, v in arguments.items()}
         text = orjson.dumps(self.redactor.scrub(arguments), default=str).decode()

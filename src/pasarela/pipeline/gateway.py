@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
 
 from pasarela.catalog import Catalog, ToolSpec
 from pasarela.connectors.base import Connector
-from pasarela.errors import PasarelaError
+from pasarela.errors import PasarelaError, ToolNotFound, ToolQuarantined
 from pasarela.identity.principal import Principal
 from pasarela.pipeline.authorize import Authorizer
 from pasarela.pipeline.call import Call, Next, Outcome, Stage
 
 log = structlog.get_logger("pasarela.gateway")
+
+# (principal, tool name, arguments, door, request id, the error) for calls refused before any stage.
+RejectionObserver = Callable[[Principal, str, Mapping[str, Any] | None, str, str, PasarelaError], None]
 
 
 class Gateway:
@@ -29,12 +32,14 @@ class Gateway:
         authorizer: Authorizer,
         *,
         tool_timeouts: Mapping[str, float] | None = None,
+        rejection_observers: Sequence[RejectionObserver] = (),
     ) -> None:
         self.catalog = catalog
         self.connectors = dict(connectors)
         self.stages = tuple(stages)
         self.authorizer = authorizer
         self._tool_timeouts = dict(tool_timeouts or {})
+        self._rejection_observers = tuple(rejection_observers)
         # Compose once: a call walks a prebuilt chain of closures.
         self._chain = self._compose(self.stages, self._invoke)
 
@@ -58,13 +63,20 @@ class Gateway:
         door: str,
         request_id: str | None = None,
     ) -> Outcome:
-        tool = self.catalog.get(tool_name)
+        request_id = request_id or uuid.uuid4().hex
+        try:
+            tool = self.catalog.get(tool_name)
+        except (ToolNotFound, ToolQuarantined) as exc:
+            # No Call can be built, so no stage runs; observers (the audit) still see the attempt.
+            for observe in self._rejection_observers:
+                observe(principal, tool_name, arguments, door, request_id, exc)
+            raise
         call = Call(
             principal=principal,
             tool=tool,
             arguments=arguments if arguments is not None else {},
             door=door,
-            request_id=request_id or uuid.uuid4().hex,
+            request_id=request_id,
         )
         return await self._chain(call)
 
