@@ -158,7 +158,7 @@ def stdio(config: ConfigOption = Path(DEFAULT_CONFIG), as_: AsOption = None) -> 
             principal = await _stdio_principal(runtime, as_)
         except PasarelaError as exc:
             await runtime.aclose()
-            err.print(f"[red]{exc.detail}[/]", markup=True)
+            err.print(exc.detail, markup=False)
             raise typer.Exit(1) from None
         await serve_stdio(runtime, principal)
 
