@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -124,14 +127,11 @@ def hs256_with_public_key() -> str:
     return _hmac_token(pem, header, claims)
 
 
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def _hmac_token(secret: bytes, header: dict[str, Any], claims: dict[str, Any]) -> str:
-    import base64
-    import hashlib
-    import hmac
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
     signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
@@ -145,21 +145,14 @@ def unsigned() -> str:
 
 
 def _none_token(header: dict[str, Any], claims: dict[str, Any]) -> str:
-    import base64
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
     return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}."
 
 
 def tampered() -> str:
-    import base64
-
     head, payload, signature = token().split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["roles"] = ["writer"]
-    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    forged = b64(json.dumps(claims).encode())
     return f"{head}.{forged}.{signature}"
 
 

@@ -118,7 +118,8 @@ class CedarAuthorizer:
         if cached is not None and cached[0] > now:
             allowed = cached[1]
         else:
-            allowed = frozenset(t.name for t in tools if self._list_decision(principal, t, door).allowed)
+            context = self._context(principal, {}, door)  # one context for the whole listing
+            allowed = frozenset(t.name for t in tools if self._decide(principal, t, "list", context).allowed)
             if len(self._listed) >= LIST_CACHE_ENTRIES:
                 self._listed.clear()
             self._listed[key] = (now + LIST_CACHE_SECONDS, allowed)
@@ -135,18 +136,14 @@ class CedarAuthorizer:
         door: str,
         action: str = "call",
     ) -> Decision:
-        # Authorization runs before validation: arguments that are not an object give `args: {}`
-        # here and are then refused by the validation stage.
-        args = cedar_value(arguments) if isinstance(arguments, Mapping) else {}
-        context = {"args": args, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}
-        return self._decide(principal, tool, action, self._with_user(context, principal))
-
-    def _list_decision(self, principal: Principal, tool: ToolSpec, door: str) -> Decision:
-        context = {"args": {}, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}
-        return self._decide(principal, tool, "list", self._with_user(context, principal))
+        return self._decide(principal, tool, action, self._context(principal, arguments, door))
 
     @staticmethod
-    def _with_user(context: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    def _context(principal: Principal, arguments: Any, door: str) -> dict[str, Any]:
+        """`{args, now, door[, on_behalf_of]}`. Authorization runs before validation: arguments
+        that are not an object give `args: {}` here and are then refused by validation."""
+        args = cedar_value(arguments) if isinstance(arguments, Mapping) else {}
+        context = {"args": args, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}
         if principal.on_behalf_of is not None:
             context["on_behalf_of"] = user_context(principal.on_behalf_of)
         return context
