@@ -15,6 +15,7 @@ from pasarela.config.loader import LoadedConfig
 from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
 from pasarela.errors import ConfigError, ConfigProblem, StartupError
+from pasarela.flow import build_flow_stages, check_flow
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
@@ -23,6 +24,7 @@ from pasarela.pipeline.scrub import ScrubSecretsStage
 from pasarela.policy import CedarAuthorizer
 from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, referenced_tools
 from pasarela.protection import MaskingRule, PathError, parse_path
+from pasarela.shared import SharedState, open_shared, reachable
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
 
@@ -39,6 +41,7 @@ class Runtime:
     authorizer: CedarAuthorizer
     metrics: GatewayMetrics
     state: StateStore
+    shared: SharedState
     audit: AuditWriter | None
 
     async def aclose(self) -> None:
@@ -46,6 +49,7 @@ class Runtime:
         if self.audit is not None:
             await self.audit.aclose()  # the last batch reaches the chain before the store closes
         await self.state.aclose()
+        await self.shared.aclose()
 
 
 async def build_runtime(config: LoadedConfig) -> Runtime:
@@ -54,6 +58,7 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
     tools: list[ToolSpec] = []
     problems: list[ConfigProblem] = []
     state = await open_state(settings.state, config.base_dir, source=config.source)
+    shared: SharedState | None = None
     try:
         for name, backend in settings.backends.items():
             connector = create_connector(name, backend, config)
@@ -88,17 +93,17 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
             _check_references(catalog, config)
             + _check_policies(sources, catalog, config)
             + _check_masking(config)
+            + check_flow(catalog, config)
         )
         if problems:
             raise ConfigError(problems)
+        shared = await _open_shared(config)
         audit = await _audit_writer(config, state)
     except ConfigError as exc:
-        await _close_all(connectors)
-        await state.aclose()
+        await _close_all(connectors, state, shared)
         raise ConfigError(config.locate(exc.problems)) from None
     except BaseException:
-        await _close_all(connectors)
-        await state.aclose()
+        await _close_all(connectors, state, shared)
         raise
 
     metrics = GatewayMetrics()
@@ -114,6 +119,7 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
     )
     authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
     audit_stage = _audit_stage(audit, config) if audit is not None else None
+    flow = build_flow_stages(config, catalog, shared, state, metrics)
     gateway = Gateway(
         catalog,
         connectors,
@@ -125,9 +131,15 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
             AuthorizeStage(authorizer),
             ValidateStage(catalog),
             RedactStage(masking_rules(config), authorizer),
+            *flow.stages,
         ],
         authorizer=authorizer,
         tool_timeouts={n: t.timeout for n, t in settings.tools.items() if t.timeout is not None},
+    )
+    flow.fallback.bind(
+        lambda principal, tool, arguments, door, request_id: gateway.call(
+            principal, tool, arguments, door=door, request_id=request_id
+        )
     )
     return Runtime(
         config=config,
@@ -136,8 +148,25 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         authorizer=authorizer,
         metrics=metrics,
         state=state,
+        shared=shared,
         audit=audit,
     )
+
+
+async def _open_shared(config: LoadedConfig) -> SharedState:
+    settings = config.settings
+    shared = await open_shared(settings.shared, max_entries=settings.cache.max_entries, source=config.source)
+    problem = await reachable(shared)
+    if problem is not None:
+        # Replicas keep serving through an outage (limits follow on_store_error), so start too.
+        log.warning("shared_store_unreachable", url=_without_password(settings.shared), error=problem)
+    return shared
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}" if at and credentials else url
 
 
 async def _audit_writer(config: LoadedConfig, state: StateStore) -> AuditWriter | None:
@@ -172,16 +201,23 @@ def _audit_stage(writer: AuditWriter, config: LoadedConfig) -> AuditStage:
     return AuditStage(writer, config.redactor, sensitive)
 
 
-async def _close_all(connectors: dict[str, Connector]) -> None:
+async def _close_all(connectors: dict[str, Connector], state: StateStore, shared: SharedState | None) -> None:
     for connector in connectors.values():
         await connector.aclose()
+    await state.aclose()
+    if shared is not None:
+        await shared.aclose()
 
 
 def _with_overrides(spec: ToolSpec, config: LoadedConfig) -> ToolSpec:
     override = config.settings.tools.get(spec.name)
-    if override is None or override.description is None:
+    if override is None:
         return spec
-    return replace(spec, description=override.description)
+    if override.description is not None:
+        spec = replace(spec, description=override.description)
+    if override.idempotent is not None:
+        spec = replace(spec, annotations=replace(spec.annotations, idempotent=override.idempotent))
+    return spec
 
 
 def _scrubbed(spec: ToolSpec, config: LoadedConfig) -> ToolSpec:

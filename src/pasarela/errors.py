@@ -10,9 +10,14 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
     ├── AccessDenied                   403 denied
     ├── ToolNotFound                   404 unknown_tool        (MCP: JSON-RPC -32602)
     ├── ToolQuarantined                409 quarantined         (changed at its backend, awaiting approval)
+    ├── IdempotencyConflict            409 idempotency_conflict (key reused with other arguments, or in flight)
     ├── InvalidArguments               422 invalid_arguments   (carries the failing paths)
+    ├── RateLimited                    429 rate_limited        (Retry-After)
+    ├── QuotaExceeded                  429 quota_exceeded      (Retry-After: when the period resets)
     └── UpstreamError                  502 upstream_error      (the backend answered with an error)
         ├── UpstreamUnavailable        503 upstream_unavailable (could not connect)
+        │   ├── Throttled              503 throttled           (the backend's bulkhead is full; Retry-After)
+        │   └── CircuitOpen            503 circuit_open        (the backend is failing; Retry-After)
         └── UpstreamTimeout            504 upstream_timeout
 
 Each error knows its HTTP status and stable problem `type` (RFC 9457), and whether MCP reports
@@ -24,6 +29,7 @@ and passed through the redactor before they reach an error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -42,6 +48,8 @@ class PasarelaError(Exception):
     title: ClassVar[str] = "Internal gateway error"
     # None: report over MCP as a tool result with isError; otherwise a JSON-RPC error code.
     mcp_code: ClassVar[int | None] = None
+    # Seconds after which a retry may succeed (Retry-After over HTTP, `retry_after` over MCP).
+    retry_after: float | None = None
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -54,7 +62,14 @@ class PasarelaError(Exception):
 
     def headers(self) -> Mapping[str, str]:
         """HTTP headers that belong with this error (e.g. Retry-After)."""
-        return {}
+        if self.retry_after is None:
+            return {}
+        # Retry-After takes whole seconds; round up so a prompt retry is never refused again.
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+    def _set_retry_after(self, retry_after: float) -> None:
+        self.retry_after = max(0.0, retry_after)
+        self.extra["retry_after"] = round(self.retry_after, 3)
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
         """The RFC 9457 problem document for this error."""
@@ -152,6 +167,37 @@ class InvalidArguments(PasarelaError):
         super().__init__(detail, errors=[{"path": p.path, "message": p.message} for p in self.problems])
 
 
+class IdempotencyConflict(PasarelaError):
+    status = 409
+    code = "idempotency_conflict"
+    title = "Idempotency key conflict"
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        if retry_after is not None:
+            self._set_retry_after(retry_after)
+
+
+class RateLimited(PasarelaError):
+    status = 429
+    code = "rate_limited"
+    title = "Rate limit exceeded"
+
+    def __init__(self, detail: str, *, retry_after: float, limit: str) -> None:
+        super().__init__(detail, limit=limit)
+        self._set_retry_after(retry_after)
+
+
+class QuotaExceeded(PasarelaError):
+    status = 429
+    code = "quota_exceeded"
+    title = "Quota exhausted"
+
+    def __init__(self, detail: str, *, retry_after: float, quota: str) -> None:
+        super().__init__(detail, quota=quota)
+        self._set_retry_after(retry_after)
+
+
 class UpstreamError(PasarelaError):
     """The backend was reached but answered with an error."""
 
@@ -160,19 +206,43 @@ class UpstreamError(PasarelaError):
     title = "The backend system reported an error"
 
     def __init__(
-        self, detail: str, *, backend: str, upstream_status: int | None = None, **extra: Any
+        self,
+        detail: str,
+        *,
+        backend: str,
+        upstream_status: int | None = None,
+        retry_after: float | None = None,
+        **extra: Any,
     ) -> None:
         self.backend = backend
         self.upstream_status = upstream_status
         if upstream_status is not None:
             extra["upstream_status"] = upstream_status
         super().__init__(detail, backend=backend, **extra)
+        if retry_after is not None:  # the backend's own Retry-After (e.g. with a 429)
+            self._set_retry_after(retry_after)
 
 
 class UpstreamUnavailable(UpstreamError):
     status = 503
     code = "upstream_unavailable"
     title = "The backend system is unavailable"
+
+
+class Throttled(UpstreamUnavailable):
+    code = "throttled"
+    title = "Too many calls in flight to the backend system"
+
+    def __init__(self, detail: str, *, backend: str, retry_after: float) -> None:
+        super().__init__(detail, backend=backend, retry_after=retry_after)
+
+
+class CircuitOpen(UpstreamUnavailable):
+    code = "circuit_open"
+    title = "The backend system is failing; calls are paused"
+
+    def __init__(self, detail: str, *, backend: str, retry_after: float) -> None:
+        super().__init__(detail, backend=backend, retry_after=retry_after)
 
 
 class UpstreamTimeout(UpstreamError):
@@ -186,12 +256,17 @@ __all__ = [
     "AccessDenied",
     "ArgumentProblem",
     "AuthenticationError",
+    "CircuitOpen",
     "ConfigError",
     "ConfigProblem",
+    "IdempotencyConflict",
     "InvalidArguments",
     "InvalidRequest",
     "PasarelaError",
+    "QuotaExceeded",
+    "RateLimited",
     "StartupError",
+    "Throttled",
     "ToolNotFound",
     "ToolQuarantined",
     "UpstreamError",

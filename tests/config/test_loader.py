@@ -127,7 +127,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_unknown_state_scheme(tmp_path: Path) -> None:
     found = problems_of("version: 1\nshared: memcached://x\n", tmp_path)
-    assert found == ["shared|2|unknown scheme 'memcached': expected one of memory://, redis://"]
+    assert found == ["shared|2|unknown scheme 'memcached': expected one of memory://, redis://, rediss://"]
 
 
 def test_api_key_entry_needs_one_key(tmp_path: Path) -> None:

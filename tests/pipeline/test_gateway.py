@@ -90,7 +90,13 @@ async def test_a_call_runs_the_stages_in_order_then_the_connector() -> None:
     gw = gateway(connector, OrderStage("outer", trail), OrderStage("inner", trail))
     outcome = await gw.call(SUPPORT, "get_customer", {"customer_id": "12345"}, door="test")
     assert outcome.result == {"ok": "getCustomer"}
-    assert outcome.meta == {"backend": "crm", "upstream_status": 200, "inner": True, "outer": True}
+    assert outcome.meta == {
+        "backend": "crm",
+        "source": "crm",
+        "upstream_status": 200,
+        "inner": True,
+        "outer": True,
+    }
     assert trail == ["outer>", "inner>", "<inner", "<outer"]
     assert connector.calls == [("getCustomer", {"customer_id": "12345"}, 1.5)]
 

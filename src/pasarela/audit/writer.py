@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from pasarela.audit.chain import GENESIS, checkpoint_signature, record_hash
@@ -51,10 +50,9 @@ class AuditWriter:
         self.dropped = 0
 
     async def start(self) -> None:
-        dialect = postgresql if self.store.dialect == "postgresql" else sqlite
         async with self.store.engine.begin() as db:
             await db.execute(
-                dialect.insert(audit_head)
+                self.store.insert(audit_head)
                 .values(id=1, last_seq=0, last_hash=GENESIS)
                 .on_conflict_do_nothing(index_elements=["id"])
             )

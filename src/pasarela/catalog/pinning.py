@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.state import StateStore
@@ -126,8 +125,7 @@ class ToolPins:
 
     def _insert_ignoring_conflicts(self) -> Any:
         # Replicas starting together may both see a tool first: the first pin wins, quietly.
-        dialect = postgresql if self.store.dialect == "postgresql" else sqlite
-        return dialect.insert(tool_pins).on_conflict_do_nothing(index_elements=["name"])
+        return self.store.insert(tool_pins).on_conflict_do_nothing(index_elements=["name"])
 
     async def diff(self, name: str) -> str | None:
         """A unified diff from the approved definition to the pending one; None if nothing is pending.

@@ -8,11 +8,21 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pasarela.config.durations import Duration
+from pasarela.config.traffic import (
+    CacheSettings,
+    CacheStoreSettings,
+    CircuitBreakerSettings,
+    IdempotencySettings,
+    QuotaRule,
+    RateLimitRule,
+    RetrySettings,
+    check_rate,
+)
 
 NAME = r"^[A-Za-z0-9_-]{1,64}$"
 _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 STATE_SCHEMES = ("sqlite", "postgresql")
-SHARED_SCHEMES = ("memory", "redis")
+SHARED_SCHEMES = ("memory", "redis", "rediss")
 
 
 class Strict(BaseModel):
@@ -209,6 +219,15 @@ class BackendSettings(Strict):
     timeout: Duration = 10.0
     connect_timeout: Duration = 5.0
     max_connections: int = Field(100, gt=0)
+    concurrency: int | None = Field(
+        50, gt=0, description="Calls in flight to this backend at once (bulkhead); null = unbounded"
+    )
+    concurrency_wait: Duration = Field(
+        1.0, description="How long a call may wait for a free slot before failing with 503 throttled"
+    )
+    rate_limit: str | None = Field(None, description="For all agents together, e.g. 500/second")
+    retry: RetrySettings = RetrySettings()
+    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
     tools: ToolSelectionSettings = ToolSelectionSettings()
     auto_approve_changes: bool = Field(
         False, description="Accept changed tool definitions without review (development only)"
@@ -220,6 +239,11 @@ class BackendSettings(Strict):
         if self.base_url is not None and not re.match(r"^https?://", self.base_url):
             raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
         return self
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        return None if value is None else check_rate(value)
 
     @property
     def kind(self) -> str:
@@ -249,6 +273,20 @@ class ToolSettings(Strict):
     redact: RedactSettings | None = Field(
         None, description='Masked in results unless policy permits Action::"unmask" on the tool'
     )
+    rate_limit: str | None = Field(None, description="Per principal, e.g. 100/minute")
+    cache: CacheSettings | None = Field(None, description="Only for read-only tools")
+    invalidates: list[str] = Field([], description="Cached results of these tools are dropped after a call")
+    fallback: list[str] = Field(
+        [], description="On backend failure, in order: `cache` (last good value, marked stale) or a tool name"
+    )
+    idempotent: bool | None = Field(
+        None, description="Override the backend's hint: idempotent calls may be retried"
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        return None if value is None else check_rate(value)
 
 
 class PolicySourceSettings(Strict):
@@ -308,6 +346,12 @@ class Settings(Strict):
         description="Cedar policies (ABAC): a string, or a list of {inline|file, mode}. forbid wins.",
         json_schema_extra=_string_or_list,
     )
+    rate_limits: list[RateLimitRule] = Field(
+        [], description="Rate limits by principal, role, tool or backend"
+    )
+    quotas: list[QuotaRule] = Field([], description="Daily or monthly budgets, kept in the durable state")
+    idempotency: IdempotencySettings = IdempotencySettings()
+    cache: CacheStoreSettings = CacheStoreSettings()
     logging: LoggingSettings = LoggingSettings()
     audit: AuditSettings = AuditSettings()
 

@@ -19,6 +19,8 @@ class Call:
     arguments: Mapping[str, Any]
     door: str
     request_id: str
+    # Stripe-style: the client's key for this write; retries with the same key replay its outcome.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

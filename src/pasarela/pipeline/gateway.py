@@ -62,6 +62,7 @@ class Gateway:
         *,
         door: str,
         request_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Outcome:
         request_id = request_id or uuid.uuid4().hex
         try:
@@ -77,6 +78,7 @@ class Gateway:
             arguments=arguments if arguments is not None else {},
             door=door,
             request_id=request_id,
+            idempotency_key=idempotency_key,
         )
         return await self._chain(call)
 
@@ -94,7 +96,7 @@ class Gateway:
                 f"the gateway failed while calling {call.tool.backend!r}; "
                 f"quote request id {call.request_id} to the operator"
             ) from exc
-        meta: dict[str, Any] = {"backend": call.tool.backend}
+        meta: dict[str, Any] = {"backend": call.tool.backend, "source": call.tool.backend}
         if upstream.status is not None:
             meta["upstream_status"] = upstream.status
         return Outcome(upstream.data, meta)

@@ -53,6 +53,13 @@ def _request_id(ctx: ServerRequestContext[Any]) -> str | None:
     return None
 
 
+def _idempotency_key(params: types.CallToolRequestParams) -> str | None:
+    """`_meta.idempotency_key` of a tools/call, if the client sent one."""
+    meta: Any = params.meta
+    key = meta.get("idempotency_key") if isinstance(meta, dict) else getattr(meta, "idempotency_key", None)
+    return None if key is None else str(key)
+
+
 def error_result(error: PasarelaError, redactor: Redactor, request_id: str | None) -> types.CallToolResult:
     """A PasarelaError as MCP sees it (raises MCPError where the protocol wants one)."""
     problem = error.to_problem()
@@ -99,7 +106,12 @@ def create_mcp_server(
         request_id = _request_id(ctx)
         try:
             outcome = await gateway.call(
-                principal, params.name, params.arguments, door="mcp", request_id=request_id
+                principal,
+                params.name,
+                params.arguments,
+                door="mcp",
+                request_id=request_id,
+                idempotency_key=_idempotency_key(params),
             )
         except PasarelaError as exc:
             return error_result(exc, redactor, request_id)

@@ -52,7 +52,12 @@ class RestDoor:
         try:
             arguments = await self._arguments(request)
             outcome = await self.gateway.call(
-                principal_of(request.scope), name, arguments, door="rest", request_id=request_id
+                principal_of(request.scope),
+                name,
+                arguments,
+                door="rest",
+                request_id=request_id,
+                idempotency_key=request.headers.get("idempotency-key"),
             )
         except PasarelaError as exc:
             return problem_response(exc, self.redactor, request_id=request_id)

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -65,6 +66,11 @@ class StateStore:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def insert(self, table: Table) -> Any:
+        """An INSERT with this engine's ON CONFLICT support (on_conflict_do_nothing/do_update)."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(table)
 
     async def aclose(self) -> None:
         await self.engine.dispose()

@@ -57,3 +57,25 @@ audit_checkpoints = Table(
     Column("at", Float, nullable=False),
     Column("signature", String(64), nullable=False),  # HMAC-SHA256 over seq and hash
 )
+
+quota_usage = Table(
+    "pasarela_quota_usage",  # calls charged per quota rule, counter and period (UTC day or month)
+    metadata,
+    Column("rule", String(100), primary_key=True),
+    Column("subject", String(300), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("used", BigInteger, nullable=False),
+)
+
+idempotency_keys = Table(
+    "pasarela_idempotency",  # the first outcome of each client idempotency key, per principal
+    metadata,
+    Column("principal", String(200), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # tool + canonical arguments
+    Column("tool", String(64), nullable=False),
+    Column("state", String(8), nullable=False),  # pending | done
+    Column("outcome", Text, nullable=True),  # JSON {result, meta} once done
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

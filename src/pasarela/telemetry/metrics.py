@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -21,6 +21,91 @@ class GatewayMetrics:
             "Time spent in the pipeline per tool call",
             ["tool", "door"],
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+        self._traffic_metrics()
+        self._resilience_metrics()
+
+    def _traffic_metrics(self) -> None:
+        self.rate_limited = Counter(
+            "pasarela_rate_limited",
+            "Calls refused by a rate limit",
+            ["backend", "tool", "rule"],
+            registry=self.registry,
+        )
+        self.limit_store_errors = Counter(
+            "pasarela_rate_limit_store_errors",
+            "Rate-limit checks that could not reach the shared store, by the policy applied",
+            ["rule", "policy"],
+            registry=self.registry,
+        )
+        self.quota_exceeded = Counter(
+            "pasarela_quota_exceeded",
+            "Calls refused because a quota is exhausted",
+            ["backend", "tool", "rule"],
+            registry=self.registry,
+        )
+        self.cache = Counter(
+            "pasarela_cache_lookups",
+            "Cache lookups by result (hit, miss, stale, bypass, error)",
+            ["backend", "tool", "result"],
+            registry=self.registry,
+        )
+        self.idempotent_replays = Counter(
+            "pasarela_idempotent_replays",
+            "Calls answered from the first outcome of their idempotency key",
+            ["tool"],
+            registry=self.registry,
+        )
+
+    def _resilience_metrics(self) -> None:
+        self.retries = Counter(
+            "pasarela_upstream_retries",
+            "Retried upstream attempts",
+            ["backend", "tool"],
+            registry=self.registry,
+        )
+        self.retry_budget_exhausted = Counter(
+            "pasarela_retry_budget_exhausted",
+            "Retries not made because the backend's retry budget was spent",
+            ["backend"],
+            registry=self.registry,
+        )
+        self.breaker_state = Gauge(
+            "pasarela_circuit_breaker_state",
+            "Circuit breaker state as last seen by this replica: 0 closed, 1 open, 2 half-open",
+            ["backend"],
+            registry=self.registry,
+        )
+        self.breaker_transitions = Counter(
+            "pasarela_circuit_breaker_transitions",
+            "Circuit breaker transitions made by this replica",
+            ["backend", "to"],
+            registry=self.registry,
+        )
+        self.breaker_rejections = Counter(
+            "pasarela_circuit_breaker_rejections",
+            "Calls failed fast because the backend's circuit was open",
+            ["backend", "tool"],
+            registry=self.registry,
+        )
+        self.bulkhead_rejections = Counter(
+            "pasarela_bulkhead_rejections",
+            "Calls refused because the backend's concurrency limit stayed full",
+            ["backend", "tool"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "pasarela_upstream_in_flight",
+            "Calls in flight to each backend from this replica",
+            ["backend"],
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "pasarela_fallbacks",
+            "Failed calls answered by a fallback (cache or another tool)",
+            ["backend", "tool", "fallback"],
             registry=self.registry,
         )
 

@@ -20,6 +20,7 @@ from pasarela.connectors.http_auth import BackendAuth, StaticAuth, build_auth
 from pasarela.connectors.openapi.document import Document, DocumentError, read_document
 from pasarela.connectors.openapi.operations import Operation, OperationBuilder
 from pasarela.connectors.openapi.wire import WireRequest, build_wire_request
+from pasarela.connectors.retry_after import parse_retry_after
 from pasarela.errors import (
     ConfigError,
     ConfigProblem,
@@ -124,20 +125,24 @@ class OpenApiConnector:
         for attempt in (1, 2):
             wire = build_wire_request(tool.name, operation, arguments, base)
             await self._auth.apply(wire.headers, wire.query)
-            status, body, content_type = await self._send(tool, wire, limit)
+            status, body, headers = await self._send(tool, wire, limit)
             if status == 401 and attempt == 1 and await self._auth.refresh(wire.headers):
                 continue  # a fresh credential may succeed where an expired one failed
             break
+        content_type = headers.get("Content-Type", "")
         if status >= 400:
             raise UpstreamError(
                 f"{self.backend} answered HTTP {status} to {tool.name}",
                 backend=self.backend,
                 upstream_status=status,
+                retry_after=parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None,
                 upstream_body=self._error_body(body, content_type),
             )
         return UpstreamResult(_decode(body, content_type), status)
 
-    async def _send(self, tool: ToolSpec, wire: WireRequest, limit: float) -> tuple[int, bytes, str]:
+    async def _send(
+        self, tool: ToolSpec, wire: WireRequest, limit: float
+    ) -> tuple[int, bytes, Mapping[str, str]]:
         session = self._session_or_fail()
         try:
             async with session.request(
@@ -148,7 +153,7 @@ class OpenApiConnector:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=limit, connect=self.settings.connect_timeout),
             ) as response:
-                return response.status, await response.read(), response.headers.get("Content-Type", "")
+                return response.status, await response.read(), response.headers
         except TimeoutError as exc:
             raise UpstreamTimeout(
                 f"{self.backend} did not answer {tool.name} within {limit:g}s", backend=self.backend

@@ -1,0 +1,89 @@
+"""Cached tool results: keyed by tool, canonical arguments and identity scope.
+
+The key is `cache:<tool>:<digest>` where the digest covers the scope's identity and the
+arguments, so cached data can never cross identities by accident, and neither principal ids
+nor argument values (account numbers, names) appear in the store's key space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+
+from pasarela.config.traffic import CacheSettings
+from pasarela.identity.principal import Principal
+from pasarela.shared import KeyValueStore, SharedStoreError
+
+log = structlog.get_logger("pasarela.cache")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResult:
+    result: Any
+    stored_at: float  # wall clock, seconds
+    source: str  # the backend that produced it
+
+    def age(self, now: float) -> float:
+        return now - self.stored_at
+
+
+def scope_identity(settings: CacheSettings, principal: Principal) -> str | None:
+    """Whose cache a call reads and writes; None when it may not be cached at all."""
+    if settings.scope == "shared":
+        return "shared"
+    if settings.scope == "tenant":
+        tenant = principal.attributes.get(settings.tenant_attribute)
+        return None if tenant is None else f"tenant\x00{tenant}"
+    user = principal.on_behalf_of.id if principal.on_behalf_of is not None else ""
+    # An agent acting for user A must never be served what it fetched for user B.
+    return f"principal\x00{principal.id}\x00{user}"
+
+
+def cache_key(tool: str, scope: str, arguments: Mapping[str, Any]) -> str:
+    canonical = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS, default=str)
+    digest = hashlib.sha256(scope.encode() + b"\x00" + canonical).hexdigest()[:40]
+    return f"cache:{tool}:{digest}"
+
+
+class ResultCache:
+    """Reads and writes tool results; a store outage is a miss, never a failed call."""
+
+    def __init__(self, store: KeyValueStore, *, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
+    async def get(self, key: str) -> CachedResult | None:
+        try:
+            raw = await self._store.get(key)
+        except SharedStoreError as exc:
+            log.warning("cache_store_unavailable", operation="get", error=str(exc))
+            return None
+        if raw is None:
+            return None
+        entry = orjson.loads(raw)
+        return CachedResult(entry["r"], entry["t"], entry["s"])
+
+    async def put(self, key: str, result: Any, source: str, keep_for: float) -> float:
+        """Store `result`; returns its time of storage."""
+        stored_at = self._clock()
+        raw = orjson.dumps({"r": result, "t": stored_at, "s": source}, default=str)
+        try:
+            await self._store.set(key, raw, keep_for)
+        except SharedStoreError as exc:
+            log.warning("cache_store_unavailable", operation="set", error=str(exc))
+        return stored_at
+
+    async def invalidate(self, tool: str) -> None:
+        try:
+            await self._store.delete_prefix(f"cache:{tool}:")
+        except SharedStoreError as exc:
+            log.warning("cache_store_unavailable", operation="invalidate", tool=tool, error=str(exc))

@@ -1,0 +1,61 @@
+"""The cache stage: serve fresh results of read-only tools, store new ones, invalidate on writes.
+
+Results carry `meta.cache` (hit | miss | stale, or bypass when the call may not be cached)
+and `meta.as_of` (when the data was fetched, ISO 8601 UTC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from pasarela.caching.results import ResultCache, cache_key, scope_identity
+from pasarela.config.traffic import CacheSettings
+from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.telemetry.metrics import GatewayMetrics
+
+
+def iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class CacheStage:
+    def __init__(
+        self,
+        cache: ResultCache,
+        settings: Mapping[str, CacheSettings],
+        invalidates: Mapping[str, tuple[str, ...]],
+        keep_stale: frozenset[str],
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._cache = cache
+        # Only tools with a positive ttl are cached; `ttl: 0` means never.
+        self._settings = {name: s for name, s in settings.items() if s.ttl > 0}
+        self._invalidates = dict(invalidates)
+        self._keep_stale = keep_stale  # tools whose fallback may serve a stale copy
+        self._metrics = metrics
+
+    async def __call__(self, call: Call, call_next: Next) -> Outcome:
+        settings = self._settings.get(call.tool.name)
+        if settings is None:
+            outcome = await call_next(call)
+            for tool in self._invalidates.get(call.tool.name, ()):
+                await self._cache.invalidate(tool)
+            return outcome
+        scope = scope_identity(settings, call.principal)
+        if scope is None:  # scope tenant, but this principal has no tenant: never share by accident
+            self._metrics.cache.labels(call.tool.backend, call.tool.name, "bypass").inc()
+            return (await call_next(call)).with_meta(cache="bypass")
+        key = cache_key(call.tool.name, scope, call.arguments)
+        entry = await self._cache.get(key)
+        if entry is not None and entry.age(self._cache.now()) < settings.ttl:
+            self._metrics.cache.labels(call.tool.backend, call.tool.name, "hit").inc()
+            return Outcome(entry.result, {"cache": "hit", "as_of": iso(entry.stored_at), "source": "cache"})
+        outcome = await call_next(call)
+        if outcome.meta.get("cache") == "stale":  # a fallback served an old copy: do not renew it
+            return outcome
+        self._metrics.cache.labels(call.tool.backend, call.tool.name, "miss").inc()
+        keep_for = settings.ttl + (settings.stale_for if call.tool.name in self._keep_stale else 0.0)
+        source = str(outcome.meta.get("source", call.tool.backend))
+        stored_at = await self._cache.put(key, outcome.result, source, keep_for)
+        return outcome.with_meta(cache="miss", as_of=iso(stored_at))

@@ -1,0 +1,114 @@
+"""Traffic control and resilience settings: limits, quotas, caching, retries, breakers."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from limits import parse_many
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pasarela.config.durations import Duration
+
+KeyDimension = Literal["principal", "role", "tool", "backend"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_rate(value: str) -> str:
+    """A rate in the `limits` notation: '100/minute', '10 per second', '5/2 seconds'."""
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if len(parsed) != 1:
+        raise ValueError(f"expected one rate such as '100/minute' or '10/second', got {value!r}")
+    return value
+
+
+class RetrySettings(_Strict):
+    """Retries of idempotent calls on retryable failures, with exponential backoff and jitter."""
+
+    attempts: int = Field(3, ge=1, le=10, description="Total attempts, the first included (1 = never retry)")
+    wait_initial: Duration = Field(0.1, description="Backoff before the first retry")
+    wait_max: Duration = Field(2.0, description="Backoff never exceeds this")
+    wait_jitter: Duration = Field(0.1, description="Up to this much random jitter is added to each wait")
+    max_time: Duration = Field(30.0, description="No retry starts after this long since the first attempt")
+    budget_ratio: float = Field(
+        0.2, ge=0, le=1, description="Retries may add at most this share of the calls in the window"
+    )
+    budget_min: int = Field(10, ge=0, description="Retries always allowed per window, whatever the ratio")
+    budget_window: Duration = Field(10.0, description="The window the retry budget is counted over")
+
+
+class CircuitBreakerSettings(_Strict):
+    """Stop calling a failing backend for a while, then probe it."""
+
+    enabled: bool = True
+    failure_ratio: float = Field(0.5, gt=0, le=1, description="Open when this share of calls fails")
+    min_calls: int = Field(20, ge=1, description="... over at least this many calls in the window")
+    window: Duration = Field(30.0, description="The sliding window the ratio is measured over")
+    open_for: Duration = Field(30.0, description="Calls fail fast for this long, then probes are let through")
+    half_open_calls: int = Field(3, ge=1, description="Probe calls that must all succeed to close again")
+    slow_call: Duration | None = Field(None, description="Calls slower than this count as failures")
+
+
+class CacheSettings(_Strict):
+    """Results of a read-only tool, kept per identity unless declared otherwise."""
+
+    ttl: Duration = Field(description="How long a result is served from the cache; 0 = never cache")
+    scope: Literal["principal", "tenant", "shared"] = Field(
+        "principal",
+        description="principal: per agent (and end user); tenant: per value of tenant_attribute; shared: everyone",
+    )
+    tenant_attribute: str = Field(
+        "tenant", description="Principal attribute naming the tenant (scope: tenant)"
+    )
+    stale_for: Duration = Field(
+        3600.0, description="How long past its ttl a result is kept for `fallback: [cache]`"
+    )
+
+    @model_validator(mode="after")
+    def _never_stale_when_never_cached(self) -> Self:
+        if self.ttl == 0 and "stale_for" in self.model_fields_set and self.stale_for > 0:
+            raise ValueError("ttl: 0 means never cache, so stale_for cannot keep anything")
+        return self
+
+
+class _Match(_Strict):
+    """Which calls a rule applies to; an empty list matches anything."""
+
+    principals: list[str] = Field([], description="Principal ids the rule applies to")
+    roles: list[str] = Field([], description="... or principals holding any of these roles")
+    tools: list[str] = Field([], description="Tools the rule applies to")
+    backends: list[str] = Field([], description="... or every tool of these backends")
+    key: list[KeyDimension] = Field(
+        ["principal"],
+        description="What gets its own counter: e.g. [principal, tool]; [] = one counter for all matching calls",
+    )
+
+
+class RateLimitRule(_Match):
+    limit: str = Field(description="e.g. 100/minute")
+    on_store_error: Literal["allow", "deny"] | None = Field(
+        None, description="When shared storage is unreachable; default: allow reads, deny writes"
+    )
+
+    @field_validator("limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        return check_rate(value)
+
+
+class QuotaRule(_Match):
+    limit: int = Field(gt=0, description="Calls allowed per period")
+    per: Literal["day", "month"] = Field(description="The budget resets at the start of each UTC day/month")
+
+
+class IdempotencySettings(_Strict):
+    ttl: Duration = Field(86400.0, description="How long a key's first outcome is kept for replay")
+
+
+class CacheStoreSettings(_Strict):
+    max_entries: int = Field(10_000, gt=0, description="memory:// only: least recently used entries go first")

@@ -1,0 +1,139 @@
+"""The traffic and resilience stages of a configuration, and the checks that keep them sane.
+
+Stages, in pipeline order after validation: idempotency keys → rate limits → quotas → cache →
+fallback → resilience (bulkhead → breaker → retry; the timeout is the connector's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pasarela.caching import CacheStage, ResultCache
+from pasarela.catalog import Catalog
+from pasarela.config.loader import LoadedConfig
+from pasarela.config.traffic import CacheSettings
+from pasarela.errors import ConfigProblem
+from pasarela.pipeline.call import Stage
+from pasarela.resilience import BackendGuard, Bulkhead, CircuitBreaker, ResilienceStage, Retrier
+from pasarela.resilience.fallback import CACHE, FallbackStage
+from pasarela.shared import SharedState
+from pasarela.state import StateStore
+from pasarela.telemetry import GatewayMetrics
+from pasarela.traffic import (
+    IdempotencyLedger,
+    IdempotencyStage,
+    QuotaLedger,
+    QuotaStage,
+    RateLimitStage,
+    compile_quota_rules,
+    compile_rate_rules,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStages:
+    stages: tuple[Stage, ...]
+    fallback: FallbackStage  # bound to Gateway.call once the gateway exists
+
+
+def build_flow_stages(
+    config: LoadedConfig, catalog: Catalog, shared: SharedState, state: StateStore, metrics: GatewayMetrics
+) -> FlowStages:
+    settings = config.settings
+    tools = list(catalog)
+    cache_settings: dict[str, CacheSettings] = {
+        name: tool.cache for name, tool in settings.tools.items() if tool.cache is not None
+    }
+    fallbacks = {name: tuple(tool.fallback) for name, tool in settings.tools.items() if tool.fallback}
+    results = ResultCache(shared.cache)
+    fallback = FallbackStage(fallbacks, results, cache_settings, metrics)
+    guards = {
+        name: BackendGuard(
+            Bulkhead(name, backend.concurrency, backend.concurrency_wait),
+            CircuitBreaker(name, backend.circuit_breaker, shared.breakers, metrics),
+            Retrier(backend.retry),
+        )
+        for name, backend in settings.backends.items()
+    }
+    stages: tuple[Stage, ...] = (
+        IdempotencyStage(IdempotencyLedger(state, settings.idempotency.ttl), metrics),
+        RateLimitStage(compile_rate_rules(settings), tools, shared, metrics),
+        QuotaStage(compile_quota_rules(settings), tools, QuotaLedger(state), metrics),
+        CacheStage(
+            results,
+            cache_settings,
+            {name: tuple(tool.invalidates) for name, tool in settings.tools.items() if tool.invalidates},
+            frozenset(name for name, chain in fallbacks.items() if CACHE in chain),
+            metrics,
+        ),
+        fallback,
+        ResilienceStage(guards, metrics),
+    )
+    return FlowStages(stages, fallback)
+
+
+def check_flow(catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
+    """Cache only what is read-only, fall back only to what exists, without cycles."""
+    settings = config.settings
+    problems: list[ConfigProblem] = []
+
+    def problem(path: str, message: str) -> None:
+        problems.append(ConfigProblem(config.source, path, message))
+
+    known = set(catalog.names()) | set(catalog.quarantined())
+    for name, tool in settings.tools.items():
+        spec = catalog.get(name) if name in catalog else None
+        if (
+            tool.cache is not None
+            and tool.cache.ttl > 0
+            and spec is not None
+            and not spec.annotations.read_only
+        ):
+            problem(f"tools.{name}.cache", "only read-only tools are cached: this tool may change data")
+        for index, target in enumerate(tool.invalidates):
+            if target not in known:
+                problem(f"tools.{name}.invalidates[{index}]", f"no tool named {target!r}")
+        for index, option in enumerate(tool.fallback):
+            where = f"tools.{name}.fallback[{index}]"
+            if option == CACHE:
+                if tool.cache is None or tool.cache.ttl == 0:
+                    problem(where, "`cache` needs this tool to be cached (tools.<name>.cache with ttl > 0)")
+            elif option == name:
+                problem(where, "a tool cannot be its own fallback")
+            elif option not in known:
+                problem(where, f"no tool named {option!r} (expected `cache` or a tool name)")
+    cycle = _fallback_cycle({name: tool.fallback for name, tool in settings.tools.items()})
+    if cycle:
+        problem(f"tools.{cycle[0]}.fallback", "fallbacks loop: " + " → ".join(cycle))
+    backends = set(settings.backends)
+    for kind, rules in (("rate_limits", settings.rate_limits), ("quotas", settings.quotas)):
+        for index, rule in enumerate(rules):
+            for target in rule.tools:
+                if target not in known:
+                    problem(f"{kind}[{index}].tools", f"no tool named {target!r}")
+            for target in rule.backends:
+                if target not in backends:
+                    problem(f"{kind}[{index}].backends", f"no backend named {target!r}")
+    return problems
+
+
+def _fallback_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
+    """A loop in the fallback graph, as the path that closes it, or None."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        for option in graph.get(node, []):
+            if option != CACHE and (found := visit(option, [*path, node])):
+                return found
+        done.add(node)
+        return None
+
+    for start in graph:
+        if found := visit(start, []):
+            return found
+    return None

@@ -1,0 +1,100 @@
+"""Fallbacks: when a backend fails, serve the last good cached value or ask another tool.
+
+`fallback: [cache, dwh_get_customer]` tries, in order, the last good cached result (marked
+`meta.cache: stale` with a warning) and then the other tool, called through the whole
+pipeline as the same principal (so its own policy, limits and audit apply). If none helps,
+the original error goes to the agent, naming the failed system and the fallbacks tried.
+Only failures of the system fall back; a backend's answer such as 404 is the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+
+from pasarela.caching import ResultCache, cache_key, iso, scope_identity
+from pasarela.config.traffic import CacheSettings
+from pasarela.errors import PasarelaError, UpstreamError
+from pasarela.identity.principal import Principal
+from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.resilience.stage import counts_against_backend
+from pasarela.telemetry.metrics import GatewayMetrics
+
+log = structlog.get_logger("pasarela.fallback")
+
+CACHE = "cache"
+# Gateway.call, bound after the gateway exists: (principal, tool, arguments, door, request id).
+CallTool = Callable[[Principal, str, Mapping[str, Any], str, str], Awaitable[Outcome]]
+
+
+class FallbackStage:
+    def __init__(
+        self,
+        fallbacks: Mapping[str, tuple[str, ...]],
+        cache: ResultCache,
+        cache_settings: Mapping[str, CacheSettings],
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._fallbacks = {name: chain for name, chain in fallbacks.items() if chain}
+        self._cache = cache
+        self._cache_settings = dict(cache_settings)
+        self._metrics = metrics
+        self._call_tool: CallTool | None = None
+
+    def bind(self, call_tool: CallTool) -> None:
+        self._call_tool = call_tool
+
+    async def __call__(self, call: Call, call_next: Next) -> Outcome:
+        chain = self._fallbacks.get(call.tool.name)
+        if chain is None:
+            return await call_next(call)
+        try:
+            return await call_next(call)
+        except UpstreamError as exc:
+            if not counts_against_backend(exc):
+                raise
+            for option in chain:
+                outcome = await (
+                    self._from_cache(call, exc) if option == CACHE else self._from_tool(call, option, exc)
+                )
+                if outcome is not None:
+                    self._metrics.fallbacks.labels(call.tool.backend, call.tool.name, option).inc()
+                    return outcome
+            exc.extra["fallbacks_tried"] = list(chain)
+            raise
+
+    async def _from_cache(self, call: Call, failure: UpstreamError) -> Outcome | None:
+        settings = self._cache_settings.get(call.tool.name)
+        scope = scope_identity(settings, call.principal) if settings is not None else None
+        if scope is None:
+            return None
+        entry = await self._cache.get(cache_key(call.tool.name, scope, call.arguments))
+        if entry is None:
+            return None
+        as_of = iso(entry.stored_at)
+        return Outcome(
+            entry.result,
+            {
+                "cache": "stale",
+                "as_of": as_of,
+                "source": "cache",
+                "fallback": CACHE,
+                "warning": f"{call.tool.backend} is unavailable ({failure.code}); this is the value cached at {as_of}",
+            },
+        )
+
+    async def _from_tool(self, call: Call, tool: str, failure: UpstreamError) -> Outcome | None:
+        assert self._call_tool is not None, "FallbackStage.bind() must run before calls"
+        try:
+            outcome = await self._call_tool(
+                call.principal, tool, call.arguments, call.door, f"{call.request_id}-fallback-{tool}"
+            )
+        except PasarelaError as exc:
+            log.warning("fallback_failed", tool=call.tool.name, fallback=tool, error=exc.code)
+            return None
+        return outcome.with_meta(
+            fallback=tool,
+            warning=f"{call.tool.backend} is unavailable ({failure.code}); this answer comes from {tool}",
+        )

@@ -1,0 +1,74 @@
+"""The resilience stage: bulkhead → circuit breaker → retry → timeout, around each upstream call.
+
+The timeout itself is the connector's (per backend, overridden per tool); this stage decides
+whether and when to try again, and when not to try at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pasarela.errors import Throttled, UpstreamError
+from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.resilience.breaker import CircuitBreaker
+from pasarela.resilience.bulkhead import Bulkhead
+from pasarela.resilience.retry import Retrier
+from pasarela.telemetry.metrics import GatewayMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class BackendGuard:
+    bulkhead: Bulkhead
+    breaker: CircuitBreaker
+    retrier: Retrier
+
+
+def counts_against_backend(exc: UpstreamError) -> bool:
+    """Failures that say the backend is unwell (not that the request was wrong)."""
+    status = exc.upstream_status
+    return status is None or status >= 500 or status == 429
+
+
+class ResilienceStage:
+    def __init__(self, guards: Mapping[str, BackendGuard], metrics: GatewayMetrics) -> None:
+        self._guards = dict(guards)
+        self._metrics = metrics
+
+    async def __call__(self, call: Call, call_next: Next) -> Outcome:
+        guard = self._guards.get(call.tool.backend)
+        if guard is None:
+            return await call_next(call)
+        backend, tool = call.tool.backend, call.tool.name
+        in_flight = self._metrics.in_flight.labels(backend)
+        try:
+            async with guard.bulkhead.slot():
+                in_flight.inc()
+                try:
+                    return await self._guarded(guard, call, call_next)
+                finally:
+                    in_flight.dec()
+        except Throttled:
+            self._metrics.bulkhead_rejections.labels(backend, tool).inc()
+            raise
+
+    async def _guarded(self, guard: BackendGuard, call: Call, call_next: Next) -> Outcome:
+        backend, tool = call.tool.backend, call.tool.name
+        permit = await guard.breaker.admit(tool)
+        started = time.perf_counter()
+        failed = True  # anything but a clean answer or a client error (incl. cancellation of a probe)
+        try:
+            outcome = await guard.retrier.run(
+                lambda: call_next(call),
+                retryable=call.tool.annotations.idempotent or call.idempotency_key is not None,
+                on_retry=self._metrics.retries.labels(backend, tool).inc,
+                on_budget_exhausted=self._metrics.retry_budget_exhausted.labels(backend).inc,
+            )
+            failed = False
+            return outcome
+        except UpstreamError as exc:
+            failed = counts_against_backend(exc)
+            raise
+        finally:
+            await guard.breaker.record(permit, failed=failed, duration=time.perf_counter() - started)

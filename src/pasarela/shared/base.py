@@ -1,0 +1,92 @@
+"""What replicas share: rate-limit counters, cached results, circuit-breaker state.
+
+Each backend (`memory://`, `redis://`) provides the three behind one `SharedState`. A storage
+failure surfaces as `SharedStoreError`, so callers decide what an outage means for them
+(a rate limit's `on_store_error`, a cache miss, a closed breaker) without knowing the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from limits.aio.storage import Storage
+
+
+class SharedStoreError(Exception):
+    """The shared store could not be reached or answered with an error."""
+
+
+class KeyValueStore(Protocol):
+    """Bytes under string keys, each with its own time to live."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Drop every key starting with `prefix`; returns how many went."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCounts:
+    calls: int
+    failures: int
+
+
+class BreakerStore(Protocol):
+    """The state of circuit breakers, by name. Times are wall-clock seconds given by the caller."""
+
+    async def opened_at(self, name: str) -> float | None:
+        """When the breaker last opened, or None while it is closed."""
+        ...
+
+    async def trip(self, name: str, now: float, ttl: float) -> None:
+        """Open the breaker at `now`: forget the window and any probes (kept `ttl` seconds)."""
+        ...
+
+    async def reset(self, name: str) -> None:
+        """Close the breaker: forget when it opened, the window and the probes."""
+        ...
+
+    async def take_probe(self, name: str, limit: int, ttl: float) -> bool:
+        """While half-open: True for at most `limit` callers until the breaker trips or resets."""
+        ...
+
+    async def probe_succeeded(self, name: str) -> int:
+        """Count one successful probe; returns the successes since the breaker opened."""
+        ...
+
+    async def record(self, name: str, now: float, failed: bool, window: float) -> WindowCounts:
+        """Count one outcome at `now`; returns the counts over the last `window` seconds."""
+        ...
+
+
+class SharedState(Protocol):
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def limiter_storage(self) -> Storage: ...
+
+    @property
+    def cache(self) -> KeyValueStore: ...
+
+    @property
+    def breakers(self) -> BreakerStore: ...
+
+    async def ping(self) -> None:
+        """Raise SharedStoreError unless the store answers."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+# A breaker's window is counted in this many buckets: coarse enough to be cheap, fine enough
+# that a burst of failures ages out smoothly.
+WINDOW_BUCKETS = 10
+
+
+def bucket_of(now: float, window: float) -> int:
+    return int(now // (window / WINDOW_BUCKETS))
