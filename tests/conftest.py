@@ -33,6 +33,8 @@ async def _reset_postgres(url: str) -> str | None:
             "pasarela_audit",
             "pasarela_audit_head",
             "pasarela_audit_checkpoints",
+            "pasarela_quota_usage",
+            "pasarela_idempotency",
         ):
             await connection.execute(f"DROP TABLE IF EXISTS {table}")
     finally:
@@ -44,9 +46,45 @@ async def _reset_postgres(url: str) -> str | None:
 def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
-    problem = anyio.run(_reset_postgres, POSTGRES_URL)
+    need_service(anyio.run(_reset_postgres, POSTGRES_URL))
+    return POSTGRES_URL
+
+
+REDIS_URL = os.environ.get("PASARELA_TEST_REDIS", "redis://127.0.0.1:6379/9")
+
+
+async def _reset_redis(url: str) -> str | None:
+    """Empty the test database of Redis; the reason it cannot, or None."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.flushdb()
+    except (RedisError, OSError) as exc:
+        return f"Redis at {url} is not reachable ({type(exc).__name__}: {exc})"
+    finally:
+        await client.aclose()
+    return None
+
+
+def need_service(problem: str | None) -> None:
+    """Skip when a service is absent, except under CI=true, where the test must run."""
     if problem is not None:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"{problem}; CI must run the PostgreSQL tests")
+            pytest.fail(f"{problem}; CI must run these tests")
         pytest.skip(problem)
-    return POSTGRES_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    need_service(anyio.run(_reset_redis, REDIS_URL))
+    return REDIS_URL
+
+
+@pytest.fixture(params=["memory", "redis"])
+def shared_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    need_service(anyio.run(_reset_redis, REDIS_URL))
+    return REDIS_URL

@@ -26,9 +26,17 @@ def sha(text: str) -> str:
 
 
 def write_config(
-    directory: Path, upstream_url: str, *, port: int = 8080, extra: str = "", identity: str = ""
+    directory: Path,
+    upstream_url: str,
+    *,
+    port: int = 8080,
+    extra: str = "",
+    identity: str = "",
+    items: str = "",
+    backends: str = "",
 ) -> Path:
-    """`identity` is YAML added under `identity:` (indented by the caller to two spaces)."""
+    """`identity` is YAML added under `identity:` (indented by the caller to two spaces);
+    `items` is added to the `items` backend (indented to four), `backends` under `backends:` (two)."""
     path = directory / "pasarela.yaml"
     path.write_text(
         f"""\
@@ -46,9 +54,9 @@ identity:
     base_url: {upstream_url}
     auth: {{bearer: "${{secret:ITEMS_TOKEN}}"}}
     timeout: 2s
-  py:
+{items}  py:
     python: tests.connectors.sample_tools
-access:
+{backends}access:
   reader: [getItem, searchItems, greet, explode]
   writer: ["*"]
 logging: {{level: info, format: json}}
