@@ -57,7 +57,9 @@ def build_flow_stages(
         for name, backend in settings.backends.items()
     }
     stages: tuple[Stage, ...] = (
-        IdempotencyStage(IdempotencyLedger(state, settings.idempotency.ttl), metrics),
+        IdempotencyStage(
+            IdempotencyLedger(state, settings.idempotency.ttl, settings.idempotency.abandon_after), metrics
+        ),
         RateLimitStage(compile_rate_rules(settings), tools, shared, metrics),
         QuotaStage(compile_quota_rules(settings), tools, QuotaLedger(state), metrics),
         CacheStage(

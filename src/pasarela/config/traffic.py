@@ -108,6 +108,9 @@ class QuotaRule(_Match):
 
 class IdempotencySettings(_Strict):
     ttl: Duration = Field(86400.0, description="How long a key's first outcome is kept for replay")
+    abandon_after: Duration = Field(
+        300.0, description="A first call still unfinished after this long (a crashed replica) frees its key"
+    )
 
 
 class CacheStoreSettings(_Strict):

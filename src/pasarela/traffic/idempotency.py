@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from pasarela.errors import IdempotencyConflict, InvalidRequest
 from pasarela.pipeline.call import Call, Next, Outcome
@@ -44,9 +44,10 @@ def fingerprint(tool: str, arguments: Mapping[str, Any]) -> str:
 
 
 class IdempotencyLedger:
-    def __init__(self, state: StateStore, ttl: float) -> None:
+    def __init__(self, state: StateStore, ttl: float, abandon_after: float) -> None:
         self._state = state
         self._ttl = ttl
+        self._abandon_after = abandon_after
 
     def _where(self, principal: str, key: str) -> Any:
         table = idempotency_keys
@@ -57,8 +58,16 @@ class IdempotencyLedger:
         table = idempotency_keys
         now = time.time()
         async with self._state.engine.begin() as db:
-            # An expired key is free again.
-            await db.execute(delete(table).where(self._where(principal, key), table.c.expires_at < now))
+            # An expired key is free again, and so is one whose first call never finished.
+            await db.execute(
+                delete(table).where(
+                    self._where(principal, key),
+                    or_(
+                        table.c.expires_at < now,
+                        and_(table.c.state == "pending", table.c.created_at < now - self._abandon_after),
+                    ),
+                )
+            )
             inserted = await db.execute(
                 self._state.insert(table)
                 .values(
@@ -125,7 +134,7 @@ class IdempotencyStage:
             )
         if earlier.state != "done" or earlier.outcome is None:
             raise IdempotencyConflict(
-                f"a call with idempotency key {key!r} is still in progress; retry shortly"
+                f"a call with idempotency key {key!r} is still in progress; retry shortly", retry_after=1.0
             )
         self._metrics.idempotent_replays.labels(call.tool.name).inc()
         meta = {**earlier.outcome.get("meta", {}), "idempotent_replay": True}
