@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -44,7 +47,8 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
         pasarela_command("demo", "--port", str(port), "--data-dir", str(tmp_path)),
-        env=child_env(),
+        # Customer data is cached for 5 minutes in the demo; a second lets the test see it go stale.
+        env=child_env({"PASARELA_DEMO_CUSTOMER_CACHE_TTL": "1s"}),
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -59,6 +63,8 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         assert set(keys) == {"support-bot", "sales-bot", "compliance-bot"}
         systems = children_of(process.pid)
         assert len(systems) == 2
+        crm_pid = int(re.search(r"System crm: \S+ \(pid (\d+)", banner).group(1))  # type: ignore[union-attr]
+        assert crm_pid in systems
 
         support = {"Authorization": f"Bearer {keys['support-bot']}"}
         async with httpx.AsyncClient(base_url=rest_url, timeout=15) as http:
@@ -88,6 +94,9 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             )
             assert john.json()["result"]["first_name"] == "John"
             assert john.json()["result"]["last_name"] == "Doe"
+            assert john.json()["meta"]["cache"] == "miss"
+            # Support sees contact details masked; compliance (policy: unmask) sees them whole.
+            assert john.json()["result"]["email"] == "***.com"
             denied = await http.post(
                 "/tools/list_customer_accounts:call",
                 json={"arguments": {"customer_id": "12345"}},
@@ -115,18 +124,62 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                 headers=compliance,
             )
             assert len(accounts.json()["result"]["accounts"]) == 3
+            again = await http.post(
+                "/tools/list_customer_accounts:call",
+                json={"arguments": {"customer_id": "12345"}},
+                headers=compliance,
+            )
+            assert "cache" not in again.json()["meta"]  # balances are never cached
+            unmasked = await http.post(
+                "/tools/get_customer_info:call",
+                json={"arguments": {"customer_id": "12345"}},
+                headers=compliance,
+            )
+            assert "@" in unmasked.json()["result"]["email"]
+            assert unmasked.json()["meta"]["cache"] == "miss"  # another agent: its own cache entry
+
+            # Tickets are limited to 20 a minute per agent.
+            ticket = {"arguments": {"title": "Card blocked", "description": "Card declined twice"}}
+            created = [
+                await http.post("/tools/create_support_ticket:call", json=ticket, headers=support)
+                for _ in range(21)
+            ]
+            assert [r.status_code for r in created] == [200] * 20 + [429]
+            assert created[0].json()["result"]["status"] == "open"
+            assert created[0].json()["result"]["ticket_id"].startswith("T-")
+
+            # The CRM stops: support's customer data comes from the cache, marked stale.
+            cached = await http.post(
+                "/tools/get_customer_info:call", json={"arguments": {"customer_id": "12345"}}, headers=support
+            )
+            assert cached.json()["meta"]["cache"] in ("hit", "miss")
+            os.kill(crm_pid, signal.SIGTERM)
+            await anyio.sleep(1.2)  # past the (shortened) ttl: only a stale copy is left
+            stale = await http.post(
+                "/tools/get_customer_info:call", json={"arguments": {"customer_id": "12345"}}, headers=support
+            )
+            assert stale.status_code == 200, stale.text
+            assert stale.json()["result"]["first_name"] == "John"
+            assert stale.json()["meta"]["cache"] == "stale"
+            assert "crm is unavailable" in stale.json()["meta"]["warning"]
+            never_cached = await http.post(
+                "/tools/get_customer_info:call", json={"arguments": {"customer_id": "67890"}}, headers=support
+            )
+            assert never_cached.status_code == 503
+            assert never_cached.json()["backend"] == "crm"
+            assert never_cached.json()["fallbacks_tried"] == ["cache"]
 
         async with mcp_http_client(mcp_url, keys["support-bot"]) as client:
             listed = await client.list_tools()
             assert "create_support_ticket" in [t.name for t in listed.tools]
-            ticket = await client.call_tool(
+            # The 21st ticket of the minute: an MCP tool error the model can read, with when to retry.
+            limited = await client.call_tool(
                 "create_support_ticket",
                 {"title": "Card blocked", "description": "John Doe cannot pay", "priority": "high"},
             )
-            assert not ticket.is_error
-            assert ticket.structured_content is not None
-            assert ticket.structured_content["status"] == "open"
-            assert ticket.structured_content["ticket_id"].startswith("T-")
+            assert limited.is_error
+            problem = json.loads(limited.content[0].text)  # type: ignore[union-attr]
+            assert problem["code"] == "rate_limited" and 0 < problem["retry_after"] <= 60
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0

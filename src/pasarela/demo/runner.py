@@ -107,11 +107,15 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def banner(gateway_url: str, keys: dict[str, str]) -> str:
+def banner(gateway_url: str, keys: dict[str, str], systems: dict[str, tuple[str, int]]) -> str:
     support_key = keys["support-bot"]
     lines = [
         "",
         "Pasarela demo bank is running (Ctrl-C stops everything).",
+        *(
+            f"System {name}: {url} (pid {pid}; stop it to see fallbacks)"
+            for name, (url, pid) in systems.items()
+        ),
         f"MCP URL:  {gateway_url}/mcp",
         f"REST URL: {gateway_url}/v1",
         *(f"API key ({principal}): {key}" for principal, key in keys.items()),
@@ -153,7 +157,8 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
             configure_logging(loaded.redactor, level="warning", fmt="console")
 
             def ready(url: str) -> None:
-                sys.stdout.write(banner(url, keys) + "\n")
+                running = {s.name: (s.url, p.pid) for s, p in zip(systems, processes, strict=True)}
+                sys.stdout.write(banner(url, keys, running) + "\n")
                 sys.stdout.flush()
 
             anyio.run(
