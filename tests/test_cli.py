@@ -161,3 +161,26 @@ def test_serve_on_a_taken_port_is_one_clear_error(config: Path) -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_quotas_shows_usage_in_the_current_period(
+    tmp_path: Path, upstream: tuple[RecordingUpstream, str]
+) -> None:
+    config = write_config(
+        tmp_path,
+        upstream[1],
+        extra=f"state: sqlite:///{tmp_path / 'state.db'}\n"
+        "quotas:\n  - {tools: [getItem], key: [principal, tool], limit: 5, per: day}\n",
+    )
+    for _ in range(2):
+        done = run(
+            "call", "getItem", "--as", "reader", "--args", '{"item_id": "1"}', "-c", str(config), env=ENV
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    shown = run("quotas", "-c", str(config), env=ENV)
+    assert shown.returncode == 0, shown.stderr
+    assert "quotas[0]: 5 per day per [principal, tool] (tools=getItem)" in shown.stdout
+    assert "principal=reader|tool=getItem" in shown.stdout and "2/5 used" in shown.stdout
+    as_json = run("quotas", "--json", "-c", str(config), env=ENV)
+    rows = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [(r["subject"], r["used"], r["limit"]) for r in rows] == [("principal=reader|tool=getItem", 2, 5)]

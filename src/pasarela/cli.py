@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from pasarela.identity import Principal
 from pasarela.pipeline import Decision
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import configure_logging
+from pasarela.traffic import QuotaLedger, quota_report
 
 T = TypeVar("T")
 
@@ -348,6 +350,52 @@ def _timestamp(option: str, value: str | None) -> float | None:
         err.print(f"{option}: expected an ISO time such as 2026-11-22T09:00, got {value!r}", markup=False)
         raise typer.Exit(2) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+@app.command()
+def quotas(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    config: ConfigOption = Path(DEFAULT_CONFIG),
+) -> None:
+    """Usage of every configured quota in its current period (UTC day or month)."""
+    loaded = _load(config)
+    _quiet_logs(loaded)
+    settings = loaded.settings
+    now = time.time()
+    usage = _with_state(loaded, lambda store: quota_report(settings, QuotaLedger(store), now))
+    if as_json:
+        for row in usage:
+            line = {
+                "rule": row.rule,
+                "subject": row.subject,
+                "period": row.period,
+                "used": row.used,
+                "limit": row.limit,
+            }
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+        return
+    if not settings.quotas:
+        sys.stdout.write("no quotas are configured (quotas: in the configuration)\n")
+        return
+    for index, rule in enumerate(settings.quotas):
+        scope = ", ".join(
+            f"{name}={','.join(values)}"
+            for name, values in (
+                ("principals", rule.principals),
+                ("roles", rule.roles),
+                ("tools", rule.tools),
+                ("backends", rule.backends),
+            )
+            if values
+        )
+        sys.stdout.write(
+            f"quotas[{index}]: {rule.limit} per {rule.per} per [{', '.join(rule.key)}] ({scope or 'all calls'})\n"
+        )
+        rows = [row for row in usage if row.rule == f"quotas[{index}]"]
+        for row in rows:
+            sys.stdout.write(f"  {row.subject or '(all)'}  {row.period}  {row.used}/{row.limit} used\n")
+        if not rows:
+            sys.stdout.write("  nothing used this period\n")
 
 
 @app.command()
