@@ -33,6 +33,8 @@ Duration = Annotated[
             "anyOf": [
                 {"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h|d)$"},
                 {"type": "number", "minimum": 0},
+                # Resolved at load time, like any value: ${env:NAME:-5m}.
+                {"type": "string", "pattern": r"^\$\{(env|secret):[^}]+\}$"},
             ],
             "description": "A duration: 500ms, 5s, 5m, 1h, 1d, or seconds as a number",
         }
