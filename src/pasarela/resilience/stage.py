@@ -62,8 +62,9 @@ class ResilienceStage:
             outcome = await guard.retrier.run(
                 lambda: call_next(call),
                 retryable=call.tool.annotations.idempotent or call.idempotency_key is not None,
-                on_retry=self._metrics.retries.labels(backend, tool).inc,
-                on_budget_exhausted=self._metrics.retry_budget_exhausted.labels(backend).inc,
+                # Lazy: looking a labelled child up costs microseconds on every call otherwise.
+                on_retry=lambda: self._metrics.retries.labels(backend, tool).inc(),
+                on_budget_exhausted=lambda: self._metrics.retry_budget_exhausted.labels(backend).inc(),
             )
             failed = False
             return outcome
