@@ -135,6 +135,9 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         ],
         authorizer=authorizer,
         tool_timeouts={n: t.timeout for n, t in settings.tools.items() if t.timeout is not None},
+        tool_connect_timeouts={
+            n: t.connect_timeout for n, t in settings.tools.items() if t.connect_timeout is not None
+        },
     )
     flow.fallback.bind(
         lambda principal, tool, arguments, door, request_id: gateway.call(

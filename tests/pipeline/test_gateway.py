@@ -44,14 +44,21 @@ class RecordingConnector:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Mapping[str, Any], float | None]] = []
+        self.connect_timeouts: list[float | None] = []
 
     async def load(self) -> list[ToolSpec]:
         return TOOLS
 
     async def invoke(
-        self, tool: ToolSpec, arguments: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        tool: ToolSpec,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
     ) -> UpstreamResult:
         self.calls.append((tool.origin, arguments, timeout))
+        self.connect_timeouts.append(connect_timeout)
         if tool.origin == "crash":
             raise KeyError("a bug in a connector")
         return UpstreamResult({"ok": tool.origin}, 200)
@@ -81,6 +88,7 @@ def gateway(connector: RecordingConnector, *extra: Any) -> Gateway:
         stages=[*extra, AuthorizeStage(authorizer), ValidateStage(catalog)],
         authorizer=authorizer,
         tool_timeouts={"get_customer": 1.5},
+        tool_connect_timeouts={"get_customer": 0.25},
     )
 
 
@@ -99,6 +107,7 @@ async def test_a_call_runs_the_stages_in_order_then_the_connector() -> None:
     }
     assert trail == ["outer>", "inner>", "<inner", "<outer"]
     assert connector.calls == [("getCustomer", {"customer_id": "12345"}, 1.5)]
+    assert connector.connect_timeouts == [0.25]
 
 
 @pytest.mark.parametrize(

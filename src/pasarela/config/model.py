@@ -270,6 +270,9 @@ class ToolSettings(Strict):
     description: str | None = Field(None, description="Replace the description agents see")
     sensitive_args: list[str] = Field([], description="Arguments masked in the audit trail")
     timeout: Duration | None = Field(None, description="Overrides the backend's timeout for this tool")
+    connect_timeout: Duration | None = Field(
+        None, description="Overrides the backend's connect_timeout for this tool"
+    )
     redact: RedactSettings | None = Field(
         None, description='Masked in results unless policy permits Action::"unmask" on the tool'
     )

@@ -27,9 +27,14 @@ class Connector(Protocol):
         ...
 
     async def invoke(
-        self, tool: ToolSpec, arguments: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        tool: ToolSpec,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
     ) -> UpstreamResult:
-        """Run `tool.origin` with `arguments`; `timeout` overrides the backend's."""
+        """Run `tool.origin` with `arguments`; the timeouts override the backend's."""
         ...
 
     async def aclose(self) -> None: ...

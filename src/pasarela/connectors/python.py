@@ -181,7 +181,12 @@ class PythonConnector:
             raise self._problem(f"module {module_name!r} has no attribute {attribute!r}") from None
 
     async def invoke(
-        self, tool: ToolSpec, arguments: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        tool: ToolSpec,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,  # nothing to connect to
     ) -> UpstreamResult:
         target = self._tools[tool.origin]
         try:

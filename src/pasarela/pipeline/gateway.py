@@ -32,6 +32,7 @@ class Gateway:
         authorizer: Authorizer,
         *,
         tool_timeouts: Mapping[str, float] | None = None,
+        tool_connect_timeouts: Mapping[str, float] | None = None,
         rejection_observers: Sequence[RejectionObserver] = (),
     ) -> None:
         self.catalog = catalog
@@ -39,6 +40,7 @@ class Gateway:
         self.stages = tuple(stages)
         self.authorizer = authorizer
         self._tool_timeouts = dict(tool_timeouts or {})
+        self._tool_connect_timeouts = dict(tool_connect_timeouts or {})
         self._rejection_observers = tuple(rejection_observers)
         # Compose once: a call walks a prebuilt chain of closures.
         self._chain = self._compose(self.stages, self._invoke)
@@ -86,7 +88,10 @@ class Gateway:
         connector = self.connectors[call.tool.backend]
         try:
             upstream = await connector.invoke(
-                call.tool, call.arguments, timeout=self._tool_timeouts.get(call.tool.name)
+                call.tool,
+                call.arguments,
+                timeout=self._tool_timeouts.get(call.tool.name),
+                connect_timeout=self._tool_connect_timeouts.get(call.tool.name),
             )
         except PasarelaError:
             raise

@@ -117,15 +117,21 @@ class OpenApiConnector:
     # -- invoking --------------------------------------------------------------------------
 
     async def invoke(
-        self, tool: ToolSpec, arguments: Mapping[str, Any], *, timeout: float | None = None
+        self,
+        tool: ToolSpec,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
     ) -> UpstreamResult:
         operation = self._operations[tool.origin]
         base = self._base_url or (operation.server_url or "").rstrip("/")
         limit = timeout if timeout is not None else self.settings.timeout
+        connect = connect_timeout if connect_timeout is not None else self.settings.connect_timeout
         for attempt in (1, 2):
             wire = build_wire_request(tool.name, operation, arguments, base)
             await self._auth.apply(wire.headers, wire.query)
-            status, body, headers = await self._send(tool, wire, limit)
+            status, body, headers = await self._send(tool, wire, limit, connect)
             if status == 401 and attempt == 1 and await self._auth.refresh(wire.headers):
                 continue  # a fresh credential may succeed where an expired one failed
             break
@@ -141,7 +147,7 @@ class OpenApiConnector:
         return UpstreamResult(_decode(body, content_type), status)
 
     async def _send(
-        self, tool: ToolSpec, wire: WireRequest, limit: float
+        self, tool: ToolSpec, wire: WireRequest, limit: float, connect: float
     ) -> tuple[int, bytes, Mapping[str, str]]:
         session = self._session_or_fail()
         try:
@@ -151,7 +157,7 @@ class OpenApiConnector:
                 headers=wire.headers,
                 data=wire.body,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=limit, connect=self.settings.connect_timeout),
+                timeout=aiohttp.ClientTimeout(total=limit, connect=connect),
             ) as response:
                 return response.status, await response.read(), response.headers
         except TimeoutError as exc:
