@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import anyio
@@ -14,7 +14,7 @@ from pasarela.assembly import Runtime
 from pasarela.config import load_config
 from pasarela.errors import ConfigError
 from tests.helpers.faults import Answer, FaultyUpstream
-from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, in_process, sha, write_config
+from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, gateway_for, sha, write_config
 
 pytestmark = pytest.mark.anyio
 
@@ -32,20 +32,17 @@ def upstream() -> Iterator[FaultyUpstream]:
         yield server
 
 
-@asynccontextmanager
-async def gateway(
+def gateway(
     tmp_path: Path, upstream: FaultyUpstream, tools: str, extra: str = ""
-) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    config = write_config(
+) -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, Runtime]]:
+    return gateway_for(
         tmp_path,
         upstream.url,
         identity=OTHER_READER,
         items=NO_RETRY,
         backends=ARCHIVE,
-        extra=f"state: sqlite:///{tmp_path / 'state.db'}\naudit: {{enabled: false}}\ntools:\n{tools}{extra}",
+        extra=f"tools:\n{tools}{extra}",
     )
-    async with in_process(config) as pair:
-        yield pair
 
 
 async def call(

@@ -79,3 +79,26 @@ async def in_process(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Run
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@asynccontextmanager
+async def gateway_for(
+    directory: Path,
+    upstream_url: str,
+    *,
+    state: str | None = None,
+    shared: str = "memory://",
+    audit: bool = False,
+    extra: str = "",
+    identity: str = "",
+    items: str = "",
+    backends: str = "",
+) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    """`in_process` over `write_config`, with its own state store (SQLite in `directory` by default)."""
+    state_url = state or f"sqlite:///{directory / 'state.db'}"
+    head = f"state: {state_url}\nshared: {shared}\n" + ("" if audit else "audit: {enabled: false}\n")
+    config = write_config(
+        directory, upstream_url, extra=head + extra, identity=identity, items=items, backends=backends
+    )
+    async with in_process(config) as pair:
+        yield pair

@@ -6,8 +6,8 @@ Each behaviour is asserted twice: by what the agent got and by what the upstream
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import anyio
@@ -16,7 +16,7 @@ import pytest
 
 from pasarela.assembly import Runtime
 from tests.helpers.faults import Answer, FaultyUpstream, Hang, Reset
-from tests.helpers.gateway import READER_KEY, WRITER_KEY, bearer, in_process, write_config
+from tests.helpers.gateway import READER_KEY, WRITER_KEY, bearer, gateway_for
 
 pytestmark = pytest.mark.anyio
 
@@ -29,18 +29,10 @@ def upstream() -> Iterator[FaultyUpstream]:
         yield server
 
 
-@asynccontextmanager
-async def gateway(
-    tmp_path: Path, upstream: FaultyUpstream, items: str = FAST_RETRY, extra: str = ""
-) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    config = write_config(
-        tmp_path,
-        upstream.url,
-        items=items,
-        extra=f"state: sqlite:///{tmp_path / 'state.db'}\naudit: {{enabled: false}}\n{extra}",
-    )
-    async with in_process(config) as pair:
-        yield pair
+def gateway(
+    tmp_path: Path, upstream: FaultyUpstream, items: str = FAST_RETRY
+) -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, Runtime]]:
+    return gateway_for(tmp_path, upstream.url, items=items)
 
 
 def metric(runtime: Runtime, name: str, **labels: str) -> float:

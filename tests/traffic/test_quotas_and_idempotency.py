@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -17,7 +17,7 @@ from pasarela.assembly import Runtime
 from pasarela.traffic.idempotency import IdempotencyLedger, fingerprint
 from pasarela.traffic.quotas import QuotaLedger, period_of, quota_report
 from tests.helpers.faults import Answer, FaultyUpstream
-from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, in_process, write_config
+from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, gateway_for, write_config
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.processes import serving
 from tests.helpers.servers import free_port
@@ -31,15 +31,10 @@ def upstream() -> Iterator[FaultyUpstream]:
         yield server
 
 
-@asynccontextmanager
-async def gateway(
+def gateway(
     tmp_path: Path, upstream: FaultyUpstream, state_url: str, extra: str = ""
-) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    config = write_config(
-        tmp_path, upstream.url, extra=f"state: {state_url}\naudit: {{enabled: false}}\n{extra}"
-    )
-    async with in_process(config) as pair:
-        yield pair
+) -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, Runtime]]:
+    return gateway_for(tmp_path, upstream.url, state=state_url, extra=extra)
 
 
 async def create_item(client: httpx.AsyncClient, name: str = "x", key: str | None = None) -> httpx.Response:

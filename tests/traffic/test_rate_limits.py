@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
@@ -14,7 +14,7 @@ from pasarela.assembly import Runtime
 from pasarela.config import load_config
 from pasarela.errors import ConfigError
 from tests.helpers.faults import Answer, FaultyUpstream
-from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, in_process, sha, write_config
+from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, gateway_for, sha, write_config
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.processes import serving
 from tests.helpers.servers import free_port
@@ -33,19 +33,10 @@ def upstream() -> Iterator[FaultyUpstream]:
         yield server
 
 
-@asynccontextmanager
-async def gateway(
+def gateway(
     tmp_path: Path, upstream: FaultyUpstream, extra: str, shared: str = "memory://", items: str = ""
-) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    config = write_config(
-        tmp_path,
-        upstream.url,
-        identity=OTHER_READER,
-        items=items,
-        extra=f"state: sqlite:///{tmp_path / 'state.db'}\nshared: {shared}\naudit: {{enabled: false}}\n{extra}",
-    )
-    async with in_process(config) as pair:
-        yield pair
+) -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, Runtime]]:
+    return gateway_for(tmp_path, upstream.url, shared=shared, identity=OTHER_READER, items=items, extra=extra)
 
 
 async def get_item(client: httpx.AsyncClient, key: str = READER_KEY) -> httpx.Response:

@@ -8,7 +8,7 @@ calendar days and months.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -23,7 +23,7 @@ from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.state import StateStore
 from pasarela.state.tables import quota_usage
 from pasarela.telemetry.metrics import GatewayMetrics
-from pasarela.traffic.rules import Scope, by_tool, counter_keys
+from pasarela.traffic.rules import RuleBook, Scope
 
 Period = Literal["day", "month"]
 
@@ -46,13 +46,13 @@ class QuotaUsage:
     limit: int
 
 
-def compile_quota_rules(settings: Settings) -> list[tuple[Scope, QuotaRule]]:
-    rules: list[tuple[Scope, QuotaRule]] = []
+def compile_quota_rules(settings: Settings) -> list[QuotaRule]:
+    rules: list[QuotaRule] = []
     for index, rule in enumerate(settings.quotas):
         scope = Scope(
             frozenset(rule.principals), frozenset(rule.roles), frozenset(rule.tools), frozenset(rule.backends)
         )
-        rules.append((scope, QuotaRule(f"quotas[{index}]", rule.limit, rule.per, scope, tuple(rule.key))))
+        rules.append(QuotaRule(f"quotas[{index}]", rule.limit, rule.per, scope, tuple(rule.key)))
     return rules
 
 
@@ -107,35 +107,32 @@ class QuotaLedger:
 class QuotaStage:
     def __init__(
         self,
-        rules: Sequence[tuple[Scope, QuotaRule]],
+        rules: Sequence[QuotaRule],
         tools: Iterable[ToolSpec],
         ledger: QuotaLedger,
         metrics: GatewayMetrics,
     ) -> None:
-        self._rules: Mapping[str, tuple[QuotaRule, ...]] = by_tool(rules, tools)
+        self._rules = RuleBook(rules, tools)
         self._ledger = ledger
         self._metrics = metrics
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
-        for rule in self._rules.get(call.tool.name, ()):
-            roles = rule.scope.matched_roles(call.principal)
-            if roles is None:
-                continue
-            period, resets_in = period_of(rule.per, time.time())
-            for subject in counter_keys(rule.key, call.principal, call.tool, roles):
-                if not await self._ledger.charge(rule.label, subject, period, rule.limit):
-                    self._metrics.quota_exceeded.labels(call.tool.backend, call.tool.name, rule.label).inc()
-                    raise QuotaExceeded(
-                        f"quota of {rule.limit} calls per {rule.per} ({rule.label}) is used up for {call.tool.name}",
-                        retry_after=resets_in,
-                        quota=rule.label,
-                    )
+        now = time.time()
+        for rule, subject in self._rules.counters(call.principal, call.tool):
+            period, resets_in = period_of(rule.per, now)
+            if not await self._ledger.charge(rule.label, subject, period, rule.limit):
+                self._metrics.quota_exceeded.labels(call.tool.backend, call.tool.name, rule.label).inc()
+                raise QuotaExceeded(
+                    f"quota of {rule.limit} calls per {rule.per} ({rule.label}) is used up for {call.tool.name}",
+                    retry_after=resets_in,
+                    quota=rule.label,
+                )
         return await call_next(call)
 
 
 async def quota_report(settings: Settings, ledger: QuotaLedger, now: float) -> list[QuotaUsage]:
     """Usage of every configured quota in its current period (for `pasarela quotas`)."""
-    rules = [rule for _, rule in compile_quota_rules(settings)]
+    rules = compile_quota_rules(settings)
     periods = {rule.per: period_of(rule.per, now)[0] for rule in rules}
     limits = {rule.label: rule for rule in rules}
     report: list[QuotaUsage] = []

@@ -8,7 +8,7 @@ calls in any minute, across all replicas.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,7 +24,7 @@ from pasarela.errors import RateLimited
 from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.shared import SharedState, SharedStoreError
 from pasarela.telemetry.metrics import GatewayMetrics
-from pasarela.traffic.rules import Scope, by_tool, counter_keys
+from pasarela.traffic.rules import RuleBook, Scope
 
 log = structlog.get_logger("pasarela.ratelimit")
 
@@ -39,8 +39,8 @@ class RateRule:
     on_store_error: Literal["allow", "deny"] | None
 
 
-def compile_rate_rules(settings: Settings) -> list[tuple[Scope, RateRule]]:
-    rules: list[tuple[Scope, RateRule]] = []
+def compile_rate_rules(settings: Settings) -> list[RateRule]:
+    rules: list[RateRule] = []
 
     def add(
         label: str,
@@ -49,7 +49,7 @@ def compile_rate_rules(settings: Settings) -> list[tuple[Scope, RateRule]]:
         key: Sequence[KeyDimension],
         on_error: Literal["allow", "deny"] | None,
     ) -> None:
-        rules.append((scope, RateRule(label, limit, parse(limit), scope, tuple(key), on_error)))
+        rules.append(RateRule(label, limit, parse(limit), scope, tuple(key), on_error))
 
     for name, backend in settings.backends.items():
         if backend.rate_limit is not None:
@@ -76,22 +76,18 @@ def compile_rate_rules(settings: Settings) -> list[tuple[Scope, RateRule]]:
 class RateLimitStage:
     def __init__(
         self,
-        rules: Sequence[tuple[Scope, RateRule]],
+        rules: Sequence[RateRule],
         tools: Iterable[ToolSpec],
         shared: SharedState,
         metrics: GatewayMetrics,
     ) -> None:
-        self._rules: Mapping[str, tuple[RateRule, ...]] = by_tool(rules, tools)
+        self._rules = RuleBook(rules, tools)
         self._limiter = MovingWindowRateLimiter(shared.limiter_storage)
         self._metrics = metrics
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
-        for rule in self._rules.get(call.tool.name, ()):
-            roles = rule.scope.matched_roles(call.principal)
-            if roles is None:
-                continue
-            for counter in counter_keys(rule.key, call.principal, call.tool, roles):
-                await self._charge(rule, counter, call)
+        for rule, counter in self._rules.counters(call.principal, call.tool):
+            await self._charge(rule, counter, call)
         return await call_next(call)
 
     async def _charge(self, rule: RateRule, counter: str, call: Call) -> None:

@@ -6,16 +6,25 @@ a call only checks principals and roles against a handful of candidates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.traffic import KeyDimension
 from pasarela.identity.principal import Principal
 
-R = TypeVar("R")
+
+class Rule(Protocol):
+    @property
+    def scope(self) -> Scope: ...
+
+    @property
+    def key(self) -> tuple[KeyDimension, ...]: ...
+
+
+R = TypeVar("R", bound=Rule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,18 @@ def counter_keys(
     return ["|".join(parts) for parts in product(*choices)]
 
 
-def by_tool(rules: Sequence[tuple[Scope, R]], tools: Iterable[ToolSpec]) -> Mapping[str, tuple[R, ...]]:
-    """For each tool, the rules whose tool/backend scope covers it."""
-    return {tool.name: tuple(rule for scope, rule in rules if scope.covers_tool(tool)) for tool in tools}
+class RuleBook(Generic[R]):
+    """The rules of one kind (limits or quotas), indexed by the tools they can apply to."""
+
+    def __init__(self, rules: Sequence[R], tools: Iterable[ToolSpec]) -> None:
+        self._by_tool: Mapping[str, tuple[R, ...]] = {
+            tool.name: tuple(rule for rule in rules if rule.scope.covers_tool(tool)) for tool in tools
+        }
+
+    def counters(self, principal: Principal, tool: ToolSpec) -> Iterator[tuple[R, str]]:
+        """Each (rule, counter) a call by `principal` to `tool` charges, in rule order."""
+        for rule in self._by_tool.get(tool.name, ()):
+            roles = rule.scope.matched_roles(principal)
+            if roles is not None:
+                for counter in counter_keys(rule.key, principal, tool, roles):
+                    yield rule, counter
