@@ -102,19 +102,20 @@ async def shared_stages(shared: SharedState, name: str) -> None:
         staged(cache, lambda i: make_call({"customer_id": f"{name}-{i}"})),
     )
 
-    guard = BackendGuard(
-        Bulkhead("crm", 50, 1.0),
-        CircuitBreaker("crm", CircuitBreakerSettings(), shared.breakers, metrics),
-        Retrier(RetrySettings()),
-    )
+    def resilience() -> ResilienceStage:
+        sync = 0.1 if shared.remote else 0.0  # as the gateway sets it (flow.BREAKER_SYNC_INTERVAL)
+        breaker = CircuitBreaker(
+            "crm", CircuitBreakerSettings(), shared.breakers, metrics, sync_interval=sync
+        )
+        guard = BackendGuard(Bulkhead("crm", 50, 1.0), breaker, Retrier(RetrySettings()))
+        return ResilienceStage({"crm": guard}, metrics)
+
     await shared.breakers.reset("crm")
-    resilience = ResilienceStage({"crm": guard}, metrics)
-    await measure(
-        f"[{name}] resilience: bulkhead+breaker+retry, success", staged(resilience, lambda i: make_call())
-    )
+    success = staged(resilience(), lambda i: make_call())
+    await measure(f"[{name}] resilience: bulkhead+breaker+retry, success", success)
     await shared.breakers.trip("crm", time.time(), 3600)
     await measure(
-        f"[{name}] breaker open: fail fast (CircuitOpen)", staged(resilience, lambda i: make_call())
+        f"[{name}] breaker open: fail fast (CircuitOpen)", staged(resilience(), lambda i: make_call())
     )
     await shared.breakers.reset("crm")
 

@@ -30,6 +30,10 @@ from pasarela.traffic import (
     compile_rate_rules,
 )
 
+# How long a replica trusts the breaker state it read from a remote store: a breaker opened
+# elsewhere is seen within this, and a closed one costs one Redis read per interval, not per call.
+BREAKER_SYNC_INTERVAL = 0.1
+
 
 @dataclass(frozen=True, slots=True)
 class FlowStages:
@@ -51,7 +55,13 @@ def build_flow_stages(
     guards = {
         name: BackendGuard(
             Bulkhead(name, backend.concurrency, backend.concurrency_wait),
-            CircuitBreaker(name, backend.circuit_breaker, shared.breakers, metrics),
+            CircuitBreaker(
+                name,
+                backend.circuit_breaker,
+                shared.breakers,
+                metrics,
+                sync_interval=BREAKER_SYNC_INTERVAL if shared.remote else 0.0,
+            ),
             Retrier(backend.retry),
         )
         for name, backend in settings.backends.items()

@@ -137,3 +137,19 @@ async def test_two_breakers_on_one_store_agree(shared: SharedState) -> None:
         await outcome(other, failed=True)
     with pytest.raises(CircuitOpen):
         await other.admit("get_customer")
+
+
+async def test_a_replica_trusts_what_it_read_for_the_sync_interval(shared: SharedState) -> None:
+    clock = Clock()
+    metrics = GatewayMetrics()
+    one = CircuitBreaker("crm", SETTINGS, shared.breakers, metrics, clock=clock, sync_interval=0.1)
+    other = CircuitBreaker("crm", SETTINGS, shared.breakers, metrics, clock=clock, sync_interval=0.1)
+    await other.admit("get_customer")  # reads "closed"
+    for _ in range(4):
+        await outcome(one, failed=True)
+    with pytest.raises(CircuitOpen):
+        await one.admit("get_customer")  # the one that tripped it knows at once
+    await other.admit("get_customer")  # still within the interval: not asked again
+    clock.now += 0.11
+    with pytest.raises(CircuitOpen):
+        await other.admit("get_customer")

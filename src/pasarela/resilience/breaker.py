@@ -1,7 +1,8 @@
 """The circuit breaker: closed → open → half-open → closed (or open again).
 
 The state lives in a `BreakerStore` (memory:// or redis://), so every replica sharing Redis
-sees a breaker opened by any of them. Closed: outcomes are counted over a sliding window;
+sees a breaker opened by any of them — within `sync_interval` (0.1 s with Redis), for which a
+replica trusts the state it last read rather than asking Redis on every call. Closed: outcomes are counted over a sliding window;
 once at least `min_calls` were made and `failure_ratio` of them failed, the breaker opens.
 Open: calls fail at once with 503 `circuit_open` until `open_for` has passed. Half-open: up to
 `half_open_calls` probes go through; one failure reopens, all succeeding closes.
@@ -50,12 +51,17 @@ class CircuitBreaker:
         metrics: GatewayMetrics,
         *,
         clock: Callable[[], float] = time.time,
+        sync_interval: float = 0.0,
     ) -> None:
         self.backend = backend
         self.settings = settings
         self._store = store
         self._metrics = metrics
         self._clock = clock
+        # With a remote store, when the breaker was last seen open (or None) and when that was
+        # read: for `sync_interval` seconds a call trusts it instead of asking the store again.
+        self._sync_interval = sync_interval
+        self._seen: tuple[float | None, float] | None = None
         # Keep the state long after open_for so half-open probes find it; an idle breaker
         # nobody probes for this long closes by itself.
         self._state_ttl = settings.open_for * 10 + settings.window
@@ -76,8 +82,8 @@ class CircuitBreaker:
         if not self.settings.enabled:
             return Permit(tracked=False)
         try:
-            opened_at = await self._store.opened_at(self.backend)
             now = self._clock()
+            opened_at = await self._opened_at(now)
             state = self._state_at(opened_at, now)
             self._metrics.breaker_state.labels(self.backend).set(state)
             if state is BreakerState.CLOSED:
@@ -98,6 +104,14 @@ class CircuitBreaker:
             retry_after=retry_after,
         )
 
+    async def _opened_at(self, now: float) -> float | None:
+        seen = self._seen
+        if seen is not None and now - seen[1] < self._sync_interval:
+            return seen[0]
+        opened_at = await self._store.opened_at(self.backend)
+        self._seen = (opened_at, now)
+        return opened_at
+
     async def record(self, permit: Permit, *, failed: bool, duration: float) -> None:
         if not permit.tracked:
             return
@@ -116,6 +130,7 @@ class CircuitBreaker:
             await self._open("probe_failed")
         elif await self._store.probe_succeeded(self.backend) >= self.settings.half_open_calls:
             await self._store.reset(self.backend)
+            self._seen = (None, self._clock())
             self._transition(BreakerState.CLOSED, "probes_succeeded")
 
     async def _record_closed(self, failed: bool) -> None:
@@ -130,7 +145,9 @@ class CircuitBreaker:
             await self._open(f"{counts.failures}/{counts.calls} calls failed")
 
     async def _open(self, reason: str) -> None:
-        await self._store.trip(self.backend, self._clock(), self._state_ttl)
+        now = self._clock()
+        await self._store.trip(self.backend, now, self._state_ttl)
+        self._seen = (now, now)
         self._transition(BreakerState.OPEN, reason)
 
     def _transition(self, to: BreakerState, reason: str) -> None:

@@ -68,6 +68,11 @@ class SharedState(Protocol):
     def url(self) -> str: ...
 
     @property
+    def remote(self) -> bool:
+        """True when each operation is a network round trip (worth caching briefly)."""
+        ...
+
+    @property
     def limiter_storage(self) -> Storage: ...
 
     @property

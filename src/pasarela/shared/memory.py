@@ -84,6 +84,7 @@ class MemoryBreakers:
 class MemorySharedState:
     def __init__(self, url: str, *, max_entries: int) -> None:
         self.url = url
+        self.remote = False
         self.limiter_storage = MemoryStorage()
         self.cache = MemoryKeyValue(max_entries)
         self.breakers = MemoryBreakers()

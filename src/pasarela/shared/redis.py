@@ -137,6 +137,7 @@ class RedisBreakers:
 class RedisSharedState:
     def __init__(self, url: str) -> None:
         self.url = url
+        self.remote = True
         options: dict[str, Any] = {
             "socket_timeout": SOCKET_TIMEOUT,
             "socket_connect_timeout": SOCKET_TIMEOUT,
