@@ -159,6 +159,10 @@ async def test_fallback_to_another_tool(tmp_path: Path, upstream: FaultyUpstream
         assert body["result"] == {"id": "7", "from": "archive"}
         assert body["meta"]["fallback"] == "item_archive"
         assert body["meta"]["source"] == "archive"
+        # The archive's answer is not stored as getItem's: once the system is back, it answers.
+        upstream.default = Answer(200, {"id": "7", "name": "fresh"})
+        recovered = (await call(client, "getItem", item_id="7")).json()
+        assert recovered["meta"]["cache"] == "miss" and recovered["result"]["name"] == "fresh"
 
 
 async def test_a_fallback_tool_the_principal_may_not_call_is_not_used(

@@ -52,7 +52,8 @@ class CacheStage:
             self._metrics.cache.labels(call.tool.backend, call.tool.name, "hit").inc()
             return Outcome(entry.result, {"cache": "hit", "as_of": iso(entry.stored_at), "source": "cache"})
         outcome = await call_next(call)
-        if outcome.meta.get("cache") == "stale":  # a fallback served an old copy: do not renew it
+        if "fallback" in outcome.meta:
+            # A stale copy or another system's answer: never stored as this tool's fresh result.
             return outcome
         self._metrics.cache.labels(call.tool.backend, call.tool.name, "miss").inc()
         keep_for = settings.ttl + (settings.stale_for if call.tool.name in self._keep_stale else 0.0)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pasarela.errors import Throttled, UpstreamError
+from pasarela.errors import PasarelaError, Throttled, UpstreamError
 from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.resilience.breaker import CircuitBreaker
 from pasarela.resilience.bulkhead import Bulkhead
@@ -70,6 +70,9 @@ class ResilienceStage:
             return outcome
         except UpstreamError as exc:
             failed = counts_against_backend(exc)
+            raise
+        except PasarelaError as exc:  # e.g. a Python tool refusing its arguments: not the backend's fault
+            failed = exc.status >= 500
             raise
         finally:
             await guard.breaker.record(permit, failed=failed, duration=time.perf_counter() - started)
