@@ -44,21 +44,37 @@ class Runtime:
     shared: SharedState
     audit: AuditWriter | None
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, keep: Runtime | None = None) -> None:
+        """Close everything, except the parts `keep` (the runtime that replaced this one) shares."""
         await self.gateway.aclose()
-        if self.audit is not None:
+        if self.audit is not None and (keep is None or keep.audit is not self.audit):
             await self.audit.aclose()  # the last batch reaches the chain before the store closes
-        await self.state.aclose()
-        await self.shared.aclose()
+        if keep is None or keep.state is not self.state:
+            await self.state.aclose()
+        if keep is None or keep.shared is not self.shared:
+            await self.shared.aclose()
 
 
-async def build_runtime(config: LoadedConfig) -> Runtime:
+async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -> Runtime:
+    """Build every part for `config`; on reload, `reuse` (the running runtime) lends the parts
+    whose settings did not change — state and shared stores, the audit writer, the metrics —
+    so counters, limits, cached results and the audit chain carry on."""
     settings = config.settings
     connectors: dict[str, Connector] = {}
     tools: list[ToolSpec] = []
     problems: list[ConfigProblem] = []
-    state = await open_state(settings.state, config.base_dir, source=config.source)
+    before = reuse.config.settings if reuse is not None else None
+    if reuse is not None and before is not None and before.state == settings.state:
+        state = reuse.state
+    else:
+        state = await open_state(settings.state, config.base_dir, source=config.source)
     shared: SharedState | None = None
+    if (
+        reuse is not None
+        and before is not None
+        and (before.shared, before.cache) == (settings.shared, settings.cache)
+    ):
+        shared = reuse.shared
     try:
         for name, backend in settings.backends.items():
             connector = create_connector(name, backend, config)
@@ -97,16 +113,25 @@ async def build_runtime(config: LoadedConfig) -> Runtime:
         )
         if problems:
             raise ConfigError(problems)
-        shared = await _open_shared(config)
-        audit = await _audit_writer(config, state)
+        if shared is None:
+            shared = await _open_shared(config)
+        if (
+            reuse is not None
+            and reuse.state is state
+            and before is not None
+            and before.audit == settings.audit
+        ):
+            audit = reuse.audit
+        else:
+            audit = await _audit_writer(config, state)
     except ConfigError as exc:
-        await _close_all(connectors, state, shared)
+        await _close_all(connectors, state, shared, reuse)
         raise ConfigError(config.locate(exc.problems)) from None
     except BaseException:
-        await _close_all(connectors, state, shared)
+        await _close_all(connectors, state, shared, reuse)
         raise
 
-    metrics = GatewayMetrics()
+    metrics = reuse.metrics if reuse is not None else GatewayMetrics()
     identity = settings.identity
     jwt = JwtAuthenticator(identity.jwt) if identity.jwt is not None else None
     obo = identity.on_behalf_of
@@ -204,11 +229,15 @@ def _audit_stage(writer: AuditWriter, config: LoadedConfig) -> AuditStage:
     return AuditStage(writer, config.redactor, sensitive)
 
 
-async def _close_all(connectors: dict[str, Connector], state: StateStore, shared: SharedState | None) -> None:
+async def _close_all(
+    connectors: dict[str, Connector], state: StateStore, shared: SharedState | None, reuse: Runtime | None
+) -> None:
+    """After a failed build: close what this build opened, never what it borrowed."""
     for connector in connectors.values():
         await connector.aclose()
-    await state.aclose()
-    if shared is not None:
+    if reuse is None or state is not reuse.state:
+        await state.aclose()
+    if shared is not None and (reuse is None or shared is not reuse.shared):
         await shared.aclose()
 
 

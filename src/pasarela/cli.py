@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sys
 import time
@@ -124,7 +125,11 @@ def serve(
         loaded.redactor, level=loaded.settings.logging.level, fmt=loaded.settings.logging.format
     )
     try:
-        anyio.run(serve_http, loaded, host, port, backend_options={"use_uvloop": True})
+        reload = functools.partial(load_config, config)  # SIGHUP: read the file (and secrets) again
+        anyio.run(
+            functools.partial(serve_http, loaded, host, port, reload=reload),
+            backend_options={"use_uvloop": True},
+        )
     except ConfigError as exc:
         raise _fail_config(exc) from None
     except PasarelaError as exc:

@@ -6,9 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -26,32 +28,46 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path  # everything the process printed
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @contextmanager
-def serving(config: Path, port: int, env: dict[str, str]) -> Iterator[str]:
-    """`pasarela serve` until the block ends; yields the base URL once /readyz answers."""
-    process = subprocess.Popen(
-        pasarela_command("serve", "-c", str(config), "--port", str(port)),
-        env=child_env(env),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+def served(config: Path, port: int, env: dict[str, str], *, log: Path | None = None) -> Iterator[Served]:
+    """`pasarela serve` until the block ends, ready (/readyz answers) when the block starts.
+
+    Output goes to a file, never a pipe nobody reads (a chatty server would block on a full pipe).
+    """
+    log_file = log or Path(tempfile.mkstemp(prefix="pasarela-serve-", suffix=".log")[1])
+    with log_file.open("wb") as sink:
+        process = subprocess.Popen(
+            pasarela_command("serve", "-c", str(config), "--port", str(port)),
+            env=child_env(env),
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    handle = Served(f"http://127.0.0.1:{port}", process, log_file)
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"pasarela serve exited with {process.returncode}:\n{output}")
+                raise RuntimeError(f"pasarela serve exited with {process.returncode}:\n{handle.output()}")
             try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{handle.url}/readyz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("pasarela serve did not become ready")
+                raise RuntimeError(f"pasarela serve did not become ready:\n{handle.output()}")
             time.sleep(0.1)
-        yield url
+        yield handle
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -59,8 +75,15 @@ def serving(config: Path, port: int, env: dict[str, str]) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
+        if log is None:
+            log_file.unlink(missing_ok=True)
+
+
+@contextmanager
+def serving(config: Path, port: int, env: dict[str, str]) -> Iterator[str]:
+    """`pasarela serve` until the block ends; yields the base URL once /readyz answers."""
+    with served(config, port, env) as handle:
+        yield handle.url
 
 
 def run_pasarela(

@@ -162,7 +162,10 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
                 sys.stdout.flush()
 
             anyio.run(
-                lambda: serve_http(loaded, None, port, on_ready=ready), backend_options={"use_uvloop": True}
+                lambda: serve_http(
+                    loaded, None, port, on_ready=ready, reload=lambda: load_config(config_path())
+                ),
+                backend_options={"use_uvloop": True},
             )
         except ConfigError as exc:
             sys.stderr.write(f"the demo configuration is broken:\n{exc}\n")

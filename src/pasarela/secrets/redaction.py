@@ -31,6 +31,11 @@ class Redactor:
             ordered = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
+    def absorb(self, other: Redactor) -> Redactor:
+        """Learn every secret `other` knows (on reload: old values stay masked after a rotation)."""
+        self.add(*other._values)
+        return self
+
     def redact(self, text: str) -> str:
         pattern = self._pattern
         if pattern is None:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from pasarela.assembly import Runtime
 from pasarela.server.health import HealthRoutes
+from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import (
     create_mcp_server,
     create_session_manager,
@@ -24,19 +25,20 @@ from pasarela.server.rest import RestDoor
 AGENT_DOORS = ("/v1", "/mcp")
 
 
-def create_app(runtime: Runtime) -> Starlette:
-    server_settings = runtime.config.settings.server
-    redactor = runtime.config.redactor
-    gateway = runtime.gateway
+def create_app(runtime: Runtime | LiveRuntime) -> Starlette:
+    """The ASGI app; give it a LiveRuntime to be able to reload (the server settings stay)."""
+    live = runtime if isinstance(runtime, LiveRuntime) else LiveRuntime(runtime)
+    server_settings = live.runtime.config.settings.server
+    redactor = live.runtime.config.redactor  # one redactor for the process's life (reloads absorb)
 
-    mcp_server = create_mcp_server(gateway, redactor, principal_from_http)
+    mcp_server = create_mcp_server(lambda: live.runtime.gateway, redactor, principal_from_http)
     sessions = create_session_manager(
         mcp_server,
         transport_security(server_settings.host, server_settings.port, server_settings.allowed_hosts),
         max_body_bytes=server_settings.max_request_bytes,
     )
-    rest = RestDoor(gateway, redactor, max_body_bytes=server_settings.max_request_bytes)
-    health = HealthRoutes(gateway, runtime.metrics)
+    rest = RestDoor(live, redactor, max_body_bytes=server_settings.max_request_bytes)
+    health = HealthRoutes(live)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -46,7 +48,7 @@ def create_app(runtime: Runtime) -> Starlette:
                 yield
             finally:
                 health.ready = False
-                await runtime.aclose()
+                await live.aclose()
 
     return Starlette(
         routes=[
@@ -58,7 +60,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Middleware(RequestIdMiddleware),
             Middleware(
                 AuthenticateMiddleware,
-                authenticator=runtime.authenticator,
+                authenticator=lambda: live.runtime.authenticator,
                 redactor=redactor,
                 prefixes=AGENT_DOORS,
             ),

@@ -7,15 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pasarela.pipeline import Gateway
+from pasarela.server.live import LiveRuntime
 from pasarela.server.rest import json_response
-from pasarela.telemetry import GatewayMetrics
 
 
 class HealthRoutes:
-    def __init__(self, gateway: Gateway, metrics: GatewayMetrics) -> None:
-        self.gateway = gateway
-        self.metrics = metrics
+    def __init__(self, live: LiveRuntime) -> None:
+        self.live = live
         self.ready = False  # set once the app's lifespan has started every part
 
     def routes(self) -> list[Route]:
@@ -31,7 +29,7 @@ class HealthRoutes:
     async def readyz(self, request: Request) -> Response:
         if not self.ready:
             return json_response({"status": "starting"}, status=503)
-        return json_response({"status": "ready", "tools": len(self.gateway.catalog)})
+        return json_response({"status": "ready", "tools": len(self.live.runtime.gateway.catalog)})
 
     async def metrics_endpoint(self, request: Request) -> Response:
-        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.live.runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

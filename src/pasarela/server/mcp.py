@@ -81,20 +81,37 @@ def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
     )
 
 
+class _McpTools:
+    """Each tool's MCP form, built once per catalog (listing is per principal; forms never change)."""
+
+    def __init__(self) -> None:
+        self._gateway: Gateway | None = None
+        self._tools: dict[str, types.Tool] = {}
+
+    def of(self, gateway: Gateway) -> dict[str, types.Tool]:
+        if gateway is not self._gateway:  # a reload brought a new catalog
+            self._tools = {spec.name: mcp_tool(spec) for spec in gateway.catalog}
+            self._gateway = gateway
+        return self._tools
+
+
 def create_mcp_server(
-    gateway: Gateway, redactor: Redactor, resolve_principal: PrincipalResolver
+    gateway_of: Callable[[], Gateway], redactor: Redactor, resolve_principal: PrincipalResolver
 ) -> Server[Any]:
-    # Built once: listing is per principal, but each tool's MCP form never changes.
-    mcp_tools = {spec.name: mcp_tool(spec) for spec in gateway.catalog}
+    """`gateway_of()` is the current gateway: a reload may replace it between requests."""
+    forms = _McpTools()
 
     def input_schema(name: str) -> dict[str, Any] | None:
         # Lets the SDK check Mcp-Param-* headers without running tools/list on every call.
-        return dict(gateway.catalog.get(name).input_schema) if name in gateway.catalog else None
+        catalog = gateway_of().catalog
+        return dict(catalog.get(name).input_schema) if name in catalog else None
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         principal = resolve_principal(ctx)
+        gateway = gateway_of()
+        mcp_tools = forms.of(gateway)
         tools = [mcp_tools[spec.name] for spec in gateway.tools_for(principal, "mcp")]
         # Per-principal answer: never cacheable across identities.
         return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
@@ -105,7 +122,7 @@ def create_mcp_server(
         principal = resolve_principal(ctx)
         request_id = _request_id(ctx)
         try:
-            outcome = await gateway.call(
+            outcome = await gateway_of().call(
                 principal,
                 params.name,
                 params.arguments,

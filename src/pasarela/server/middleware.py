@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 import structlog
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -67,10 +68,14 @@ class AuthenticateMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, authenticator: Authenticator, redactor: Redactor, prefixes: tuple[str, ...]
+        self,
+        app: ASGIApp,
+        authenticator: Callable[[], Authenticator],
+        redactor: Redactor,
+        prefixes: tuple[str, ...],
     ) -> None:
         self.app = app
-        self.authenticator = authenticator
+        self.authenticator = authenticator  # the current one: a reload may replace it
         self.redactor = redactor
         self.prefixes = prefixes
 
@@ -83,8 +88,9 @@ class AuthenticateMiddleware:
             return
         try:
             headers = Headers(scope=scope)
-            principal = await self.authenticator.authenticate_request(
-                headers.get("authorization"), headers.get(self.authenticator.on_behalf_of_header)
+            authenticator = self.authenticator()
+            principal = await authenticator.authenticate_request(
+                headers.get("authorization"), headers.get(authenticator.on_behalf_of_header)
             )
         except AuthenticationError as exc:
             log.info("authentication_failed", path=scope["path"], reason=exc.detail)

@@ -12,8 +12,8 @@ from starlette.routing import Route
 
 from pasarela.catalog.formats import render
 from pasarela.errors import InvalidRequest, PasarelaError
-from pasarela.pipeline import Gateway
 from pasarela.secrets import Redactor
+from pasarela.server.live import LiveRuntime
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.problems import problem_response
 
@@ -25,8 +25,8 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 class RestDoor:
-    def __init__(self, gateway: Gateway, redactor: Redactor, *, max_body_bytes: int) -> None:
-        self.gateway = gateway
+    def __init__(self, live: LiveRuntime, redactor: Redactor, *, max_body_bytes: int) -> None:
+        self.live = live
         self.redactor = redactor
         self.max_body_bytes = max_body_bytes
 
@@ -42,7 +42,7 @@ class RestDoor:
         if fmt not in REST_FORMATS:
             error = InvalidRequest(f"unknown format {fmt!r}: expected one of {', '.join(REST_FORMATS)}")
             return problem_response(error, self.redactor, request_id=request_id)
-        tools = self.gateway.tools_for(principal_of(request.scope), "rest")
+        tools = self.live.runtime.gateway.tools_for(principal_of(request.scope), "rest")
         return json_response({"tools": render(tools, fmt)})
 
     async def call_tool(self, request: Request) -> Response:
@@ -51,7 +51,7 @@ class RestDoor:
         name = request.path_params["name"]
         try:
             arguments = await self._arguments(request)
-            outcome = await self.gateway.call(
+            outcome = await self.live.runtime.gateway.call(
                 principal_of(request.scope),
                 name,
                 arguments,

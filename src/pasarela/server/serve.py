@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
+import signal
 import socket
 from collections.abc import Callable
 
 import anyio
+import anyio.abc
 import structlog
 import uvicorn
 
@@ -14,6 +15,7 @@ from pasarela.assembly import build_runtime
 from pasarela.config import LoadedConfig
 from pasarela.errors import StartupError
 from pasarela.server.app import create_app
+from pasarela.server.live import LiveRuntime
 
 log = structlog.get_logger("pasarela.serve")
 
@@ -37,8 +39,12 @@ async def serve_http(
     port: int | None = None,
     *,
     on_ready: Callable[[str], None] | None = None,
+    reload: Callable[[], LoadedConfig] | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; `on_ready(base_url)` runs once the socket accepts requests."""
+    """Serve until SIGINT/SIGTERM; `on_ready(base_url)` runs once the socket accepts requests.
+
+    With `reload`, SIGHUP builds a runtime from `reload()` and switches to it (server.host and
+    server.port stay as they are: the socket is already bound)."""
     settings = config.settings.server
     bind_host = host or settings.host
     listener = listen(bind_host, settings.port if port is None else port)
@@ -48,7 +54,8 @@ async def serve_http(
     except BaseException:
         listener.close()
         raise
-    app = create_app(runtime)
+    live = LiveRuntime(runtime)
+    app = create_app(live)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -69,9 +76,27 @@ async def serve_http(
         tools=len(runtime.gateway.catalog),
     )
     async with anyio.create_task_group() as group:
-        group.start_soon(functools.partial(server.serve, sockets=[listener]))
+
+        async def run_server() -> None:
+            await server.serve(sockets=[listener])
+            group.cancel_scope.cancel()  # the server is done: so is the reload listener
+
+        group.start_soon(run_server)
         # uvicorn exposes readiness only as a flag, not an event.
         while not server.started and not server.should_exit:  # noqa: ASYNC110
             await anyio.sleep(0.02)
         if server.started and on_ready is not None:
             on_ready(f"http://{bind_host}:{bind_port}")
+        if reload is not None and server.started:
+            group.start_soon(_reload_on_sighup, live, reload, group)
+
+
+async def _reload_on_sighup(
+    live: LiveRuntime, reload: Callable[[], LoadedConfig], group: anyio.abc.TaskGroup
+) -> None:
+    with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+        async for _ in signals:
+            log.info("reload_requested", signal="SIGHUP")
+            old = await live.reload(reload)
+            if old is not None:
+                group.start_soon(live.retire, old, live.drain_time(old))
