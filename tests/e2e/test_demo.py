@@ -16,10 +16,13 @@ import pytest
 
 from tests.conftest import REPO
 from tests.helpers.mcp_clients import mcp_http_client
-from tests.helpers.processes import child_env, pasarela_command
+from tests.helpers.processes import child_env, pasarela_command, run_pasarela
 from tests.helpers.servers import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+EU_JOHN = {"customer_id": "12345", "region": "EU"}
+AUDIT_KEY = "demo-audit-key-for-the-test-0001"
 
 
 def children_of(pid: int) -> list[int]:
@@ -48,7 +51,9 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
     process = subprocess.Popen(
         pasarela_command("demo", "--port", str(port), "--data-dir", str(tmp_path)),
         # Customer data is cached for 5 minutes in the demo; a second lets the test see it go stale.
-        env=child_env({"PASARELA_DEMO_CUSTOMER_CACHE_TTL": "1s"}),
+        env=child_env(
+            {"PASARELA_DEMO_CUSTOMER_CACHE_TTL": "1s", "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY}
+        ),
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -77,7 +82,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                 "list_tickets",
             }
             customer_schema = tools["get_customer_info"]["inputSchema"]
-            assert list(customer_schema["properties"]) == ["customer_id"]
+            assert list(customer_schema["properties"]) == ["customer_id", "region"]
             assert customer_schema["properties"]["customer_id"]["type"] == "string"
             assert customer_schema["required"] == ["customer_id"]
             ticket_schema = tools["create_support_ticket"]["inputSchema"]
@@ -90,13 +95,37 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             assert ticket_schema["required"] == ["title", "description"]
 
             john = await http.post(
-                "/tools/get_customer_info:call", json={"arguments": {"customer_id": "12345"}}, headers=support
+                "/tools/get_customer_info:call", json={"arguments": EU_JOHN}, headers=support
             )
             assert john.json()["result"]["first_name"] == "John"
             assert john.json()["result"]["last_name"] == "Doe"
             assert john.json()["meta"]["cache"] == "miss"
             # Support sees contact details masked; compliance (policy: unmask) sees them whole.
             assert john.json()["result"]["email"] == "***.com"
+            # Support reads customers of its own region only: it must say which, and the CRM holds it to it.
+            for arguments, status in (
+                ({"customer_id": "12345"}, 403),
+                ({"customer_id": "12345", "region": "US"}, 403),
+                ({"customer_id": "45678", "region": "EU"}, 502),  # a US customer: the CRM answers 404
+            ):
+                refused = await http.post(
+                    "/tools/get_customer_info:call", json={"arguments": arguments}, headers=support
+                )
+                assert refused.status_code == status, refused.text
+            assert (
+                "own region"
+                in (
+                    await http.post(
+                        "/tools/search_customers:call", json={"arguments": {"name": "Doe"}}, headers=support
+                    )
+                ).json()["detail"]
+            )
+            eu_only = await http.post(
+                "/tools/search_customers:call",
+                json={"arguments": {"name": "ar", "region": "EU"}},
+                headers=support,
+            )
+            assert [c["first_name"] for c in eu_only.json()["result"]["customers"]] == ["Maria"]  # not Amara (US)
             denied = await http.post(
                 "/tools/list_customer_accounts:call",
                 json={"arguments": {"customer_id": "12345"}},
@@ -150,20 +179,22 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
 
             # The CRM stops: support's customer data comes from the cache, marked stale.
             cached = await http.post(
-                "/tools/get_customer_info:call", json={"arguments": {"customer_id": "12345"}}, headers=support
+                "/tools/get_customer_info:call", json={"arguments": EU_JOHN}, headers=support
             )
             assert cached.json()["meta"]["cache"] in ("hit", "miss")
             os.kill(crm_pid, signal.SIGTERM)
             await anyio.sleep(1.2)  # past the (shortened) ttl: only a stale copy is left
             stale = await http.post(
-                "/tools/get_customer_info:call", json={"arguments": {"customer_id": "12345"}}, headers=support
+                "/tools/get_customer_info:call", json={"arguments": EU_JOHN}, headers=support
             )
             assert stale.status_code == 200, stale.text
             assert stale.json()["result"]["first_name"] == "John"
             assert stale.json()["meta"]["cache"] == "stale"
             assert "crm is unavailable" in stale.json()["meta"]["warning"]
             never_cached = await http.post(
-                "/tools/get_customer_info:call", json={"arguments": {"customer_id": "67890"}}, headers=support
+                "/tools/get_customer_info:call",
+                json={"arguments": {"customer_id": "23456", "region": "EU"}},
+                headers=support,
             )
             assert never_cached.status_code == 503
             assert never_cached.json()["backend"] == "crm"
@@ -187,6 +218,28 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+        # Every call and denial above is in the demo's audit trail, and the chain verifies.
+        env = {
+            "PASARELA_DEMO_DATA": str(tmp_path),
+            "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY,
+            # Loading the configuration resolves every secret; verifying uses only the audit key.
+            **{
+                f"PASARELA_SECRET_DEMO_{name}": "unused-for-verification"
+                for name in (
+                    "SUPPORT_BOT_KEY",
+                    "SALES_BOT_KEY",
+                    "COMPLIANCE_BOT_KEY",
+                    "CRM_API_KEY",
+                    "TICKETING_TOKEN",
+                )
+            },
+        }
+        verified = run_pasarela(
+            "audit", "verify", "-c", str(REPO / "examples" / "bank" / "pasarela.yaml"), env=env
+        )
+        assert verified.returncode == 0, verified.stderr
+        assert "audit: OK" in verified.stderr
     finally:
         if process.poll() is None:
             process.kill()

@@ -123,7 +123,7 @@ def banner(gateway_url: str, keys: dict[str, str], systems: dict[str, tuple[str,
         "Try:",
         f"  curl -s -H 'Authorization: Bearer {support_key}' {gateway_url}/v1/tools",
         f"  curl -s -H 'Authorization: Bearer {support_key}' -H 'Content-Type: application/json' \\",
-        f'       -d \'{{"arguments": {{"customer_id": "12345"}}}}\' {gateway_url}/v1/tools/get_customer_info:call',
+        f'       -d \'{{"arguments": {{"customer_id": "12345", "region": "EU"}}}}\' {gateway_url}/v1/tools/get_customer_info:call',
         "",
     ]
     return "\n".join(lines)
@@ -149,7 +149,9 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
                     "PASARELA_DEMO_TICKETING_URL": systems[1].url,
                     "PASARELA_SECRET_DEMO_CRM_API_KEY": systems[0].token,
                     "PASARELA_SECRET_DEMO_TICKETING_TOKEN": systems[1].token,
-                    "PASARELA_SECRET_DEMO_AUDIT_KEY": secrets.token_urlsafe(32),
+                    # Set it yourself to verify the demo's audit checkpoints after it stops.
+                    "PASARELA_SECRET_DEMO_AUDIT_KEY": os.environ.get("PASARELA_SECRET_DEMO_AUDIT_KEY")
+                    or secrets.token_urlsafe(32),
                     **{_secret_env_name(p): key for p, key in keys.items()},
                 }
             )

@@ -113,9 +113,12 @@ def create_crm_app(db_path: str, api_key: str, base_url: str) -> Starlette:
         return _same(request.headers.get("x-api-key"), api_key)
 
     def get_customer(request: Request) -> Response:
+        # `region`, when given, must be the customer's: the CRM itself enforces the scope asked for.
+        region = request.query_params.get("region")
         with _db(db_path) as db:
             row = db.execute(
-                "SELECT * FROM customers WHERE customer_id = ?", (request.path_params["customer_id"],)
+                "SELECT * FROM customers WHERE customer_id = ? AND (? IS NULL OR region = ?)",
+                (request.path_params["customer_id"], region, region),
             ).fetchone()
         if row is None:
             return JSONResponse({"error": "no such customer"}, status_code=404)
@@ -125,11 +128,13 @@ def create_crm_app(db_path: str, api_key: str, base_url: str) -> Starlette:
         name = request.query_params.get("name", "")
         limit = min(int(request.query_params.get("limit", "10") or 10), 50)
         pattern = f"%{name.lower()}%"
+        region = request.query_params.get("region")
         with _db(db_path) as db:
             rows = db.execute(
-                "SELECT * FROM customers WHERE lower(first_name) LIKE ? OR lower(last_name) LIKE ?"
-                " OR lower(first_name || ' ' || last_name) LIKE ? ORDER BY customer_id LIMIT ?",
-                (pattern, pattern, pattern, limit),
+                "SELECT * FROM customers WHERE (lower(first_name) LIKE ? OR lower(last_name) LIKE ?"
+                " OR lower(first_name || ' ' || last_name) LIKE ?) AND (? IS NULL OR region = ?)"
+                " ORDER BY customer_id LIMIT ?",
+                (pattern, pattern, pattern, region, region, limit),
             ).fetchall()
         return JSONResponse({"customers": [dict(r) for r in rows]})
 
