@@ -125,7 +125,9 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                 json={"arguments": {"name": "ar", "region": "EU"}},
                 headers=support,
             )
-            assert [c["first_name"] for c in eu_only.json()["result"]["customers"]] == ["Maria"]  # not Amara (US)
+            assert [c["first_name"] for c in eu_only.json()["result"]["customers"]] == [
+                "Maria"
+            ]  # not Amara (US)
             denied = await http.post(
                 "/tools/list_customer_accounts:call",
                 json={"arguments": {"customer_id": "12345"}},

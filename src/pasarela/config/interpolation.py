@@ -13,6 +13,7 @@ from typing import Any
 
 from pasarela.config.yaml_source import Path
 from pasarela.secrets import Redactor, SecretChain
+from pasarela.secrets.errors import SecretProviderError
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{(?P<kind>[a-z]+):(?P<name>[A-Za-z0-9_.-]+)(?::-(?P<default>[^}]*))?\}")
 
@@ -48,7 +49,11 @@ class Interpolator:
                     return ""
                 return value
             if kind == "secret":
-                secret = self.secrets.get(name)
+                try:
+                    secret = self.secrets.get(name)
+                except SecretProviderError as exc:
+                    self.problems.append((path, f"secret {name!r}: {exc}"))
+                    return ""
                 if secret is None:
                     if default is not None:
                         return default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pasarela.config.interpolation import Interpolator
-from pasarela.config.model import SecretSourceSettings, Settings
+from pasarela.config.model import SecretSourceSettings, Settings, VaultSecretsSettings
 from pasarela.config.yaml_source import Path as KeyPath
 from pasarela.config.yaml_source import format_path, line_of, read_yaml
 from pasarela.errors import ConfigError, ConfigProblem
@@ -79,6 +80,8 @@ def load_config_text(
             chain = _secret_chain(sources, base_dir, environ)
         except ValidationError as exc:
             problems.extend(_translate(exc, ("secrets",), problem, Redactor()))
+        except ModuleNotFoundError as exc:
+            problems.append(problem(("secrets",), f"vault needs {exc.name}: pip install 'pasarela[vault]'"))
     else:
         chain = _secret_chain(Settings.model_fields["secrets"].get_default(), base_dir, environ)
 
@@ -122,7 +125,36 @@ def _secret_chain(
             providers.append(
                 FileSecretProvider(directory if directory.is_absolute() else base_dir / directory)
             )
+        elif item.vault is not None:
+            providers.append(_vault(item.vault, base_dir, environ if environ is not None else os.environ))
     return SecretChain(tuple(providers))
+
+
+def _vault(settings: VaultSecretsSettings, base_dir: Path, environ: Mapping[str, str]) -> SecretProvider:
+    from pasarela.secrets.vault import VaultSecretProvider  # hvac is only imported when Vault is used
+
+    token: str | None = None
+    if settings.token_file is not None:
+        file = Path(settings.token_file).expanduser()
+        file = file if file.is_absolute() else base_dir / file
+        source = f"the token file {file}"
+        try:
+            token = file.read_text(encoding="utf-8").strip()
+        except OSError:
+            token = None
+    else:
+        source = f"the environment variable {settings.token_env}"
+        token = environ.get(settings.token_env) if settings.token_env else None
+    return VaultSecretProvider(
+        settings.url,
+        mount=settings.mount,
+        path=settings.path,
+        token=token,
+        token_source=source,
+        namespace=settings.namespace,
+        ca_cert=settings.ca_cert,
+        timeout=settings.timeout,
+    )
 
 
 def _translate(

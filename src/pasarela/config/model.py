@@ -52,13 +52,34 @@ class FileSecretsSettings(Strict):
     dir: str
 
 
+class VaultSecretsSettings(Strict):
+    """HashiCorp Vault, KV version 2: the keys of one secret are the names `${secret:…}` uses."""
+
+    url: str = Field(description="e.g. https://vault.bank.internal:8200")
+    mount: str = Field("secret", description="Where the KV v2 engine is mounted")
+    path: str = Field(description="The secret holding the gateway's secrets, e.g. pasarela/prod")
+    token_env: str | None = Field("VAULT_TOKEN", description="Environment variable holding the token")
+    token_file: str | None = Field(None, description="... or a file holding it (e.g. a Vault agent sink)")
+    namespace: str | None = Field(None, description="Vault Enterprise namespace")
+    ca_cert: str | None = Field(None, description="CA bundle for Vault's TLS certificate")
+    timeout: Duration = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value
+
+
 class SecretSourceSettings(Strict):
     env: EnvSecretsSettings | None = None
     file: FileSecretsSettings | None = None
+    vault: VaultSecretsSettings | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
-        _exactly_one(self, ("env", "file"), "secret provider")
+        _exactly_one(self, ("env", "file", "vault"), "secret provider")
         return self
 
 
