@@ -29,7 +29,13 @@ def upstream() -> Iterator[tuple[RecordingUpstream, str]]:
         yield recorder, server.url
 
 
-def write(directory: Path, upstream_url: str, *, backend_token: str, writer_key: str) -> Path:
+def write(
+    directory: Path,
+    upstream_url: str,
+    *,
+    backend_token: str = "token-0000000001",  # noqa: S107 - a test value
+    writer_key: str = "writer-key-0000000001",
+) -> Path:
     secrets = directory / "secrets"
     secrets.mkdir(exist_ok=True)
     (secrets / "ITEMS_TOKEN").write_text(backend_token)
@@ -114,9 +120,7 @@ def test_an_approved_tool_is_served_again_after_a_reload(
     tmp_path: Path, upstream: tuple[RecordingUpstream, str]
 ) -> None:
     _, upstream_url = upstream
-    config = write(
-        tmp_path, upstream_url, backend_token="token-0000000001", writer_key="writer-key-0000000001"
-    )
+    config = write(tmp_path, upstream_url)
     with served(config, free_port(), {}) as server:
         assert get_item(server.url).status_code == 200
         # The backend changes the tool: on the next load it is quarantined.
@@ -139,9 +143,7 @@ def test_a_broken_config_is_refused_and_the_running_one_kept(
     tmp_path: Path, upstream: tuple[RecordingUpstream, str]
 ) -> None:
     _, upstream_url = upstream
-    config = write(
-        tmp_path, upstream_url, backend_token="token-0000000001", writer_key="writer-key-0000000001"
-    )
+    config = write(tmp_path, upstream_url)
     with served(config, free_port(), {}) as server:
         config.write_text(config.read_text().replace("reader: [getItem]", "reader: [getItem, no_such_tool]"))
         reload(server, '"event":"reload_failed"')
