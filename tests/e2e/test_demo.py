@@ -135,6 +135,14 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             )
             assert denied.status_code == 403
             sales = {"Authorization": f"Bearer {keys['sales-bot']}"}
+            sales_tools = {t["name"] for t in (await http.get("/tools", headers=sales)).json()["tools"]}
+            assert "create_support_ticket" not in sales_tools  # the sales bot cannot open tickets
+            no_ticket = await http.post(
+                "/tools/create_support_ticket:call",
+                json={"arguments": {"title": "Upsell", "description": "Call the customer"}},
+                headers=sales,
+            )
+            assert no_ticket.status_code == 403
             quote = await http.post(
                 "/tools/loan_payment_quote:call",
                 json={"arguments": {"amount": 12000, "annual_rate_percent": 0, "months": 12}},
