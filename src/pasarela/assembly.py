@@ -14,6 +14,8 @@ from pasarela.catalog.selection import select_tools
 from pasarela.config.loader import LoadedConfig
 from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
+from pasarela.contracts import load_registry
+from pasarela.contracts.checks import check_contracts, tool_contracts, with_contract
 from pasarela.errors import ConfigError, ConfigProblem, StartupError
 from pasarela.flow import build_flow_stages, check_flow
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
@@ -100,7 +102,11 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
         # Pinned as the backends serve them, before the operator's own overrides.
         auto_approve = {name for name, backend in settings.backends.items() if backend.auto_approve_changes}
         quarantined = await ToolPins(state).reconcile(tools, auto_approve)
-        tools = [_scrubbed(_with_overrides(spec, config), config) for spec in tools]
+        registry = load_registry(config)
+        tools = [
+            _scrubbed(with_contract(_with_overrides(spec, config), config, registry), config)
+            for spec in tools
+        ]
         catalog = Catalog(
             tools, source=config.source, quarantined={name: q.message for name, q in quarantined.items()}
         )
@@ -110,6 +116,7 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
             + _check_policies(sources, catalog, config)
             + _check_masking(config)
             + check_flow(catalog, config)
+            + check_contracts(config, registry)
         )
         if problems:
             raise ConfigError(problems)
@@ -144,7 +151,7 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
     )
     authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
     audit_stage = _audit_stage(audit, config) if audit is not None else None
-    flow = build_flow_stages(config, catalog, shared, state, metrics)
+    flow = build_flow_stages(config, catalog, shared, state, metrics, tool_contracts(config, registry))
     gateway = Gateway(
         catalog,
         connectors,

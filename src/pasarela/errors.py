@@ -18,6 +18,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
         ├── UpstreamUnavailable        503 upstream_unavailable (could not connect)
         │   ├── Throttled              503 throttled           (the backend's bulkhead is full; Retry-After)
         │   └── CircuitOpen            503 circuit_open        (the backend is failing; Retry-After)
+        ├── UpstreamContractError      502 upstream_contract   (the answer violates the tool's output schema)
         └── UpstreamTimeout            504 upstream_timeout
 
 Each error knows its HTTP status and stable problem `type` (RFC 9457), and whether MCP reports
@@ -245,6 +246,13 @@ class CircuitOpen(UpstreamUnavailable):
         super().__init__(detail, backend=backend, retry_after=retry_after)
 
 
+class UpstreamContractError(UpstreamError):
+    """The backend answered, but not in the shape the tool promises (its `output` schema)."""
+
+    code = "upstream_contract"
+    title = "The backend's answer broke the tool's contract"
+
+
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"
@@ -269,6 +277,7 @@ __all__ = [
     "Throttled",
     "ToolNotFound",
     "ToolQuarantined",
+    "UpstreamContractError",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnavailable",

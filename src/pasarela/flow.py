@@ -1,7 +1,8 @@
 """The traffic and resilience stages of a configuration, and the checks that keep them sane.
 
 Stages, in pipeline order after validation: idempotency keys → rate limits → quotas → cache →
-fallback → resilience (bulkhead → breaker → retry; the timeout is the connector's).
+fallback → contract (transform + output schema) → resilience (bulkhead → breaker → retry; the
+timeout is the connector's).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pasarela.caching import CacheStage, ResultCache
 from pasarela.catalog import Catalog
 from pasarela.config.loader import LoadedConfig
 from pasarela.config.traffic import CacheSettings
+from pasarela.contracts import ContractStage, ToolContract
 from pasarela.errors import ConfigProblem
 from pasarela.pipeline.call import Stage
 from pasarela.resilience import BackendGuard, Bulkhead, CircuitBreaker, ResilienceStage, Retrier
@@ -42,7 +44,12 @@ class FlowStages:
 
 
 def build_flow_stages(
-    config: LoadedConfig, catalog: Catalog, shared: SharedState, state: StateStore, metrics: GatewayMetrics
+    config: LoadedConfig,
+    catalog: Catalog,
+    shared: SharedState,
+    state: StateStore,
+    metrics: GatewayMetrics,
+    contracts: Mapping[str, ToolContract],
 ) -> FlowStages:
     settings = config.settings
     tools = list(catalog)
@@ -80,6 +87,7 @@ def build_flow_stages(
             metrics,
         ),
         fallback,
+        ContractStage(contracts, metrics),  # inside cache and fallback: both hold results in shape
         ResilienceStage(guards, metrics),
     )
     return FlowStages(stages, fallback)

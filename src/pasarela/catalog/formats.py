@@ -54,7 +54,10 @@ def anthropic(tool: ToolSpec) -> dict[str, Any]:
 def mcp(tool: ToolSpec) -> dict[str, Any]:
     """Exactly what `tools/list` returns over MCP for this tool."""
     out = native(tool)
-    out.pop("outputSchema", None)  # see server/mcp.py: advertised once results are validated against it
+    if tool.output_contract is None:
+        # A backend's own output schema is unverified (docs/decisions.md #6): only a registry
+        # schema that every result is validated against is promised to MCP clients.
+        out.pop("outputSchema", None)
     return out
 
 

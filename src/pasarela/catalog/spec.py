@@ -37,3 +37,6 @@ class ToolSpec:
     output_schema: Mapping[str, Any] | None = None
     annotations: ToolAnnotations = field(default_factory=ToolAnnotations)
     tags: tuple[str, ...] = ()
+    # The registry schema (e.g. customer@2) results are validated against; only then is
+    # `output_schema` a promise worth advertising over MCP.
+    output_contract: str | None = None

@@ -20,6 +20,7 @@ from pasarela.config.traffic import (
 )
 
 NAME = r"^[A-Za-z0-9_-]{1,64}$"
+SCHEMA_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}@[0-9]{1,6}$"  # customer@2
 _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 STATE_SCHEMES = ("sqlite", "postgresql")
 SHARED_SCHEMES = ("memory", "redis", "rediss")
@@ -306,6 +307,13 @@ class ToolSettings(Strict):
     idempotent: bool | None = Field(
         None, description="Override the backend's hint: idempotent calls may be retried"
     )
+    transform: str | None = Field(
+        None, description="JMESPath applied to results, e.g. '{customer_id: Id, name: {first: FirstName}}'"
+    )
+    output: str | None = Field(
+        None,
+        description="A schema from `schemas:` (e.g. customer@2): results are validated against it and it is advertised",
+    )
 
     @field_validator("rate_limit")
     @classmethod
@@ -369,6 +377,10 @@ class Settings(Strict):
         [],
         description="Cedar policies (ABAC): a string, or a list of {inline|file, mode}. forbid wins.",
         json_schema_extra=_string_or_list,
+    )
+    schemas: dict[Annotated[str, Field(pattern=SCHEMA_NAME)], dict[str, Any]] = Field(
+        {},
+        description="Named, versioned JSON Schemas (name@version): an inline schema, or {file: path}",
     )
     rate_limits: list[RateLimitRule] = Field(
         [], description="Rate limits by principal, role, tool or backend"

@@ -52,6 +52,12 @@ class GatewayMetrics:
             ["backend", "tool", "result"],
             registry=self.registry,
         )
+        self.contract_violations = Counter(
+            "pasarela_contract_violations",
+            "Results that broke their tool's declared output schema",
+            ["backend", "tool", "schema"],
+            registry=self.registry,
+        )
         self.idempotent_replays = Counter(
             "pasarela_idempotent_replays",
             "Calls answered from the first outcome of their idempotency key",

@@ -1,0 +1,64 @@
+"""The contract stage: reshape results (JMESPath) and hold them to their declared schema.
+
+A tool's `transform` turns whatever its backend speaks into the agreed shape; its `output`
+schema is then checked. A result that breaks it is an upstream contract error (502
+`upstream_contract`, counted in metrics), never passed on silently. The stage sits inside the
+cache and fallback stages, so cached and fallback results are already in shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jmespath
+import jmespath.parser
+import structlog
+
+from pasarela.contracts.registry import Contract
+from pasarela.errors import UpstreamContractError
+from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.telemetry.metrics import GatewayMetrics
+
+log = structlog.get_logger("pasarela.contracts")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContract:
+    transform: jmespath.parser.ParsedResult | None
+    output: Contract | None
+
+
+class ContractStage:
+    def __init__(self, contracts: Mapping[str, ToolContract], metrics: GatewayMetrics) -> None:
+        self._contracts = dict(contracts)
+        self._metrics = metrics
+
+    async def __call__(self, call: Call, call_next: Next) -> Outcome:
+        contract = self._contracts.get(call.tool.name)
+        outcome = await call_next(call)
+        if contract is None:
+            return outcome
+        result = outcome.result
+        if contract.transform is not None:
+            result = contract.transform.search(result)
+        if contract.output is not None:
+            problems = contract.output.problems(result)
+            if problems:
+                self._metrics.contract_violations.labels(
+                    call.tool.backend, call.tool.name, contract.output.name
+                ).inc()
+                log.warning(
+                    "contract_violation",
+                    tool=call.tool.name,
+                    schema=contract.output.name,
+                    problems=[f"{p.path}: {p.message}" for p in problems],
+                )
+                raise UpstreamContractError(
+                    f"{call.tool.backend} answered {call.tool.name} in a shape that breaks {contract.output.name}",
+                    backend=call.tool.backend,
+                    schema=contract.output.name,
+                    errors=[{"path": p.path, "message": p.message} for p in problems],
+                )
+            return Outcome(result, {**outcome.meta, "schema": contract.output.name})
+        return Outcome(result, outcome.meta)

@@ -1,0 +1,135 @@
+"""Transforms and the schema registry: the seed's mapping example, and a broken contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pasarela.assembly import Runtime
+from pasarela.catalog.formats import render
+from pasarela.errors import ConfigError
+from tests.helpers.faults import Answer, FaultyUpstream
+from tests.helpers.gateway import READER_KEY, bearer, gateway_for
+
+pytestmark = pytest.mark.anyio
+
+SALESFORCE_STYLE = {"Id": "0035e00000XyZ", "FirstName": "John", "LastName": "Doe", "Email": "j@example.com"}
+CUSTOMER_V2 = """\
+schemas:
+  customer@2:
+    type: object
+    required: [customer_id, name]
+    additionalProperties: false
+    properties:
+      customer_id: {type: string}
+      name:
+        type: object
+        required: [first, last]
+        properties: {first: {type: string}, last: {type: string}}
+"""
+SEED_MAPPING = (
+    "tools:\n  getItem:\n    transform: '{customer_id: Id, name: {first: FirstName, last: LastName}}'\n"
+)
+
+
+@pytest.fixture
+def upstream() -> Iterator[FaultyUpstream]:
+    with FaultyUpstream(Answer(200, SALESFORCE_STYLE)) as server:
+        yield server
+
+
+def gateway(
+    tmp_path: Path, upstream: FaultyUpstream, extra: str
+) -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, Runtime]]:
+    return gateway_for(tmp_path, upstream.url, extra=extra)
+
+
+async def get_item(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post(
+        "/v1/tools/getItem:call", json={"arguments": {"item_id": "1"}}, headers=bearer(READER_KEY)
+    )
+
+
+async def test_the_seed_mapping_reshapes_a_salesforce_style_record(
+    tmp_path: Path, upstream: FaultyUpstream
+) -> None:
+    async with gateway(tmp_path, upstream, SEED_MAPPING) as (client, runtime):
+        response = await get_item(client)
+        assert response.status_code == 200
+        assert response.json()["result"] == {
+            "customer_id": "0035e00000XyZ",
+            "name": {"first": "John", "last": "Doe"},
+        }
+        # The backend's own output schema no longer describes the result, so none is advertised.
+        assert runtime.gateway.catalog.get("getItem").output_schema is None
+
+
+async def test_a_declared_output_is_validated_and_advertised(
+    tmp_path: Path, upstream: FaultyUpstream
+) -> None:
+    extra = CUSTOMER_V2 + SEED_MAPPING + "    output: customer@2\n"
+    async with gateway(tmp_path, upstream, extra) as (client, runtime):
+        response = await get_item(client)
+        assert response.status_code == 200, response.text
+        assert response.json()["meta"]["schema"] == "customer@2"
+        [listed] = [t for t in render(runtime.gateway.catalog, "mcp") if t["name"] == "getItem"]
+        assert listed["outputSchema"]["required"] == ["customer_id", "name"]
+        [other] = [t for t in render(runtime.gateway.catalog, "mcp") if t["name"] == "searchItems"]
+        assert "outputSchema" not in other  # unvalidated backend schemas are not promised
+
+
+async def test_a_result_breaking_its_contract_is_an_upstream_contract_error(
+    tmp_path: Path, upstream: FaultyUpstream
+) -> None:
+    upstream.default = Answer(200, {"Id": 42, "FirstName": "John"})  # Id not a string, LastName missing
+    extra = CUSTOMER_V2 + SEED_MAPPING + "    output: customer@2\n"
+    async with gateway(tmp_path, upstream, extra) as (client, runtime):
+        response = await get_item(client)
+        assert response.status_code == 502
+        problem = response.json()
+        assert problem["type"] == "urn:pasarela:problem:upstream_contract"
+        assert problem["schema"] == "customer@2"
+        paths = {e["path"] for e in problem["errors"]}
+        assert paths == {"/customer_id", "/name/last"}
+        assert "John" not in response.text  # the offending data is not echoed
+        violations = runtime.metrics.registry.get_sample_value(
+            "pasarela_contract_violations_total",
+            {"backend": "items", "tool": "getItem", "schema": "customer@2"},
+        )
+        assert violations == 1
+
+
+async def test_schemas_may_live_in_files(tmp_path: Path, upstream: FaultyUpstream) -> None:
+    (tmp_path / "customer-1.json").write_text('{"type": "object", "required": ["customer_id"]}')
+    extra = "schemas:\n  customer@1: {file: customer-1.json}\n" + SEED_MAPPING + "    output: customer@1\n"
+    async with gateway(tmp_path, upstream, extra) as (client, _):
+        assert (await get_item(client)).json()["meta"]["schema"] == "customer@1"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "tools:\n  getItem: {transform: '{a: '}\n",
+            r"tools\.getItem\.transform: not a valid JMESPath expression",
+        ),
+        ("tools:\n  getItem: {output: customer@9}\n", r"tools\.getItem\.output: no schema 'customer@9'"),
+        (
+            "schemas:\n  ids@1: {type: array}\ntools:\n  getItem: {output: ids@1}\n",
+            r"ids@1 must describe an object",
+        ),
+        ("schemas:\n  bad@1: {type: 12}\n", r"schemas\.bad@1: not a valid JSON Schema"),
+        ("schemas:\n  gone@1: {file: nowhere.json}\n", r"schemas\.gone@1: cannot read .*nowhere\.json"),
+        ("schemas:\n  customer: {type: object}\n", r"schemas\.customer"),
+    ],
+)
+async def test_bad_contracts_are_config_errors(
+    tmp_path: Path, upstream: FaultyUpstream, extra: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        async with gateway(tmp_path, upstream, extra):
+            pass
