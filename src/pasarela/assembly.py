@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pasarela.audit import AuditStage, AuditWriter
 from pasarela.catalog import Catalog, ToolSpec
+from pasarela.catalog.derived import derive_tools
 from pasarela.catalog.pinning import ToolPins
 from pasarela.catalog.selection import select_tools
 from pasarela.config.loader import LoadedConfig
@@ -102,14 +103,17 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
         # Pinned as the backends serve them, before the operator's own overrides.
         auto_approve = {name for name, backend in settings.backends.items() if backend.auto_approve_changes}
         quarantined = await ToolPins(state).reconcile(tools, auto_approve)
+        tools, held, problems = derive_tools(
+            tools, {name: q.message for name, q in quarantined.items()}, settings.tools, config.source
+        )
+        if problems:
+            raise ConfigError(problems)
         registry = load_registry(config)
         tools = [
             _scrubbed(with_contract(_with_overrides(spec, config), config, registry), config)
             for spec in tools
         ]
-        catalog = Catalog(
-            tools, source=config.source, quarantined={name: q.message for name, q in quarantined.items()}
-        )
+        catalog = Catalog(tools, source=config.source, quarantined=held)
         sources = policy_sources(config)
         problems = (
             _check_references(catalog, config)

@@ -133,3 +133,65 @@ async def test_bad_contracts_are_config_errors(
     with pytest.raises(ConfigError, match=expected):
         async with gateway(tmp_path, upstream, extra):
             pass
+
+
+CUSTOMER_V1 = """\
+  customer@1:
+    type: object
+    required: [id, full_name]
+    properties: {id: {type: string}, full_name: {type: string}}
+"""
+SIDE_BY_SIDE = (
+    CUSTOMER_V2
+    + CUSTOMER_V1
+    + """\
+tools:
+  get_customer_v1:
+    from: getItem
+    transform: "{id: Id, full_name: join(' ', [FirstName, LastName])}"
+    output: customer@1
+  get_customer_v2:
+    from: getItem
+    description: A customer, in the customer@2 shape
+    transform: '{customer_id: Id, name: {first: FirstName, last: LastName}}'
+    output: customer@2
+access:
+  reader: [getItem, get_customer_v1, get_customer_v2]
+"""
+)
+
+
+async def test_two_versions_are_served_side_by_side(tmp_path: Path, upstream: FaultyUpstream) -> None:
+    async with gateway(tmp_path, upstream, SIDE_BY_SIDE) as (client, runtime):
+        v1 = await client.post(
+            "/v1/tools/get_customer_v1:call", json={"arguments": {"item_id": "1"}}, headers=bearer(READER_KEY)
+        )
+        v2 = await client.post(
+            "/v1/tools/get_customer_v2:call", json={"arguments": {"item_id": "1"}}, headers=bearer(READER_KEY)
+        )
+        assert v1.json()["result"] == {"id": "0035e00000XyZ", "full_name": "John Doe"}
+        assert v1.json()["meta"]["schema"] == "customer@1"
+        assert v2.json()["result"]["name"] == {"first": "John", "last": "Doe"}
+        assert upstream.requests == [("GET", "/items/1"), ("GET", "/items/1")]  # the same operation
+        catalog = runtime.gateway.catalog
+        assert catalog.get("get_customer_v2").description == "A customer, in the customer@2 shape"
+        assert catalog.get("get_customer_v1").output_contract == "customer@1"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("tools:\n  v2: {from: nope}\n", r"tools\.v2\.from: no tool named 'nope'"),
+        (
+            "tools:\n  searchItems: {from: getItem}\n",
+            r"tools\.searchItems\.from: 'searchItems' is already a tool",
+        ),
+        ("tools:\n  a: {from: getItem}\n  b: {from: a}\n", r"tools\.b\.from: 'a' is itself derived"),
+    ],
+)
+async def test_bad_derived_tools_are_config_errors(
+    tmp_path: Path, upstream: FaultyUpstream, extra: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        async with gateway(tmp_path, upstream, extra):
+            pass

@@ -289,6 +289,12 @@ class AuditSettings(Strict):
 
 
 class ToolSettings(Strict):
+    derived_from: str | None = Field(
+        None,
+        alias="from",
+        description="Make this a new tool calling the same operation as that tool (e.g. get_customer_v2 "
+        "from get_customer_info), with its own transform, output and settings",
+    )
     description: str | None = Field(None, description="Replace the description agents see")
     sensitive_args: list[str] = Field([], description="Arguments masked in the audit trail")
     timeout: Duration | None = Field(None, description="Overrides the backend's timeout for this tool")
