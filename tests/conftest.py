@@ -35,6 +35,7 @@ async def _reset_postgres(url: str) -> str | None:
             "pasarela_audit_checkpoints",
             "pasarela_quota_usage",
             "pasarela_idempotency",
+            "pasarela_schema_pins",
         ):
             await connection.execute(f"DROP TABLE IF EXISTS {table}")
     finally:

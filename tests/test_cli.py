@@ -184,3 +184,31 @@ def test_quotas_shows_usage_in_the_current_period(
     as_json = run("quotas", "--json", "-c", str(config), env=ENV)
     rows = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [(r["subject"], r["used"], r["limit"]) for r in rows] == [("principal=reader|tool=getItem", 2, 5)]
+
+
+def test_schemas_check_names_the_tools_a_change_breaks(tmp_path: Path) -> None:
+    schema = tmp_path / "customer-2.json"
+    schema.write_text(
+        '{"type": "object", "required": ["customer_id"], "properties": {"customer_id": {"type": "string"}}}'
+    )
+    config = write_config(
+        tmp_path,
+        "http://127.0.0.1:1",
+        extra=f"state: sqlite:///{tmp_path / 'state.db'}\n"
+        "schemas:\n  customer@2: {file: customer-2.json}\n"
+        "tools:\n  getItem: {output: customer@2}\n",
+    )
+    first = run("schemas", "check", "-c", str(config), env=ENV)
+    assert first.returncode == 0, first.stderr
+    assert "customer@2: new — declared by getItem" in first.stdout
+    assert run("schemas", "check", "--accept", "-c", str(config), env=ENV).returncode == 0
+    assert "customer@2: unchanged" in run("schemas", "check", "-c", str(config), env=ENV).stdout
+
+    schema.write_text(
+        '{"type": "object", "required": ["customer_id", "email"], "properties": {"customer_id": {"type": "string"}}}'
+    )
+    broken = run("schemas", "check", "-c", str(config), env=ENV)
+    assert broken.returncode == 1
+    assert "customer@2: changed in place, breaks getItem" in broken.stdout
+    assert "/required: 'email' is now required (breaks backends)" in broken.stdout
+    assert "publish a new version" in broken.stderr

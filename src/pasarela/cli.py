@@ -23,6 +23,8 @@ from pasarela.audit import search, verify
 from pasarela.catalog.formats import render
 from pasarela.catalog.pinning import ToolPins
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
+from pasarela.contracts import load_registry
+from pasarela.contracts.pins import SchemaPins, SchemaReport, check_schemas
 from pasarela.errors import ConfigError, PasarelaError, StartupError
 from pasarela.identity import Principal
 from pasarela.pipeline import Decision
@@ -47,6 +49,8 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(config_app, name="config")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+schemas_app = typer.Typer(help="The schema registry (schemas: in the configuration).", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -355,6 +359,54 @@ def _timestamp(option: str, value: str | None) -> float | None:
         err.print(f"{option}: expected an ISO time such as 2026-11-22T09:00, got {value!r}", markup=False)
         raise typer.Exit(2) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+@schemas_app.command("check")
+def schemas_check(
+    accept: Annotated[
+        bool, typer.Option("--accept", help="Accept the current schemas as the reference for later checks.")
+    ] = False,
+    config: ConfigOption = Path(DEFAULT_CONFIG),
+) -> None:
+    """Compare each schema with its accepted version; exit 1 naming the tools a change breaks."""
+    loaded = _load(config)
+    _quiet_logs(loaded)
+    try:
+        registry = load_registry(loaded)
+    except ConfigError as exc:
+        raise _fail_config(ConfigError(loaded.locate(exc.problems))) from None
+
+    async def work(store: StateStore) -> list[SchemaReport]:
+        pins = SchemaPins(store)
+        reports = check_schemas(loaded.settings, registry, await pins.pinned())
+        if accept:
+            await pins.accept(registry)
+        return reports
+
+    reports = _with_state(loaded, work)
+    broken = False
+    for report in reports:
+        used_by = f" — declared by {', '.join(report.tools)}" if report.tools else ""
+        if report.status != "changed":
+            sys.stdout.write(f"{report.name}: {report.status}{used_by}\n")
+            continue
+        breaking = report.breaking
+        verdict = (
+            f"breaks {', '.join(report.tools) or 'no tool (none declares it)'}" if breaking else "compatible"
+        )
+        sys.stdout.write(f"{report.name}: changed in place, {verdict}\n")
+        for change in report.changes:
+            sys.stdout.write(f"  {change}\n")
+        broken = broken or (bool(breaking) and bool(report.tools))
+    if accept:
+        err.print(f"accepted {len(registry.names())} schema(s) as the reference", markup=False)
+    elif broken:
+        err.print(
+            "a published schema changed in a way that breaks its tools: publish a new version "
+            "(name@N+1) instead, or accept the change with --accept",
+            markup=False,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()

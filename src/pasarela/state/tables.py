@@ -79,3 +79,12 @@ idempotency_keys = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+schema_pins = Table(
+    "pasarela_schema_pins",  # the accepted text of each registry schema (`pasarela schemas check --accept`)
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("schema", Text, nullable=False),
+    Column("pinned_at", Float, nullable=False),
+)
