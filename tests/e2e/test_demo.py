@@ -68,7 +68,9 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         assert set(keys) == {"support-bot", "sales-bot", "compliance-bot"}
         systems = children_of(process.pid)
         assert len(systems) == 2
-        crm_pid = int(re.search(r"System crm: \S+ \(pid (\d+)", banner).group(1))  # type: ignore[union-attr]
+        crm = re.search(r"System crm: (\S+) \(pid (\d+)", banner)
+        assert crm is not None
+        crm_url, crm_pid = crm.group(1), int(crm.group(2))
         assert crm_pid in systems
 
         support = {"Authorization": f"Bearer {keys['support-bot']}"}
@@ -193,6 +195,14 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             )
             assert cached.json()["meta"]["cache"] in ("hit", "miss")
             os.kill(crm_pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while True:  # until the CRM is really gone (a busy machine may take a moment)
+                try:
+                    httpx.get(f"{crm_url}/healthz", timeout=0.5)
+                except httpx.TransportError:
+                    break
+                assert time.monotonic() < deadline, "the CRM did not stop"
+                await anyio.sleep(0.1)
             await anyio.sleep(1.2)  # past the (shortened) ttl: only a stale copy is left
             stale = await http.post(
                 "/tools/get_customer_info:call", json={"arguments": EU_JOHN}, headers=support

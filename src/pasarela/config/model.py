@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pasarela.config.durations import Duration
+from pasarela.config.sql import SqlAnalystSettings, SqlQuerySettings
 from pasarela.config.traffic import (
     CacheSettings,
     CacheStoreSettings,
@@ -225,7 +226,7 @@ class ToolSelectionSettings(Strict):
     rename: dict[str, Annotated[str, Field(pattern=NAME)]] = {}
 
 
-BACKEND_KINDS = ("openapi", "python")
+BACKEND_KINDS = ("openapi", "python", "sql")
 
 
 class BackendSettings(Strict):
@@ -235,6 +236,16 @@ class BackendSettings(Strict):
     python: str | None = Field(
         None, description="`package.module` or `package.module:attr` holding @tool functions"
     )
+    sql: str | None = Field(
+        None,
+        description="Database URL: sqlite:///file.db, postgresql://…, mysql://… (use ${secret:…} for passwords)",
+    )
+    queries: dict[Annotated[str, Field(pattern=NAME)], SqlQuerySettings] = Field(
+        {}, description="sql: named queries, each a tool"
+    )
+    analyst: SqlAnalystSettings | None = Field(None, description="sql: an optional SELECT-only query tool")
+    read_only: bool = Field(True, description="sql: queries are read-only unless they say otherwise")
+    max_rows: int = Field(500, gt=0, description="sql: at most this many rows per result")
     base_url: str | None = None
     auth: BackendAuthSettings | None = None
     headers: dict[str, str] = Field({}, description="Fixed headers sent with every upstream request")

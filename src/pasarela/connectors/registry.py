@@ -23,7 +23,15 @@ def _python(name: str, settings: BackendSettings, config: LoadedConfig) -> Conne
     return PythonConnector(name, settings, source=config.source, base_dir=config.base_dir)
 
 
-CONNECTORS: dict[str, ConnectorFactory] = {"openapi": _openapi, "python": _python}
+def _sql(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+    from pasarela.connectors.sql import SqlConnector  # sqlglot is only imported when SQL is used
+
+    return SqlConnector(
+        name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
+    )
+
+
+CONNECTORS: dict[str, ConnectorFactory] = {"openapi": _openapi, "python": _python, "sql": _sql}
 
 
 def create_connector(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:

@@ -1,0 +1,267 @@
+"""The SQL connector: declared queries (and an optional analyst tool) over SQLAlchemy async.
+
+Parameters are always bound, never interpolated. Read-only queries run behind two walls:
+the parse-time guard (guard.py) and the database's own read-only mode — a read-only
+transaction on PostgreSQL and MySQL/MariaDB, a read-only connection on SQLite. Results are
+rows as JSON objects, capped at `max_rows` (fetched through a cursor, never all at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import functools
+import importlib
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from pasarela.catalog.spec import ToolSpec
+from pasarela.config.model import BackendSettings
+from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.sql.guard import UnsafeSql, analyst_query, dialect_of
+from pasarela.connectors.sql.queries import NamedQuery, analyst_tool, build_query
+from pasarela.errors import (
+    ConfigError,
+    ConfigProblem,
+    InvalidArguments,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from pasarela.secrets import Redactor
+
+log = structlog.get_logger("pasarela.sql")
+ANALYST = "\x00analyst"
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "mysql": "mysql+aiomysql"}
+
+
+class SqlConnector:
+    def __init__(
+        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+    ) -> None:
+        assert settings.sql is not None
+        self.backend = backend
+        self.settings = settings
+        self.base_dir = base_dir
+        self.redactor = redactor
+        self.source = source
+        self.dialect = dialect_of(settings.sql)
+        self._queries: dict[str, NamedQuery] = {}
+        self._engine: AsyncEngine | None = None
+        self._read_engine: AsyncEngine | None = None
+
+    def _problem(self, key: str, message: str) -> ConfigProblem:
+        return ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)
+
+    async def load(self) -> list[ToolSpec]:
+        settings = self.settings
+        specs: list[ToolSpec] = []
+        problems: list[ConfigProblem] = []
+        for name, query in settings.queries.items():
+            read_only = settings.read_only if query.read_only is None else query.read_only
+            try:
+                spec, named = build_query(
+                    name,
+                    query,
+                    self.backend,
+                    self.dialect,
+                    read_only=read_only,
+                    max_rows=query.max_rows or settings.max_rows,
+                )
+            except ValueError as exc:
+                problems.append(self._problem(f"queries.{name}", str(exc)))
+                continue
+            specs.append(spec)
+            self._queries[name] = named
+        if settings.analyst is not None:
+            if settings.analyst.name in settings.queries:
+                problems.append(
+                    self._problem("analyst.name", f"{settings.analyst.name!r} is also a query's name")
+                )
+            else:
+                specs.append(analyst_tool(settings.analyst, self.backend))
+        if not specs and not problems:
+            problems.append(self._problem("queries", "declare at least one query (or an analyst tool)"))
+        if problems:
+            raise ConfigError(problems)
+        try:
+            self._engine, self._read_engine = self._engines()
+        except (ModuleNotFoundError, ValueError) as exc:
+            hint = (
+                f"the driver is not installed: {exc.name}"
+                if isinstance(exc, ModuleNotFoundError)
+                else str(exc)
+            )
+            raise ConfigError([self._problem("sql", hint)]) from None
+        return specs
+
+    def _engines(self) -> tuple[AsyncEngine | None, AsyncEngine]:
+        assert self.settings.sql is not None
+        url = make_url(self.settings.sql)
+        scheme = url.drivername.split("+", 1)[0]
+        family = "mysql" if scheme in ("mysql", "mariadb") else scheme
+        if family not in DRIVERS:
+            raise ValueError(f"unknown database {scheme!r}: expected sqlite://, postgresql:// or mysql://")
+        url = url.set(drivername=DRIVERS[family])
+        writes = any(not q.read_only for q in self._queries.values())
+        options: dict[str, Any] = {"pool_pre_ping": True} if family != "sqlite" else {}
+        if family == "sqlite":
+            path = Path(url.database or "").expanduser()
+            path = path if path.is_absolute() else (self.base_dir / path).resolve()
+            writer = create_async_engine(url.set(database=str(path))) if writes else None
+            # Read-only at the connection: SQLite itself refuses any write (mode=ro, query_only).
+            reader = create_async_engine(url.set(database=f"file:{path}?mode=ro", query={"uri": "true"}))
+            _query_only(reader)
+            return writer, reader
+        engine = create_async_engine(url, pool_size=min(self.settings.max_connections, 20), **options)
+        return (engine if writes else None), engine
+
+    # -- invoking --------------------------------------------------------------------------
+
+    async def invoke(
+        self,
+        tool: ToolSpec,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+    ) -> UpstreamResult:
+        limit = timeout if timeout is not None else self.settings.timeout
+        if tool.origin == ANALYST:
+            analyst = self.settings.analyst
+            assert analyst is not None
+            try:
+                sql = analyst_query(
+                    str(arguments.get("sql", "")), self.dialect, dict(analyst.tables), analyst.max_rows
+                )
+            except UnsafeSql as exc:
+                raise InvalidArguments(f"{tool.name}: {exc}") from None
+            query = NamedQuery(sql, True, analyst.max_rows, {})
+            params: dict[str, Any] = {}
+        else:
+            query = self._queries[tool.origin]
+            params = {**query.defaults, **arguments}
+        try:
+            async with asyncio.timeout(limit):
+                data = await self._run(query, params, limit)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{self.backend} did not answer {tool.name} within {limit:g}s", backend=self.backend
+            ) from None
+        except OSError as exc:
+            raise UpstreamUnavailable(
+                f"cannot connect to {self.backend} ({type(exc).__name__})", backend=self.backend
+            ) from None
+        except DBAPIError as exc:
+            if exc.connection_invalidated or isinstance(exc.orig, OSError):
+                raise UpstreamUnavailable(f"cannot connect to {self.backend}", backend=self.backend) from None
+            raise UpstreamError(
+                f"{self.backend} refused {tool.name}: {self._reason(exc)}", backend=self.backend
+            ) from None
+        except SQLAlchemyError as exc:
+            raise UpstreamError(
+                f"{self.backend} failed {tool.name}: {type(exc).__name__}", backend=self.backend
+            ) from None
+        except driver_errors() as exc:  # raised as is by some drivers while streaming rows
+            raise UpstreamError(
+                f"{self.backend} refused {tool.name}: {self._first_line(exc)}", backend=self.backend
+            ) from None
+        return UpstreamResult(data)
+
+    def _reason(self, exc: DBAPIError) -> str:
+        return self._first_line(exc.orig) if exc.orig is not None else type(exc).__name__
+
+    def _first_line(self, exc: BaseException) -> str:
+        lines = str(exc).strip().splitlines()
+        return self.redactor.redact((lines[0] if lines else type(exc).__name__)[:300])
+
+    async def _run(self, query: NamedQuery, params: Mapping[str, Any], limit: float) -> dict[str, Any]:
+        engine = self._read_engine if query.read_only else self._engine
+        assert engine is not None, "load() must run before invoke()"
+        async with engine.connect() as conn:
+            if query.read_only and self.dialect == "mysql":
+                await conn.execute(text("SET TRANSACTION READ ONLY"))  # applies to the next transaction
+                await conn.commit()
+            async with conn.begin():
+                await self._prepare(conn, query.read_only, limit)
+                if query.read_only:
+                    return await _fetch(conn, query.sql, params, query.max_rows)
+                result = await conn.execute(text(query.sql), dict(params))
+                if result.returns_rows:
+                    rows = [_row(r._mapping) for r in result.fetchmany(query.max_rows + 1)]
+                    return _rows(rows, query.max_rows)
+                return {"rows": [], "row_count": max(result.rowcount, 0), "truncated": False}
+
+    async def _prepare(self, conn: AsyncConnection, read_only: bool, limit: float) -> None:
+        if self.dialect == "postgres":
+            if read_only:
+                await conn.execute(text("SET TRANSACTION READ ONLY"))
+            # The database stops the statement too, not only our timer.
+            await conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int(limit * 1000))}"))
+
+    async def aclose(self) -> None:
+        for engine in {id(e): e for e in (self._engine, self._read_engine) if e is not None}.values():
+            await engine.dispose()
+        self._engine = self._read_engine = None
+
+
+async def _fetch(conn: AsyncConnection, sql: str, params: Mapping[str, Any], max_rows: int) -> dict[str, Any]:
+    result = await conn.stream(text(sql), dict(params))
+    rows = [_row(r._mapping) for r in await result.fetchmany(max_rows + 1)]
+    await result.close()
+    return _rows(rows, max_rows)
+
+
+def _rows(rows: list[dict[str, Any]], max_rows: int) -> dict[str, Any]:
+    truncated = len(rows) > max_rows
+    rows = rows[:max_rows]
+    return {"rows": rows, "row_count": len(rows), "truncated": truncated}
+
+
+def _row(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    return {str(key): _jsonable(value) for key, value in mapping.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return value
+
+
+@functools.cache
+def driver_errors() -> tuple[type[Exception], ...]:
+    """The base exception of each installed database driver."""
+    found: list[type[Exception]] = [sqlite3.Error]
+    for module, name in (("asyncpg", "PostgresError"), ("pymysql.err", "Error")):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except ImportError:
+            continue
+    return tuple(found)
+
+
+def _query_only(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only = ON")
+        cursor.close()
