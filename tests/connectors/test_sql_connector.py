@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Any
 import anyio
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.sql import SqlConnector
@@ -44,25 +47,32 @@ RECENT = {
 
 
 async def _setup(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        for statement in DROP + SCHEMA:
-            await conn.execute(text(statement))
-    await engine.dispose()
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            for statement in DROP + SCHEMA:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+MARIADB_URL = os.environ.get("PASARELA_TEST_MARIADB", "mysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'bank.db'}"
         anyio.run(_setup, url.replace("sqlite://", "sqlite+aiosqlite://"))
         yield url
         return
+    url = POSTGRES_URL if request.param == "postgresql" else MARIADB_URL
+    driver = url.replace("postgresql://", "postgresql+asyncpg://").replace("mysql://", "mysql+aiomysql://")
     try:
-        anyio.run(_setup, POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
-    except OSError as exc:
-        need_service(f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc})")
-    yield POSTGRES_URL
+        anyio.run(_setup, driver)
+    except (OSError, DBAPIError) as exc:
+        need_service(f"{request.param} at {url} is not reachable ({type(exc).__name__})")
+    yield url
 
 
 async def connector(url: str, **settings: Any) -> SqlConnector:

@@ -95,6 +95,8 @@ class SqlConnector:
             problems.append(self._problem("queries", "declare at least one query (or an analyst tool)"))
         if problems:
             raise ConfigError(problems)
+        if self._read_engine is not None:
+            return specs  # loaded before: keep the pools (never leak a second set)
         try:
             self._engine, self._read_engine = self._engines()
         except (ModuleNotFoundError, ValueError) as exc:
