@@ -30,7 +30,7 @@ from pasarela.catalog.spec import ToolSpec
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.sql.guard import UnsafeSql, analyst_query, dialect_of
-from pasarela.connectors.sql.queries import NamedQuery, analyst_tool, build_query
+from pasarela.connectors.sql.queries import ANALYST_ORIGIN, NamedQuery, analyst_tool, build_query
 from pasarela.errors import (
     ConfigError,
     ConfigProblem,
@@ -42,7 +42,6 @@ from pasarela.errors import (
 from pasarela.secrets import Redactor
 
 log = structlog.get_logger("pasarela.sql")
-ANALYST = "\x00analyst"
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "mysql": "mysql+aiomysql"}
 
 
@@ -140,7 +139,7 @@ class SqlConnector:
         connect_timeout: float | None = None,
     ) -> UpstreamResult:
         limit = timeout if timeout is not None else self.settings.timeout
-        if tool.origin == ANALYST:
+        if tool.origin == ANALYST_ORIGIN:
             analyst = self.settings.analyst
             assert analyst is not None
             try:

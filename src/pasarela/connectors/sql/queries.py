@@ -14,6 +14,8 @@ from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.sql import SqlAnalystSettings, SqlQuerySettings
 from pasarela.connectors.sql.guard import UnsafeSql, parse_one, placeholders, require_read_only
 
+ANALYST_ORIGIN = "\x00analyst"  # the analyst tool's origin: no query name can clash with it
+
 ROWS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -95,7 +97,7 @@ def analyst_tool(settings: SqlAnalystSettings, backend: str) -> ToolSpec:
             "additionalProperties": False,
         },
         backend=backend,
-        origin="\x00analyst",  # cannot clash with a query name
+        origin=ANALYST_ORIGIN,
         output_schema=ROWS_SCHEMA,
         annotations=ToolAnnotations(read_only=True, destructive=False, idempotent=True, open_world=False),
         tags=("sql", "analyst"),
