@@ -18,10 +18,16 @@ def free_port() -> int:
 
 
 class ThreadedServer:
-    def __init__(self, app: ASGIApp, port: int | None = None) -> None:
+    def __init__(self, app: ASGIApp, port: int | None = None, *, lifespan: bool = False) -> None:
         self.port = port or free_port()
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                lifespan="on" if lifespan else "off",
+            )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -226,7 +226,16 @@ class ToolSelectionSettings(Strict):
     rename: dict[str, Annotated[str, Field(pattern=NAME)]] = {}
 
 
-BACKEND_KINDS = ("openapi", "python", "sql")
+BACKEND_KINDS = ("openapi", "python", "sql", "mcp")
+
+
+class McpStdioSettings(Strict):
+    """An MCP server started as a subprocess, spoken to over its stdin/stdout."""
+
+    command: str = Field(description="The executable, e.g. python or npx")
+    args: list[str] = []
+    env: dict[str, str] = Field({}, description="Extra environment for the server (use ${secret:…})")
+    cwd: str | None = Field(None, description="Working directory (default: this file's directory)")
 
 
 class BackendSettings(Strict):
@@ -244,6 +253,12 @@ class BackendSettings(Strict):
         {}, description="sql: named queries, each a tool"
     )
     analyst: SqlAnalystSettings | None = Field(None, description="sql: an optional SELECT-only query tool")
+    mcp: str | McpStdioSettings | None = Field(
+        None, description="An upstream MCP server: its Streamable HTTP URL, or {command, args} for stdio"
+    )
+    prefix: str | None = Field(
+        None, description="mcp: prepended to every upstream tool name (default: the backend's name and _)"
+    )
     read_only: bool = Field(True, description="sql: queries are read-only unless they say otherwise")
     max_rows: int = Field(500, gt=0, description="sql: at most this many rows per result")
     base_url: str | None = None

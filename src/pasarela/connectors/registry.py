@@ -31,7 +31,15 @@ def _sql(name: str, settings: BackendSettings, config: LoadedConfig) -> Connecto
     )
 
 
-CONNECTORS: dict[str, ConnectorFactory] = {"openapi": _openapi, "python": _python, "sql": _sql}
+def _mcp(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+    from pasarela.connectors.upstream_mcp import UpstreamMcpConnector
+
+    return UpstreamMcpConnector(
+        name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
+    )
+
+
+CONNECTORS: dict[str, ConnectorFactory] = {"openapi": _openapi, "python": _python, "sql": _sql, "mcp": _mcp}
 
 
 def create_connector(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:

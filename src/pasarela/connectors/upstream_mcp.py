@@ -1,0 +1,243 @@
+"""Upstream MCP servers as a backend: federate their tools through the same pipeline.
+
+`mcp: https://host/mcp` (Streamable HTTP) or `mcp: {command: …, args: […]}` (stdio, a
+subprocess). Each upstream tool becomes `<prefix><name>` and goes through policy, limits,
+audit and pinning like any other. One session per backend lives in a task of its own (the
+SDK's transports must be entered and left in the same task); calls from any request use it.
+A session that breaks or expires is re-established once per call before the call fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp_types as types
+import orjson
+import structlog
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+
+from pasarela.catalog.spec import ToolAnnotations, ToolSpec
+from pasarela.config.model import BackendSettings, McpStdioSettings
+from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.http_auth import basic_header
+from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from pasarela.secrets import Redactor
+
+log = structlog.get_logger("pasarela.upstream_mcp")
+MAX_ERROR_TEXT = 2000
+# What a broken or expired session looks like from the client side.
+SESSION_ERRORS: tuple[type[Exception], ...] = (
+    anyio.ClosedResourceError,
+    anyio.BrokenResourceError,
+    anyio.EndOfStream,
+    httpx2.TransportError,
+    OSError,
+    MCPError,
+)
+
+LOAD_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *SESSION_ERRORS)
+
+
+class _Session:
+    """An MCP client session kept open by a task of its own until `close()`."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self._ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._hold())
+
+    async def _hold(self) -> None:
+        try:
+            async with Client(self._target) as client:
+                self._ready.set_result(client)
+                await self._stop.wait()
+        except BaseException as exc:  # hand start-up failures to whoever awaits `client()`
+            if not self._ready.done():
+                self._ready.set_exception(_leaf(exc))
+            if not isinstance(exc, Exception):
+                raise
+
+    async def client(self) -> Client:
+        return await self._ready
+
+    @property
+    def alive(self) -> bool:
+        return not self._task.done()
+
+    async def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await self._task
+
+
+class UpstreamMcpConnector:
+    def __init__(
+        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+    ) -> None:
+        assert settings.mcp is not None
+        self.backend = backend
+        self.settings = settings
+        self.base_dir = base_dir
+        self.redactor = redactor
+        self.source = source
+        self.prefix = settings.prefix if settings.prefix is not None else f"{backend}_"
+        self._session: _Session | None = None
+        self._lock = asyncio.Lock()
+
+    def _problem(self, key: str, message: str) -> ConfigError:
+        return ConfigError([ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)])
+
+    def _target(self) -> Any:
+        upstream = self.settings.mcp
+        if isinstance(upstream, McpStdioSettings):
+            cwd = Path(upstream.cwd).expanduser() if upstream.cwd else self.base_dir
+            return StdioServerParameters(
+                command=upstream.command,
+                args=list(upstream.args),
+                env={**upstream.env} if upstream.env else None,
+                cwd=cwd if cwd.is_absolute() else self.base_dir / cwd,
+            )
+        assert isinstance(upstream, str)
+        headers = {"User-Agent": "pasarela", **self.settings.headers, **self._auth_headers()}
+        http = create_mcp_http_client(headers=headers)
+        return streamable_http_client(upstream, http_client=http)
+
+    def _auth_headers(self) -> dict[str, str]:
+        auth = self.settings.auth
+        if auth is None:
+            return {}
+        if auth.bearer is not None:
+            return {"Authorization": f"Bearer {auth.bearer.get_secret_value()}"}
+        if auth.basic is not None:
+            return {
+                "Authorization": basic_header(auth.basic.username, auth.basic.password.get_secret_value())
+            }
+        if auth.api_key is not None and auth.api_key.header is not None:
+            return {auth.api_key.header: auth.api_key.value.get_secret_value()}
+        raise self._problem("auth", "upstream MCP servers take bearer, basic or a header api_key")
+
+    async def _client(self, *, fresh: bool = False) -> Client:
+        async with self._lock:
+            if fresh or self._session is None or not self._session.alive:
+                if self._session is not None:
+                    await self._session.close()
+                self._session = _Session(self._target())
+            session = self._session
+        return await session.client()
+
+    async def load(self) -> list[ToolSpec]:
+        try:
+            async with asyncio.timeout(self.settings.connect_timeout + self.settings.timeout):
+                client = await self._client()
+                tools: list[types.Tool] = []
+                cursor: str | None = None
+                while True:
+                    page = await client.list_tools(cursor=cursor)
+                    tools.extend(page.tools)
+                    cursor = page.next_cursor
+                    if not cursor:
+                        break
+        except ConfigError:
+            raise
+        except LOAD_ERRORS as exc:
+            await self.aclose()
+            raise self._problem(
+                "mcp",
+                f"cannot list the upstream server's tools: {type(exc).__name__}: {self.redactor.redact(str(exc))[:200]}",
+            ) from None
+        return [self._spec(tool) for tool in tools]
+
+    def _spec(self, tool: types.Tool) -> ToolSpec:
+        hints = tool.annotations
+        read_only = bool(hints and hints.read_only_hint)
+        return ToolSpec(
+            name=f"{self.prefix}{tool.name}",
+            description=tool.description or tool.title or tool.name,
+            input_schema=dict(tool.input_schema),
+            backend=self.backend,
+            origin=tool.name,
+            output_schema=dict(tool.output_schema) if tool.output_schema else None,
+            annotations=ToolAnnotations(
+                read_only=read_only,
+                destructive=bool(hints.destructive_hint)
+                if hints and hints.destructive_hint is not None
+                else not read_only,
+                idempotent=bool(hints and hints.idempotent_hint) or read_only,
+                open_world=bool(hints.open_world_hint)
+                if hints and hints.open_world_hint is not None
+                else True,
+            ),
+            tags=("mcp",),
+        )
+
+    async def invoke(
+        self,
+        tool: ToolSpec,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+    ) -> UpstreamResult:
+        limit = timeout if timeout is not None else self.settings.timeout
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(limit):
+                    client = await self._client(fresh=attempt == 2)
+                    result = await client.call_tool(tool.origin, dict(arguments))
+                break
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"{self.backend} did not answer {tool.name} within {limit:g}s", backend=self.backend
+                ) from None
+            except SESSION_ERRORS as exc:
+                if attempt == 2:
+                    raise UpstreamUnavailable(
+                        f"the session with {self.backend} failed ({type(exc).__name__})", backend=self.backend
+                    ) from None
+                log.info("upstream_mcp_reconnect", backend=self.backend, error=type(exc).__name__)
+        if result.is_error:
+            raise UpstreamError(
+                f"{self.backend} reported an error from {tool.origin}",
+                backend=self.backend,
+                upstream_body=self.redactor.redact(_text(result)[:MAX_ERROR_TEXT]),
+            )
+        return UpstreamResult(_data(result))
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The one real failure inside the SDK's task-group wrappers."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _text(result: types.CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+def _data(result: types.CallToolResult) -> Any:
+    """Structured content when the server gives it, else its text (JSON when it parses)."""
+    if result.structured_content is not None:
+        return result.structured_content
+    text = _text(result)
+    if text and len(result.content) == 1:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(text)
+        return text
+    return [block.model_dump(mode="json", exclude_none=True) for block in result.content]
