@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pasarela.config.durations import Duration
+from pasarela.config.graphql import GraphQLOperationSettings
 from pasarela.config.sql import SqlAnalystSettings, SqlQuerySettings
 from pasarela.config.traffic import (
     CacheSettings,
@@ -226,7 +227,7 @@ class ToolSelectionSettings(Strict):
     rename: dict[str, Annotated[str, Field(pattern=NAME)]] = {}
 
 
-BACKEND_KINDS = ("openapi", "python", "sql", "mcp")
+BACKEND_KINDS = ("openapi", "python", "sql", "mcp", "graphql")
 
 
 class McpStdioSettings(Strict):
@@ -253,6 +254,15 @@ class BackendSettings(Strict):
         {}, description="sql: named queries, each a tool"
     )
     analyst: SqlAnalystSettings | None = Field(None, description="sql: an optional SELECT-only query tool")
+    graphql: str | None = Field(None, description="A GraphQL endpoint URL")
+    schema_file: str | None = Field(
+        None, alias="schema", description="graphql: an SDL file; default: ask the endpoint (introspection)"
+    )
+    generate: bool = Field(True, description="graphql: a tool per root Query and Mutation field")
+    depth: int = Field(2, ge=1, le=5, description="graphql: generated selections include objects this deep")
+    operations: dict[Annotated[str, Field(pattern=NAME)], GraphQLOperationSettings] = Field(
+        {}, description="graphql: named operations (a document with variables), each a tool"
+    )
     mcp: str | McpStdioSettings | None = Field(
         None, description="An upstream MCP server: its Streamable HTTP URL, or {command, args} for stdio"
     )

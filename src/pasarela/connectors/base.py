@@ -7,7 +7,7 @@ validated arguments and answers with data or an `UpstreamError` subclass.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pasarela.catalog.spec import ToolSpec
@@ -17,6 +17,8 @@ from pasarela.catalog.spec import ToolSpec
 class UpstreamResult:
     data: Any
     status: int | None = None
+    # What the agent should know about how the data came back (e.g. GraphQL partial data).
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Connector(Protocol):

@@ -39,7 +39,21 @@ def _mcp(name: str, settings: BackendSettings, config: LoadedConfig) -> Connecto
     )
 
 
-CONNECTORS: dict[str, ConnectorFactory] = {"openapi": _openapi, "python": _python, "sql": _sql, "mcp": _mcp}
+def _graphql(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+    from pasarela.connectors.graphql import GraphQLConnector
+
+    return GraphQLConnector(
+        name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
+    )
+
+
+CONNECTORS: dict[str, ConnectorFactory] = {
+    "openapi": _openapi,
+    "python": _python,
+    "sql": _sql,
+    "mcp": _mcp,
+    "graphql": _graphql,
+}
 
 
 def create_connector(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:

@@ -101,7 +101,7 @@ class Gateway:
                 f"the gateway failed while calling {call.tool.backend!r}; "
                 f"quote request id {call.request_id} to the operator"
             ) from exc
-        meta: dict[str, Any] = {"backend": call.tool.backend, "source": call.tool.backend}
+        meta: dict[str, Any] = {**upstream.meta, "backend": call.tool.backend, "source": call.tool.backend}
         if upstream.status is not None:
             meta["upstream_status"] = upstream.status
         return Outcome(upstream.data, meta)

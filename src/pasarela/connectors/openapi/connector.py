@@ -12,11 +12,11 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from pasarela import __version__
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_auth import BackendAuth, StaticAuth, build_auth
+from pasarela.connectors.http_session import make_session
 from pasarela.connectors.openapi.document import Document, DocumentError, read_document
 from pasarela.connectors.openapi.operations import Operation, OperationBuilder
 from pasarela.connectors.openapi.wire import WireRequest, build_wire_request
@@ -97,18 +97,7 @@ class OpenApiConnector:
         return candidate.rstrip("/")
 
     def _make_session(self) -> aiohttp.ClientSession:
-        settings = self.settings
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=settings.max_connections, limit_per_host=settings.max_connections, ttl_dns_cache=300
-            ),
-            timeout=aiohttp.ClientTimeout(total=settings.timeout, connect=settings.connect_timeout),
-            headers={"User-Agent": f"pasarela/{__version__}", **settings.headers},
-            # A cookie set by a backend must never ride along on another principal's call.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            # No proxies or ~/.netrc credentials picked up from the environment behind the operator's back.
-            trust_env=False,
-        )
+        return make_session(self.settings)
 
     def _session_or_fail(self) -> aiohttp.ClientSession:
         assert self._session is not None, "load() must run before invoke()"

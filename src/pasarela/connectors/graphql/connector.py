@@ -1,0 +1,190 @@
+"""The GraphQL connector: a schema (SDL file or introspection) as tools, called over HTTP.
+
+Tools are generated per root Query and Mutation field (arguments → input schema, a default
+selection of scalar fields down to `depth`) and/or declared as named operations. Arguments
+always travel as GraphQL variables, never spliced into the document. A response with
+`errors` and no data is an upstream error; with partial data it is served, marked
+`meta.partial` with the error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import orjson
+
+from graphql import GraphQLError, GraphQLSchema, build_client_schema, build_schema, get_introspection_query
+from pasarela.catalog.spec import ToolSpec
+from pasarela.config.model import BackendSettings
+from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.graphql.documents import Operation, operation_tool, root_field_tool
+from pasarela.connectors.http_auth import BackendAuth, StaticAuth, build_auth
+from pasarela.connectors.http_session import make_session
+from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from pasarela.secrets import Redactor
+
+MAX_ERRORS = 5
+
+
+class GraphQLConnector:
+    def __init__(
+        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+    ) -> None:
+        assert settings.graphql is not None
+        self.backend = backend
+        self.settings = settings
+        self.url = settings.graphql
+        self.base_dir = base_dir
+        self.redactor = redactor
+        self.source = source
+        self._operations: dict[str, Operation] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._auth: BackendAuth = StaticAuth()
+
+    def _problem(self, key: str, message: str) -> ConfigProblem:
+        return ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)
+
+    def _session_or_fail(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "load() must run before invoke()"
+        return self._session
+
+    async def load(self) -> list[ToolSpec]:
+        if self._session is None:
+            self._session = make_session(self.settings)
+            self._auth = build_auth(
+                self.settings.auth, self.backend, self._session_or_fail, self.settings.timeout
+            )
+        schema = await self._schema()
+        specs: list[ToolSpec] = []
+        problems: list[ConfigProblem] = []
+        if self.settings.generate:
+            for mutation, root in ((False, schema.query_type), (True, schema.mutation_type)):
+                for name, field in (root.fields if root is not None else {}).items():
+                    built = root_field_tool(
+                        self.backend, name, field, mutation=mutation, depth=self.settings.depth
+                    )
+                    if built is not None:
+                        specs.append(built[0])
+                        self._operations[built[0].origin] = built[1]
+        for name, declared in self.settings.operations.items():
+            try:
+                spec, operation = operation_tool(
+                    schema, self.backend, name, declared.document, declared.description
+                )
+            except ValueError as exc:
+                problems.append(self._problem(f"operations.{name}", str(exc)))
+                continue
+            specs.append(spec)
+            self._operations[spec.origin] = operation
+        if problems:
+            raise ConfigError(problems)
+        return specs
+
+    async def _schema(self) -> GraphQLSchema:
+        if self.settings.schema_file is not None:
+            path = self.base_dir / self.settings.schema_file  # an absolute path stays as it is
+            try:
+                return build_schema(await anyio.Path(path).read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError([self._problem("schema", f"cannot read {path}: {exc.strerror}")]) from None
+            except GraphQLError as exc:
+                raise ConfigError(
+                    [self._problem("schema", f"not a valid GraphQL schema: {exc.message}")]
+                ) from None
+        try:
+            answer = await self._post(
+                {"query": get_introspection_query(descriptions=True)}, self.settings.timeout
+            )
+        except (UpstreamError, ValueError) as exc:
+            detail = exc.detail if isinstance(exc, UpstreamError) else str(exc)
+            raise ConfigError([self._problem("graphql", f"introspection failed: {detail}")]) from None
+        try:
+            return build_client_schema(answer["data"])
+        except (KeyError, TypeError, GraphQLError) as exc:
+            raise ConfigError(
+                [
+                    self._problem(
+                        "graphql",
+                        f"introspection answered no usable schema ({type(exc).__name__}); set `schema:` to an SDL file",
+                    )
+                ]
+            ) from None
+
+    async def _post(self, payload: Mapping[str, Any], limit: float) -> dict[str, Any]:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/graphql-response+json, application/json",
+        }
+        query: list[tuple[str, str]] = []
+        await self._auth.apply(headers, query)
+        try:
+            async with self._session_or_fail().post(
+                self.url,
+                data=orjson.dumps(payload),
+                headers=headers,
+                params=query or None,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=limit, connect=self.settings.connect_timeout),
+            ) as response:
+                body = await response.read()
+                status = response.status
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{self.backend} did not answer within {limit:g}s", backend=self.backend
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(
+                f"cannot reach {self.backend} ({type(exc).__name__})", backend=self.backend
+            ) from None
+        try:
+            answer = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise UpstreamError(
+                f"{self.backend} answered HTTP {status} without a GraphQL response",
+                backend=self.backend,
+                upstream_status=status,
+                upstream_body=self.redactor.redact(body[:500].decode("utf-8", errors="replace")),
+            )
+        if status >= 400 and "data" not in answer and "errors" not in answer:
+            raise UpstreamError(
+                f"{self.backend} answered HTTP {status}", backend=self.backend, upstream_status=status
+            )
+        return answer
+
+    async def invoke(
+        self,
+        tool: ToolSpec,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+    ) -> UpstreamResult:
+        operation = self._operations[tool.origin]
+        limit = timeout if timeout is not None else self.settings.timeout
+        answer = await self._post({"query": operation.document, "variables": dict(arguments)}, limit)
+        data = answer.get("data")
+        errors = [
+            self.redactor.redact(str(e.get("message", e)) if isinstance(e, dict) else str(e))
+            for e in answer.get("errors") or []
+        ]
+        if operation.root_field is not None and isinstance(data, dict):
+            data = data.get(operation.root_field)
+        if errors and data is None:
+            raise UpstreamError(
+                f"{self.backend} answered {tool.name} with errors: {'; '.join(errors[:MAX_ERRORS])}",
+                backend=self.backend,
+                graphql_errors=errors[:MAX_ERRORS],
+            )
+        meta = {"partial": True, "graphql_errors": errors[:MAX_ERRORS]} if errors else {}
+        return UpstreamResult(data, meta=meta)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
