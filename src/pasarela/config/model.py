@@ -227,7 +227,17 @@ class ToolSelectionSettings(Strict):
     rename: dict[str, Annotated[str, Field(pattern=NAME)]] = {}
 
 
-BACKEND_KINDS = ("openapi", "python", "sql", "mcp", "graphql")
+BACKEND_KINDS = ("openapi", "python", "sql", "mcp", "graphql", "soap")
+
+
+class WsSecuritySettings(Strict):
+    """WS-Security UsernameToken in the SOAP header."""
+
+    username: str
+    password: SecretStr
+    digest: bool = Field(
+        False, description="Send a password digest (with nonce and created) instead of the text"
+    )
 
 
 class McpStdioSettings(Strict):
@@ -255,6 +265,8 @@ class BackendSettings(Strict):
     )
     analyst: SqlAnalystSettings | None = Field(None, description="sql: an optional SELECT-only query tool")
     graphql: str | None = Field(None, description="A GraphQL endpoint URL")
+    soap: str | None = Field(None, description="Path or URL of a WSDL (imports and includes are followed)")
+    ws_security: WsSecuritySettings | None = Field(None, description="soap: a WS-Security UsernameToken")
     schema_file: str | None = Field(
         None, alias="schema", description="graphql: an SDL file; default: ask the endpoint (introspection)"
     )

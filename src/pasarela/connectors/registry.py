@@ -47,7 +47,16 @@ def _graphql(name: str, settings: BackendSettings, config: LoadedConfig) -> Conn
     )
 
 
+def _soap(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+    from pasarela.connectors.soap import SoapConnector  # zeep is only imported when SOAP is used
+
+    return SoapConnector(
+        name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
+    )
+
+
 CONNECTORS: dict[str, ConnectorFactory] = {
+    "soap": _soap,
     "openapi": _openapi,
     "python": _python,
     "sql": _sql,

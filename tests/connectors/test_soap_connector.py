@@ -1,0 +1,121 @@
+"""The SOAP connector against a real SOAP server: our WSDL with imports and includes, nested
+types, arrays, enumerations, SOAP 1.1 and 1.2, faults and WS-Security, through the gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pasarela.errors import ConfigError
+from tests.conftest import FIXTURES
+from tests.connectors import soap_server
+from tests.helpers.gateway import READER_KEY, bearer, gateway_for
+from tests.helpers.servers import ThreadedServer
+
+pytestmark = pytest.mark.anyio
+
+ACCESS = "access:\n  reader: ['*']\n"
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    soap_server.SEEN.clear()
+    with ThreadedServer(soap_server.app()) as running:
+        yield running.url
+
+
+def backend(wsdl: str, url: str, extra: str = "") -> str:
+    return f"""\
+  core:
+    soap: {wsdl}
+    base_url: {url}/soap
+{extra}"""
+
+
+async def call(client: httpx.AsyncClient, tool: str, arguments: dict[str, object]) -> httpx.Response:
+    return await client.post(
+        f"/v1/tools/{tool}:call", json={"arguments": arguments}, headers=bearer(READER_KEY)
+    )
+
+
+@pytest.mark.parametrize("source", ["url", "file"])
+async def test_operations_become_tools_with_schemas_from_the_xsd(
+    tmp_path: Path, server: str, source: str
+) -> None:
+    wsdl = f"{server}/wsdl/core.wsdl" if source == "url" else str(FIXTURES / "soap" / "core.wsdl")
+    async with gateway_for(tmp_path, "http://127.0.0.1:1", backends=backend(wsdl, server), extra=ACCESS) as (
+        client,
+        runtime,
+    ):
+        catalog = runtime.gateway.catalog
+        assert {"GetAccounts", "GetBalance", "Soap12_GetAccounts", "Soap12_GetBalance"} <= set(
+            catalog.names()
+        )
+        accounts = catalog.get("GetAccounts")
+        assert accounts.input_schema["required"] == ["customerId"]
+        assert accounts.input_schema["properties"]["type"] == {
+            "type": "string",
+            "enum": ["CHECKING", "SAVINGS"],
+        }
+        assert accounts.annotations.read_only
+        item = accounts.output_schema["properties"]["account"]["items"]  # type: ignore[index]
+        assert item["properties"]["balance"]["properties"]["currency"]["enum"] == ["EUR", "USD", "GBP"]
+        assert item["properties"]["holders"] == {"type": "array", "items": {"type": "string"}}
+
+        answer = await call(client, "GetAccounts", {"customerId": "12345"})
+        assert answer.status_code == 200, answer.text
+        first, second = answer.json()["result"]["account"]
+        assert first["balance"] == {"amount": 2450.75, "currency": "EUR"}
+        assert first["openedOn"] == "2014-03-02" and first["holders"] == ["John Doe", "Jane Doe"]
+        assert second["openedOn"] is None and second["holders"] == []
+        only_savings = await call(client, "GetAccounts", {"customerId": "12345", "type": "SAVINGS"})
+        assert [a["accountId"] for a in only_savings.json()["result"]["account"]] == ["ACC-1002"]
+        assert (await call(client, "GetAccounts", {"customerId": "12345", "type": "GOLD"})).status_code == 422
+
+
+async def test_soap_12(tmp_path: Path, server: str) -> None:
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:1", backends=backend(f"{server}/wsdl/core.wsdl", server), extra=ACCESS
+    ) as (client, _):
+        answer = await call(client, "Soap12_GetBalance", {"accountId": "ACC-1001"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"]["balance"] == {"amount": 2450.75, "currency": "EUR"}
+        assert answer.json()["result"]["asOf"].startswith("2026-11-22T10:00:00")
+        assert soap_server.SEEN[-1]["namespace"] == soap_server.SOAP12
+
+
+@pytest.mark.parametrize("tool", ["GetBalance", "Soap12_GetBalance"])
+async def test_faults_become_upstream_errors(tmp_path: Path, server: str, tool: str) -> None:
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:1", backends=backend(f"{server}/wsdl/core.wsdl", server), extra=ACCESS
+    ) as (client, _):
+        answer = await call(client, tool, {"accountId": "ACC-404"})
+        assert answer.status_code == 502
+        problem = answer.json()
+        assert problem["upstream_body"] == "no account ACC-404"
+        assert "UnknownAccount" in problem["fault_code"] or "Sender" in problem["fault_code"]
+
+
+async def test_credentials_basic_and_ws_security(tmp_path: Path, server: str) -> None:
+    extra = '    auth: {basic: {username: gateway, password: "basic-pass-0001"}}\n    ws_security: {username: svc-pasarela, password: "wss-pass-000001", digest: true}\n'
+    async with gateway_for(
+        tmp_path,
+        "http://127.0.0.1:1",
+        backends=backend(f"{server}/wsdl/core.wsdl", server, extra),
+        extra=ACCESS,
+    ) as (client, _):
+        assert (await call(client, "GetBalance", {"accountId": "ACC-1001"})).status_code == 200
+        seen = soap_server.SEEN[-1]
+        assert seen["username"] == "svc-pasarela"
+        assert seen["authorization"].startswith("Basic ")
+
+
+async def test_an_unreadable_wsdl_is_a_config_error(tmp_path: Path, server: str) -> None:
+    with pytest.raises(ConfigError, match=r"backends\.core\.soap: cannot load the WSDL"):
+        async with gateway_for(
+            tmp_path, "http://127.0.0.1:1", backends=backend(f"{server}/wsdl/missing.wsdl", server)
+        ):
+            pass
