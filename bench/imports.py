@@ -1,15 +1,19 @@
-"""Benchmark: how long importing large descriptions takes (GraphQL schemas; OpenAPI in run.py docs).
+"""Benchmark: how long importing large descriptions takes (GraphQL schemas and WSDLs).
 
     .venv/bin/python -m bench.imports
 
-Builds a GraphQL SDL with many types and root fields and times turning it into tools (parse,
-build the schema, generate every tool with its selection set and input schema).
+Builds a GraphQL SDL with many types and root fields, and a WSDL with many operations and
+complex types, and times turning each into tools (parse, build, generate every tool with
+its schemas) — the SOAP figure through the connector's own load().
 """
 
 from __future__ import annotations
 
+import asyncio
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 from graphql import build_schema
 
@@ -30,7 +34,81 @@ def large_sdl(types: int, fields_per_type: int) -> str:
     return "\n".join(parts) + f"\ntype Query {{\n{roots}\n}}\ntype Mutation {{\n{mutations}\n}}\n"
 
 
+def large_wsdl(operations: int) -> str:
+    types = []
+    messages = []
+    port_ops = []
+    binding_ops = []
+    for n in range(operations):
+        fields = "".join(
+            f'<xsd:element name="f{f}" type="xsd:{"string" if f % 2 else "decimal"}" minOccurs="0"/>'
+            for f in range(12)
+        )
+        types.append(
+            f'<xsd:complexType name="Item{n}"><xsd:sequence>{fields}'
+            f'<xsd:element name="children" type="t:Item{(n + 1) % 10}" minOccurs="0" maxOccurs="unbounded"/>'
+            f"</xsd:sequence></xsd:complexType>"
+            f'<xsd:element name="Op{n}Request"><xsd:complexType><xsd:sequence><xsd:element name="id" type="xsd:string"/>'
+            f'<xsd:element name="kind" type="t:Kind"/></xsd:sequence></xsd:complexType></xsd:element>'
+            f'<xsd:element name="Op{n}Response"><xsd:complexType><xsd:sequence>'
+            f'<xsd:element name="item" type="t:Item{n}" maxOccurs="unbounded"/></xsd:sequence></xsd:complexType></xsd:element>'
+        )
+        messages.append(
+            f'<wsdl:message name="Op{n}In"><wsdl:part name="b" element="t:Op{n}Request"/></wsdl:message>'
+            f'<wsdl:message name="Op{n}Out"><wsdl:part name="b" element="t:Op{n}Response"/></wsdl:message>'
+        )
+        port_ops.append(
+            f'<wsdl:operation name="Op{n}"><wsdl:input message="tns:Op{n}In"/><wsdl:output message="tns:Op{n}Out"/></wsdl:operation>'
+        )
+        binding_ops.append(
+            f'<wsdl:operation name="Op{n}"><soap:operation soapAction="Op{n}"/><wsdl:input><soap:body use="literal"/></wsdl:input>'
+            f'<wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation>'
+        )
+    kind = '<xsd:simpleType name="Kind"><xsd:restriction base="xsd:string"><xsd:enumeration value="A"/><xsd:enumeration value="B"/></xsd:restriction></xsd:simpleType>'
+    return (
+        '<?xml version="1.0"?><wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" '
+        'xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:t="urn:big" xmlns:tns="urn:big" targetNamespace="urn:big"><wsdl:types>'
+        f'<xsd:schema targetNamespace="urn:big" elementFormDefault="qualified">{kind}{"".join(types)}</xsd:schema></wsdl:types>'
+        f'{"".join(messages)}<wsdl:portType name="P">{"".join(port_ops)}</wsdl:portType>'
+        '<wsdl:binding name="B" type="tns:P"><soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>'
+        f'{"".join(binding_ops)}</wsdl:binding><wsdl:service name="S"><wsdl:port name="Port" binding="tns:B">'
+        '<soap:address location="http://127.0.0.1:1/soap"/></wsdl:port></wsdl:service></wsdl:definitions>'
+    )
+
+
+async def _load_soap(path: Path) -> int:
+    from pasarela.config.model import BackendSettings
+    from pasarela.connectors.soap import SoapConnector
+    from pasarela.secrets import Redactor
+
+    connector = SoapConnector(
+        "big",
+        BackendSettings.model_validate({"soap": str(path)}),
+        base_dir=path.parent,
+        redactor=Redactor(),
+        source="bench",
+    )
+    try:
+        return len(await connector.load())
+    finally:
+        await connector.aclose()
+
+
 def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        for operations in (100, 500):
+            path = Path(scratch) / f"big{operations}.wsdl"
+            path.write_text(large_wsdl(operations))
+            samples = []
+            for _ in range(3):
+                started = time.perf_counter()
+                tools = asyncio.run(_load_soap(path))
+                samples.append(time.perf_counter() - started)
+            print(
+                f"WSDL {path.stat().st_size / 1024:7.0f} KiB, {operations} operations and complex types → {tools} tools: "
+                f"median {statistics.median(samples) * 1000:7.1f} ms"
+            )
     for types, fields in ((100, 20), (500, 30)):
         sdl = large_sdl(types, fields)
         samples = []

@@ -107,6 +107,8 @@ class SoapConnector:
             client, raw = await anyio.to_thread.run_sync(self._build)
         except ConfigError:
             raise
+        except RecursionError:
+            raise self._problem("soap", "cannot load the WSDL: its types nest too deeply for zeep") from None
         except (OSError, requests.RequestException, zeep.exceptions.Error, ValueError) as exc:
             message = self.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:300]
             raise self._problem("soap", f"cannot load the WSDL: {type(exc).__name__}: {message}") from None
