@@ -81,20 +81,27 @@ async def serve_http(
             await server.serve(sockets=[listener])
             group.cancel_scope.cancel()  # the server is done: so is the reload listener
 
+        if reload is not None:
+            # Listening for SIGHUP before the socket accepts anything: SIGHUP's default action
+            # would otherwise end a gateway that was reloaded as soon as it looked ready.
+            await group.start(_reload_on_sighup, live, reload, group)
         group.start_soon(run_server)
         # uvicorn exposes readiness only as a flag, not an event.
         while not server.started and not server.should_exit:  # noqa: ASYNC110
             await anyio.sleep(0.02)
         if server.started and on_ready is not None:
             on_ready(f"http://{bind_host}:{bind_port}")
-        if reload is not None and server.started:
-            group.start_soon(_reload_on_sighup, live, reload, group)
 
 
 async def _reload_on_sighup(
-    live: LiveRuntime, reload: Callable[[], LoadedConfig], group: anyio.abc.TaskGroup
+    live: LiveRuntime,
+    reload: Callable[[], LoadedConfig],
+    group: anyio.abc.TaskGroup,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+        task_status.started()
         async for _ in signals:
             log.info("reload_requested", signal="SIGHUP")
             old = await live.reload(reload)
