@@ -127,25 +127,34 @@ class OAuth2ClientCredentialsAuth:
         return True
 
 
+def static_headers(settings: BackendAuthSettings | None) -> dict[str, str] | None:
+    """Bearer, basic or header API key as fixed headers (for clients we do not drive request
+    by request, such as zeep and the MCP SDK); None for a scheme that cannot be a fixed header."""
+    if settings is None:
+        return {}
+    if settings.bearer is not None:
+        return {"Authorization": f"Bearer {settings.bearer.get_secret_value()}"}
+    if settings.basic is not None:
+        return {
+            "Authorization": basic_header(settings.basic.username, settings.basic.password.get_secret_value())
+        }
+    if settings.api_key is not None and settings.api_key.header is not None:
+        return {settings.api_key.header: settings.api_key.value.get_secret_value()}
+    return None
+
+
 def build_auth(
     settings: BackendAuthSettings | None,
     backend: str,
     session: Callable[[], aiohttp.ClientSession],
     timeout: float,
 ) -> BackendAuth:
-    if settings is None:
-        return StaticAuth()
-    if settings.bearer is not None:
-        return StaticAuth({"Authorization": f"Bearer {settings.bearer.get_secret_value()}"})
-    if settings.basic is not None:
-        password = settings.basic.password.get_secret_value()
-        return StaticAuth({"Authorization": basic_header(settings.basic.username, password)})
+    headers = static_headers(settings)
+    if headers is not None:
+        return StaticAuth(headers)
+    assert settings is not None
     if settings.api_key is not None:
-        key = settings.api_key
-        value = key.value.get_secret_value()
-        if key.header is not None:
-            return StaticAuth({key.header: value})
-        assert key.query is not None
-        return StaticAuth(query=[(key.query, value)])
+        assert settings.api_key.query is not None
+        return StaticAuth(query=[(settings.api_key.query, settings.api_key.value.get_secret_value())])
     assert settings.oauth2_client_credentials is not None
     return OAuth2ClientCredentialsAuth(settings.oauth2_client_credentials, backend, session, timeout)

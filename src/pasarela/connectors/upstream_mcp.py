@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPError
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.model import BackendSettings, McpStdioSettings
 from pasarela.connectors.base import UpstreamResult
-from pasarela.connectors.http_auth import basic_header
+from pasarela.connectors.http_auth import static_headers
 from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
@@ -114,18 +114,10 @@ class UpstreamMcpConnector:
         return streamable_http_client(upstream, http_client=http)
 
     def _auth_headers(self) -> dict[str, str]:
-        auth = self.settings.auth
-        if auth is None:
-            return {}
-        if auth.bearer is not None:
-            return {"Authorization": f"Bearer {auth.bearer.get_secret_value()}"}
-        if auth.basic is not None:
-            return {
-                "Authorization": basic_header(auth.basic.username, auth.basic.password.get_secret_value())
-            }
-        if auth.api_key is not None and auth.api_key.header is not None:
-            return {auth.api_key.header: auth.api_key.value.get_secret_value()}
-        raise self._problem("auth", "upstream MCP servers take bearer, basic or a header api_key")
+        headers = static_headers(self.settings.auth)
+        if headers is None:
+            raise self._problem("auth", "upstream MCP servers take bearer, basic or a header api_key")
+        return headers
 
     async def _client(self, *, fresh: bool = False) -> Client:
         async with self._lock:

@@ -28,7 +28,7 @@ from zeep.wsse.username import UsernameToken
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.base import UpstreamResult
-from pasarela.connectors.http_auth import basic_header
+from pasarela.connectors.http_auth import static_headers
 from pasarela.connectors.soap.schemas import enumerations, schema_documents, type_schema
 from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
@@ -76,18 +76,12 @@ class SoapConnector:
         return session
 
     def _auth_headers(self) -> dict[str, str]:
-        auth = self.settings.auth
-        if auth is None:
-            return {}
-        if auth.bearer is not None:
-            return {"Authorization": f"Bearer {auth.bearer.get_secret_value()}"}
-        if auth.basic is not None:
-            return {
-                "Authorization": basic_header(auth.basic.username, auth.basic.password.get_secret_value())
-            }
-        if auth.api_key is not None and auth.api_key.header is not None:
-            return {auth.api_key.header: auth.api_key.value.get_secret_value()}
-        raise self._problem("auth", "SOAP backends take bearer, basic or a header api_key (or ws_security)")
+        headers = static_headers(self.settings.auth)
+        if headers is None:
+            raise self._problem(
+                "auth", "SOAP backends take bearer, basic or a header api_key (or ws_security)"
+            )
+        return headers
 
     def _build(self) -> tuple[zeep.Client, list[bytes]]:
         transport = Transport(
