@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 
 from pasarela import __version__
 from pasarela.config.model import BackendSettings
+from pasarela.connectors.backend import BackendConnector
+from pasarela.connectors.http_auth import BackendAuth, StaticAuth, build_auth
+from pasarela.secrets import Redactor
 
 
 def make_session(settings: BackendSettings) -> aiohttp.ClientSession:
@@ -20,3 +25,31 @@ def make_session(settings: BackendSettings) -> aiohttp.ClientSession:
         # No proxies or ~/.netrc credentials picked up from the environment behind the operator's back.
         trust_env=False,
     )
+
+
+class HttpBackendConnector(BackendConnector):
+    """A connector that speaks HTTP: one pooled session and the backend's credential."""
+
+    def __init__(
+        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+    ) -> None:
+        super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
+        self._session: aiohttp.ClientSession | None = None
+        self._auth: BackendAuth = StaticAuth()
+
+    def _open_http(self) -> None:
+        """Create the session and credential once (a second load keeps them)."""
+        if self._session is None:
+            self._session = make_session(self.settings)
+            self._auth = build_auth(
+                self.settings.auth, self.backend, self._session_or_fail, self.settings.timeout
+            )
+
+    def _session_or_fail(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "load() must run before invoke()"
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -28,9 +28,10 @@ from mcp.shared.exceptions import MCPError
 
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.model import BackendSettings, McpStdioSettings
+from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_auth import static_headers
-from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
 log = structlog.get_logger("pasarela.upstream_mcp")
@@ -81,22 +82,15 @@ class _Session:
             await self._task
 
 
-class UpstreamMcpConnector:
+class UpstreamMcpConnector(BackendConnector):
     def __init__(
         self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
         assert settings.mcp is not None
-        self.backend = backend
-        self.settings = settings
-        self.base_dir = base_dir
-        self.redactor = redactor
-        self.source = source
+        super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self.prefix = settings.prefix if settings.prefix is not None else f"{backend}_"
         self._session: _Session | None = None
         self._lock = asyncio.Lock()
-
-    def _problem(self, key: str, message: str) -> ConfigError:
-        return ConfigError([ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)])
 
     def _target(self) -> Any:
         upstream = self.settings.mcp
@@ -116,7 +110,7 @@ class UpstreamMcpConnector:
     def _auth_headers(self) -> dict[str, str]:
         headers = static_headers(self.settings.auth)
         if headers is None:
-            raise self._problem("auth", "upstream MCP servers take bearer, basic or a header api_key")
+            raise self.config_error("auth", "upstream MCP servers take bearer, basic or a header api_key")
         return headers
 
     async def _client(self, *, fresh: bool = False) -> Client:
@@ -144,7 +138,7 @@ class UpstreamMcpConnector:
             raise
         except LOAD_ERRORS as exc:
             await self.aclose()
-            raise self._problem(
+            raise self.config_error(
                 "mcp",
                 f"cannot list the upstream server's tools: {type(exc).__name__}: {self.redactor.redact(str(exc))[:200]}",
             ) from None

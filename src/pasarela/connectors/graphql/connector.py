@@ -22,42 +22,24 @@ from pasarela.catalog.spec import ToolSpec
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.graphql.documents import Operation, operation_tool, root_field_tool
-from pasarela.connectors.http_auth import BackendAuth, StaticAuth, build_auth
-from pasarela.connectors.http_session import make_session
+from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
 MAX_ERRORS = 5
 
 
-class GraphQLConnector:
+class GraphQLConnector(HttpBackendConnector):
     def __init__(
         self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
         assert settings.graphql is not None
-        self.backend = backend
-        self.settings = settings
+        super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self.url = settings.graphql
-        self.base_dir = base_dir
-        self.redactor = redactor
-        self.source = source
         self._operations: dict[str, Operation] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._auth: BackendAuth = StaticAuth()
-
-    def _problem(self, key: str, message: str) -> ConfigProblem:
-        return ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)
-
-    def _session_or_fail(self) -> aiohttp.ClientSession:
-        assert self._session is not None, "load() must run before invoke()"
-        return self._session
 
     async def load(self) -> list[ToolSpec]:
-        if self._session is None:
-            self._session = make_session(self.settings)
-            self._auth = build_auth(
-                self.settings.auth, self.backend, self._session_or_fail, self.settings.timeout
-            )
+        self._open_http()
         schema = await self._schema()
         specs: list[ToolSpec] = []
         problems: list[ConfigProblem] = []
@@ -76,7 +58,7 @@ class GraphQLConnector:
                     schema, self.backend, name, declared.document, declared.description
                 )
             except ValueError as exc:
-                problems.append(self._problem(f"operations.{name}", str(exc)))
+                problems.append(self.problem(f"operations.{name}", str(exc)))
                 continue
             specs.append(spec)
             self._operations[spec.origin] = operation
@@ -90,10 +72,10 @@ class GraphQLConnector:
             try:
                 return build_schema(await anyio.Path(path).read_text(encoding="utf-8"))
             except OSError as exc:
-                raise ConfigError([self._problem("schema", f"cannot read {path}: {exc.strerror}")]) from None
+                raise ConfigError([self.problem("schema", f"cannot read {path}: {exc.strerror}")]) from None
             except GraphQLError as exc:
                 raise ConfigError(
-                    [self._problem("schema", f"not a valid GraphQL schema: {exc.message}")]
+                    [self.problem("schema", f"not a valid GraphQL schema: {exc.message}")]
                 ) from None
         try:
             answer = await self._post(
@@ -101,13 +83,13 @@ class GraphQLConnector:
             )
         except (UpstreamError, ValueError) as exc:
             detail = exc.detail if isinstance(exc, UpstreamError) else str(exc)
-            raise ConfigError([self._problem("graphql", f"introspection failed: {detail}")]) from None
+            raise ConfigError([self.problem("graphql", f"introspection failed: {detail}")]) from None
         try:
             return build_client_schema(answer["data"])
         except (KeyError, TypeError, GraphQLError) as exc:
             raise ConfigError(
                 [
-                    self._problem(
+                    self.problem(
                         "graphql",
                         f"introspection answered no usable schema ({type(exc).__name__}); set `schema:` to an SDL file",
                     )
@@ -183,8 +165,3 @@ class GraphQLConnector:
             )
         meta = {"partial": True, "graphql_errors": errors[:MAX_ERRORS]} if errors else {}
         return UpstreamResult(data, meta=meta)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -15,15 +15,12 @@ from yarl import URL
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.base import UpstreamResult
-from pasarela.connectors.http_auth import BackendAuth, StaticAuth, build_auth
-from pasarela.connectors.http_session import make_session
+from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.connectors.openapi.document import Document, DocumentError, read_document
 from pasarela.connectors.openapi.operations import Operation, OperationBuilder
 from pasarela.connectors.openapi.wire import WireRequest, build_wire_request
 from pasarela.connectors.retry_after import parse_retry_after
 from pasarela.errors import (
-    ConfigError,
-    ConfigProblem,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -34,42 +31,30 @@ _TEMPLATE = re.compile(r"\{([^}]+)\}")
 MAX_ERROR_BODY = 2000
 
 
-class OpenApiConnector:
+class OpenApiConnector(HttpBackendConnector):
     def __init__(
         self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
         assert settings.openapi is not None
-        self.backend = backend
-        self.settings = settings
-        self.base_dir = base_dir
-        self.redactor = redactor
-        self.source = source
+        super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self._operations: dict[str, Operation] = {}
         self._base_url = ""
-        self._session: aiohttp.ClientSession | None = None
-        self._auth: BackendAuth = StaticAuth()
 
     # -- loading ---------------------------------------------------------------------------
-
-    def _problem(self, key: str, message: str) -> ConfigError:
-        return ConfigError([ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)])
 
     async def load(self) -> list[ToolSpec]:
         assert self.settings.openapi is not None
         try:
             document = await read_document(self.settings.openapi, self.base_dir)
         except DocumentError as exc:
-            raise self._problem("openapi", str(exc)) from None
+            raise self.config_error("openapi", str(exc)) from None
         builder = OperationBuilder(
             document.data, self.backend, swagger2=document.swagger2, openapi_31=document.openapi_31
         )
         pairs = builder.build_all()
         self._operations = {spec.origin: operation for spec, operation in pairs}
         self._base_url = self._resolve_base_url(document)
-        self._session = self._make_session()
-        self._auth = build_auth(
-            self.settings.auth, self.backend, self._session_or_fail, self.settings.timeout
-        )
+        self._open_http()
         return [spec for spec, _ in pairs]
 
     def _resolve_base_url(self, document: Document) -> str:
@@ -93,15 +78,10 @@ class OpenApiConnector:
             else:
                 candidate = None
         if not candidate:
-            raise self._problem("base_url", "required: the description names no absolute server URL to call")
+            raise self.config_error(
+                "base_url", "required: the description names no absolute server URL to call"
+            )
         return candidate.rstrip("/")
-
-    def _make_session(self) -> aiohttp.ClientSession:
-        return make_session(self.settings)
-
-    def _session_or_fail(self) -> aiohttp.ClientSession:
-        assert self._session is not None, "load() must run before invoke()"
-        return self._session
 
     # -- invoking --------------------------------------------------------------------------
 
@@ -168,11 +148,6 @@ class OpenApiConnector:
             except orjson.JSONDecodeError:
                 pass
         return text
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 def _decode(body: bytes, content_type: str) -> Any:

@@ -27,10 +27,11 @@ from zeep.wsse.username import UsernameToken
 
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.model import BackendSettings
+from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_auth import static_headers
 from pasarela.connectors.soap.schemas import enumerations, schema_documents, type_schema
-from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
 
@@ -44,22 +45,15 @@ class _Target:
     only_child: str | None = None
 
 
-class SoapConnector:
+class SoapConnector(BackendConnector):
     def __init__(
         self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
         assert settings.soap is not None
-        self.backend = backend
-        self.settings = settings
-        self.base_dir = base_dir
-        self.redactor = redactor
-        self.source = source
+        super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self._client: zeep.Client | None = None
         self._targets: dict[str, _Target] = {}
         self._bound: dict[tuple[str, str], Any] = {}
-
-    def _problem(self, key: str, message: str) -> ConfigError:
-        return ConfigError([ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)])
 
     def _location(self) -> str:
         assert self.settings.soap is not None
@@ -78,7 +72,7 @@ class SoapConnector:
     def _auth_headers(self) -> dict[str, str]:
         headers = static_headers(self.settings.auth)
         if headers is None:
-            raise self._problem(
+            raise self.config_error(
                 "auth", "SOAP backends take bearer, basic or a header api_key (or ws_security)"
             )
         return headers
@@ -102,10 +96,14 @@ class SoapConnector:
         except ConfigError:
             raise
         except RecursionError:
-            raise self._problem("soap", "cannot load the WSDL: its types nest too deeply for zeep") from None
+            raise self.config_error(
+                "soap", "cannot load the WSDL: its types nest too deeply for zeep"
+            ) from None
         except (OSError, requests.RequestException, zeep.exceptions.Error, ValueError) as exc:
             message = self.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:300]
-            raise self._problem("soap", f"cannot load the WSDL: {type(exc).__name__}: {message}") from None
+            raise self.config_error(
+                "soap", f"cannot load the WSDL: {type(exc).__name__}: {message}"
+            ) from None
         self._client = client
         enums = enumerations(raw)
         specs: list[ToolSpec] = []

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.model import BackendSettings
+from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.sql.guard import UnsafeSql, analyst_query, dialect_of
 from pasarela.connectors.sql.queries import ANALYST_ORIGIN, NamedQuery, analyst_tool, build_query
@@ -45,23 +46,16 @@ log = structlog.get_logger("pasarela.sql")
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "mysql": "mysql+aiomysql"}
 
 
-class SqlConnector:
+class SqlConnector(BackendConnector):
     def __init__(
         self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
         assert settings.sql is not None
-        self.backend = backend
-        self.settings = settings
-        self.base_dir = base_dir
-        self.redactor = redactor
-        self.source = source
+        super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self.dialect = dialect_of(settings.sql)
         self._queries: dict[str, NamedQuery] = {}
         self._engine: AsyncEngine | None = None
         self._read_engine: AsyncEngine | None = None
-
-    def _problem(self, key: str, message: str) -> ConfigProblem:
-        return ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)
 
     async def load(self) -> list[ToolSpec]:
         settings = self.settings
@@ -79,19 +73,19 @@ class SqlConnector:
                     max_rows=query.max_rows or settings.max_rows,
                 )
             except ValueError as exc:
-                problems.append(self._problem(f"queries.{name}", str(exc)))
+                problems.append(self.problem(f"queries.{name}", str(exc)))
                 continue
             specs.append(spec)
             self._queries[name] = named
         if settings.analyst is not None:
             if settings.analyst.name in settings.queries:
                 problems.append(
-                    self._problem("analyst.name", f"{settings.analyst.name!r} is also a query's name")
+                    self.problem("analyst.name", f"{settings.analyst.name!r} is also a query's name")
                 )
             else:
                 specs.append(analyst_tool(settings.analyst, self.backend))
         if not specs and not problems:
-            problems.append(self._problem("queries", "declare at least one query (or an analyst tool)"))
+            problems.append(self.problem("queries", "declare at least one query (or an analyst tool)"))
         if problems:
             raise ConfigError(problems)
         if self._read_engine is not None:
@@ -104,7 +98,7 @@ class SqlConnector:
                 if isinstance(exc, ModuleNotFoundError)
                 else str(exc)
             )
-            raise ConfigError([self._problem("sql", hint)]) from None
+            raise ConfigError([self.problem("sql", hint)]) from None
         return specs
 
     def _engines(self) -> tuple[AsyncEngine | None, AsyncEngine]:

@@ -1,0 +1,29 @@
+"""What every configured connector holds: its backend's name, settings and where they came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pasarela.config.model import BackendSettings
+from pasarela.errors import ConfigError, ConfigProblem
+from pasarela.secrets import Redactor
+
+
+class BackendConnector:
+    """Base of the connectors built from `backends.<name>` (one shape of constructor for all)."""
+
+    def __init__(
+        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.base_dir = base_dir  # relative paths in the settings are relative to the config file
+        self.redactor = redactor
+        self.source = source
+
+    def problem(self, key: str, message: str) -> ConfigProblem:
+        """A problem at `backends.<name>.<key>`."""
+        return ConfigProblem(self.source, f"backends.{self.backend}.{key}", message)
+
+    def config_error(self, key: str, message: str) -> ConfigError:
+        return ConfigError([self.problem(key, message)])
