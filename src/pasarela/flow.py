@@ -73,21 +73,33 @@ def build_flow_stages(
         )
         for name, backend in settings.backends.items()
     }
+    rate_rules = compile_rate_rules(settings)
+    quota_rules = compile_quota_rules(settings)
+    invalidates = {name: tuple(tool.invalidates) for name, tool in settings.tools.items() if tool.invalidates}
+    # A stage with nothing configured is left out of the chain: every layer costs every call.
+    optional: list[tuple[bool, Stage]] = [
+        (bool(rate_rules), RateLimitStage(rate_rules, tools, shared, metrics)),
+        (bool(quota_rules), QuotaStage(quota_rules, tools, QuotaLedger(state), metrics)),
+        (
+            bool(cache_settings or invalidates),
+            CacheStage(
+                results,
+                cache_settings,
+                invalidates,
+                frozenset(name for name, chain in fallbacks.items() if CACHE in chain),
+                metrics,
+            ),
+        ),
+        (bool(fallbacks), fallback),
+        # Inside cache and fallback: both hold results already in shape.
+        (bool(contracts), ContractStage(contracts, metrics)),
+    ]
     stages: tuple[Stage, ...] = (
+        # Always present: any call may carry an idempotency key.
         IdempotencyStage(
             IdempotencyLedger(state, settings.idempotency.ttl, settings.idempotency.abandon_after), metrics
         ),
-        RateLimitStage(compile_rate_rules(settings), tools, shared, metrics),
-        QuotaStage(compile_quota_rules(settings), tools, QuotaLedger(state), metrics),
-        CacheStage(
-            results,
-            cache_settings,
-            {name: tuple(tool.invalidates) for name, tool in settings.tools.items() if tool.invalidates},
-            frozenset(name for name, chain in fallbacks.items() if CACHE in chain),
-            metrics,
-        ),
-        fallback,
-        ContractStage(contracts, metrics),  # inside cache and fallback: both hold results in shape
+        *(stage for needed, stage in optional if needed),
         ResilienceStage(guards, metrics),
     )
     return FlowStages(stages, fallback)
