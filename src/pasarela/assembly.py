@@ -109,13 +109,12 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
         if problems:
             raise ConfigError(problems)
         registry = load_registry(config)
-        tools = [
-            _scrubbed(with_contract(_with_overrides(spec, config), config, registry), config)
-            for spec in tools
-        ]
+        contracted = [with_contract(_with_overrides(spec, config), config, registry) for spec in tools]
+        tools = [_scrubbed(spec, config) for spec, _ in contracted]
+        problems = [problem for _, found in contracted for problem in found]
         catalog = Catalog(tools, source=config.source, quarantined=held)
         sources = policy_sources(config)
-        problems = (
+        problems += (
             _check_references(catalog, config)
             + _check_policies(sources, catalog, config)
             + _check_masking(config)

@@ -195,3 +195,83 @@ async def test_bad_derived_tools_are_config_errors(
     with pytest.raises(ConfigError, match=expected):
         async with gateway(tmp_path, upstream, extra):
             pass
+
+
+ARGUMENT_MAP = """\
+tools:
+  getItem:
+    arguments: {rename: {customer_id: item_id}}
+  find_public_items:
+    from: searchItems
+    arguments:
+      rename: {max_results: limit}
+      fixed: {tag: [public]}
+access:
+  reader: [getItem, find_public_items]
+"""
+
+
+async def test_arguments_are_mapped_to_the_backends_names(tmp_path: Path, upstream: FaultyUpstream) -> None:
+    async with gateway(tmp_path, upstream, ARGUMENT_MAP) as (client, runtime):
+        catalog = runtime.gateway.catalog
+        assert list(catalog.get("getItem").input_schema["properties"]) == ["customer_id"]
+        assert catalog.get("getItem").input_schema["required"] == ["customer_id"]
+        found = catalog.get("find_public_items").input_schema["properties"]
+        assert "max_results" in found and "limit" not in found and "tag" not in found
+        assert found["max_results"]["maximum"] == 100  # the backend's constraints travel with the name
+
+        answer = await client.post(
+            "/v1/tools/getItem:call", json={"arguments": {"customer_id": "7"}}, headers=bearer(READER_KEY)
+        )
+        assert answer.status_code == 200, answer.text
+        assert upstream.requests[-1] == ("GET", "/items/7")
+        answer = await client.post(
+            "/v1/tools/find_public_items:call",
+            json={"arguments": {"max_results": 5}},
+            headers=bearer(READER_KEY),
+        )
+        assert answer.status_code == 200, answer.text
+        _method, target = upstream.requests[-1]
+        assert target.startswith("/items?") and "tag=public" in target and "limit=5" in target
+
+        # The backend's names and the fixed argument are not the agent's to use.
+        for arguments in ({"limit": 5}, {"max_results": 500}, {"max_results": 5, "tag": ["secret"]}):
+            refused = await client.post(
+                "/v1/tools/find_public_items:call", json={"arguments": arguments}, headers=bearer(READER_KEY)
+            )
+            assert refused.status_code == 422, (arguments, refused.text)
+        assert len(upstream.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "tools:\n  getItem:\n    arguments: {rename: {customer_id: id}}\n",
+            r"tools\.getItem\.arguments\.rename\.customer_id: getItem has no argument 'id' to rename "
+            r"\(its arguments: item_id\)",
+        ),
+        (
+            "tools:\n  searchItems:\n    arguments: {fixed: {limit: 0}}\n",
+            r"tools\.searchItems\.arguments\.fixed\.limit: 0 is not accepted: 0 is less than the minimum of 1",
+        ),
+        (
+            "tools:\n  searchItems:\n    arguments: {rename: {tag: limit}}\n",
+            r"searchItems already has an argument 'tag'",
+        ),
+        (
+            "tools:\n  searchItems:\n    arguments: {rename: {max: limit}, fixed: {limit: 5}}\n",
+            r"'limit' is also fixed",
+        ),
+        (
+            "tools:\n  getItem:\n    arguments: {rename: {customer_id: item_id}, fix: {}}\n",
+            r"tools\.getItem\.arguments\.fix",
+        ),
+    ],
+)
+async def test_bad_argument_maps_are_config_errors(
+    tmp_path: Path, upstream: FaultyUpstream, extra: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        async with gateway(tmp_path, upstream, extra):
+            pass

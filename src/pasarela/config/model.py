@@ -336,6 +336,17 @@ class AuditSettings(Strict):
     checkpoint_every: int = Field(1000, gt=0, description="Sign a checkpoint after this many records")
 
 
+class ArgumentMapSettings(Strict):
+    """Agent-facing argument names mapped to the backend's, and values always sent."""
+
+    rename: dict[Annotated[str, Field(pattern=NAME)], str] = Field(
+        {}, description="Agent name: backend name, e.g. {customer_id: customerId}"
+    )
+    fixed: dict[str, Any] = Field(
+        {}, description="Backend argument: value sent on every call, hidden from agents"
+    )
+
+
 class ToolSettings(Strict):
     derived_from: str | None = Field(
         None,
@@ -367,6 +378,9 @@ class ToolSettings(Strict):
     output: str | None = Field(
         None,
         description="A schema from `schemas:` (e.g. customer@2): results are validated against it and it is advertised",
+    )
+    arguments: ArgumentMapSettings | None = Field(
+        None, description="Rename arguments for agents and fix others (the input schema follows)"
     )
 
     @field_validator("rate_limit")

@@ -9,6 +9,7 @@ from jmespath.exceptions import JMESPathError
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.loader import LoadedConfig
+from pasarela.contracts.arguments import argument_map, map_input_schema
 from pasarela.contracts.registry import SchemaRegistry
 from pasarela.contracts.stage import ToolContract
 from pasarela.errors import ConfigProblem
@@ -51,17 +52,29 @@ def check_contracts(config: LoadedConfig, registry: SchemaRegistry) -> list[Conf
 def tool_contracts(config: LoadedConfig, registry: SchemaRegistry) -> dict[str, ToolContract]:
     contracts = {}
     for name, tool in config.settings.tools.items():
-        if tool.transform is not None or tool.output is not None:
+        if tool.transform is not None or tool.output is not None or tool.arguments is not None:
             contracts[name] = ToolContract(
                 jmespath.compile(tool.transform) if tool.transform is not None else None,
                 registry.get(tool.output) if tool.output is not None else None,
+                argument_map(tool.arguments) if tool.arguments is not None else None,
             )
     return contracts
 
 
-def with_contract(spec: ToolSpec, config: LoadedConfig, registry: SchemaRegistry) -> ToolSpec:
-    """The spec agents see: a declared output schema replaces the backend's; a transform
-    without one leaves no output schema (the backend's no longer describes the result)."""
+def with_contract(
+    spec: ToolSpec, config: LoadedConfig, registry: SchemaRegistry
+) -> tuple[ToolSpec, list[ConfigProblem]]:
+    """The spec agents see and any problems with its argument map."""
+    settings = config.settings.tools.get(spec.name)
+    if settings is None or settings.arguments is None:
+        return _with_output(spec, config, registry), []
+    mapped, problems = map_input_schema(spec, settings.arguments, config.source)
+    return _with_output(mapped, config, registry), problems
+
+
+def _with_output(spec: ToolSpec, config: LoadedConfig, registry: SchemaRegistry) -> ToolSpec:
+    """A declared output schema replaces the backend's; a transform without one leaves no
+    output schema (the backend's no longer describes the result)."""
     settings = config.settings.tools.get(spec.name)
     if settings is None:
         return spec

@@ -1,4 +1,4 @@
-"""The contract stage: reshape results (JMESPath) and hold them to their declared schema.
+"""The contract stage: map arguments, reshape results (JMESPath), hold them to their schema.
 
 A tool's `transform` turns whatever its backend speaks into the agreed shape; its `output`
 schema is then checked. A result that breaks it is an upstream contract error (502
@@ -9,12 +9,13 @@ cache and fallback stages, so cached and fallback results are already in shape.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jmespath
 import jmespath.parser
 import structlog
 
+from pasarela.contracts.arguments import ArgumentMap
 from pasarela.contracts.registry import Contract
 from pasarela.errors import UpstreamContractError
 from pasarela.pipeline.call import Call, Next, Outcome
@@ -27,6 +28,7 @@ log = structlog.get_logger("pasarela.contracts")
 class ToolContract:
     transform: jmespath.parser.ParsedResult | None
     output: Contract | None
+    arguments: ArgumentMap | None = None
 
 
 class ContractStage:
@@ -36,9 +38,11 @@ class ContractStage:
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         contract = self._contracts.get(call.tool.name)
-        outcome = await call_next(call)
         if contract is None:
-            return outcome
+            return await call_next(call)
+        if contract.arguments is not None:
+            call = replace(call, arguments=contract.arguments.apply(call.arguments))
+        outcome = await call_next(call)
         result = outcome.result
         if contract.transform is not None:
             result = contract.transform.search(result)
