@@ -3,6 +3,7 @@ answers SOAP 1.1 and 1.2 envelopes (document/literal), with faults and WS-Securi
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -100,7 +101,30 @@ def get_balance(request: etree._Element) -> etree._Element:
     )
 
 
-HANDLERS = {"GetAccountsRequest": get_accounts, "GetBalanceRequest": get_balance}
+RATES = "urn:bank:rates"
+EUR_TO = {"EUR": "1", "USD": "1.05", "GBP": "0.85"}
+
+
+def _part(request: etree._Element, name: str) -> str | None:
+    """rpc/literal parts are unqualified children of the operation's wrapper."""
+    return request.findtext(name)
+
+
+def get_rate(request: etree._Element) -> etree._Element:
+    source, target, amount = (_part(request, n) for n in ("fromCurrency", "toCurrency", "amount"))
+    if source not in EUR_TO or target not in EUR_TO or amount is None:
+        raise SoapFault("Client.BadRequest", f"cannot convert {source} to {target}")
+    if Decimal(amount) < 0:
+        raise SoapFault("Client.BadRequest", "amount must not be negative")
+    rate = Decimal(EUR_TO[target]) / Decimal(EUR_TO[source])
+    response = etree.Element(f"{{{RATES}}}GetRateResponse", nsmap={"r": RATES})
+    etree.SubElement(response, "rate").text = str(rate)
+    converted = etree.SubElement(response, "converted")
+    converted.extend(_money(str((Decimal(amount) * rate).quantize(Decimal("0.01"))), target))
+    return response
+
+
+HANDLERS = {"GetAccountsRequest": get_accounts, "GetBalanceRequest": get_balance, "GetRate": get_rate}
 
 
 def _envelope(namespace: str, body_child: etree._Element) -> bytes:
@@ -134,12 +158,17 @@ async def soap(request: Request) -> Response:
     namespace = etree.QName(root).namespace
     content_type = "text/xml; charset=utf-8" if namespace == SOAP11 else "application/soap+xml; charset=utf-8"
     username = root.findtext(f".//{{{WSSE}}}Username")
-    SEEN.append(
-        {"namespace": namespace, "username": username, "authorization": request.headers.get("authorization")}
-    )
     body = root.find(f"{{{namespace}}}Body")
     assert body is not None
     operation = body[0]
+    SEEN.append(
+        {
+            "namespace": namespace,
+            "username": username,
+            "authorization": request.headers.get("authorization"),
+            "operation": operation.tag,
+        }
+    )
     try:
         handler = HANDLERS[etree.QName(operation).localname]
         payload = _envelope(namespace, handler(operation))

@@ -61,6 +61,7 @@ async def test_operations_become_tools_with_schemas_from_the_xsd(
             "enum": ["CHECKING", "SAVINGS"],
         }
         assert accounts.annotations.read_only
+        assert accounts.description == "A customer's accounts"  # wsdl:documentation
         item = accounts.output_schema["properties"]["account"]["items"]  # type: ignore[index]
         assert item["properties"]["balance"]["properties"]["currency"]["enum"] == ["EUR", "USD", "GBP"]
         assert item["properties"]["holders"] == {"type": "array", "items": {"type": "string"}}
@@ -111,6 +112,28 @@ async def test_credentials_basic_and_ws_security(tmp_path: Path, server: str) ->
         seen = soap_server.SEEN[-1]
         assert seen["username"] == "svc-pasarela"
         assert seen["authorization"].startswith("Basic ")
+
+
+async def test_rpc_style_operations(tmp_path: Path, server: str) -> None:
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:1", backends=backend(f"{server}/wsdl/rates.wsdl", server), extra=ACCESS
+    ) as (client, runtime):
+        rate = runtime.gateway.catalog.get("GetRate")
+        assert rate.description.startswith("Convert an amount between currencies")
+        assert rate.input_schema["required"] == ["fromCurrency", "toCurrency", "amount"]
+        assert rate.input_schema["properties"]["toCurrency"]["enum"] == ["EUR", "USD", "GBP"]
+        assert rate.output_schema["properties"]["converted"]["properties"]["amount"] == {"type": "number"}  # type: ignore[index]
+
+        answer = await call(client, "GetRate", {"fromCurrency": "EUR", "toCurrency": "USD", "amount": 200})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"] == {"rate": 1.05, "converted": {"amount": 210.0, "currency": "USD"}}
+        # The wrapper is the operation itself, in the namespace the binding names (rpc, not document).
+        assert soap_server.SEEN[-1]["operation"] == "{urn:bank:rates}GetRate"
+        refused = await call(client, "GetRate", {"fromCurrency": "EUR", "toCurrency": "JPY", "amount": 1})
+        assert refused.status_code == 422
+        fault = await call(client, "GetRate", {"fromCurrency": "EUR", "toCurrency": "USD", "amount": -1})
+        assert fault.status_code == 502
+        assert fault.json()["upstream_body"] == "amount must not be negative"
 
 
 async def test_an_unreadable_wsdl_is_a_config_error(tmp_path: Path, server: str) -> None:

@@ -30,7 +30,7 @@ from pasarela.config.model import BackendSettings
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_auth import static_headers
-from pasarela.connectors.soap.schemas import enumerations, schema_documents, type_schema
+from pasarela.connectors.soap.schemas import documentation, enumerations, schema_documents, type_schema
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
@@ -106,6 +106,7 @@ class SoapConnector(BackendConnector):
             ) from None
         self._client = client
         enums = enumerations(raw)
+        docs = documentation(raw)
         specs: list[ToolSpec] = []
         names: set[str] = set()
         for service in client.wsdl.services.values():
@@ -114,10 +115,12 @@ class SoapConnector(BackendConnector):
                     name = op_name if op_name not in names else f"{port.name}_{op_name}"
                     names.add(name)
                     self._targets[name] = _Target(service.name, port.name, op_name, _only_child(operation))
-                    specs.append(self._spec(name, operation, enums))
+                    specs.append(self._spec(name, operation, enums, docs.get(op_name)))
         return specs
 
-    def _spec(self, name: str, operation: Any, enums: Mapping[str, list[str]]) -> ToolSpec:
+    def _spec(
+        self, name: str, operation: Any, enums: Mapping[str, list[str]], documented: str | None
+    ) -> ToolSpec:
         input_schema = (
             type_schema(operation.input.body.type, enums) if operation.input.body is not None else {}
         )
@@ -130,11 +133,7 @@ class SoapConnector(BackendConnector):
         read_only = name.lower().startswith(("get", "list", "find", "search", "query", "read", "check"))
         return ToolSpec(
             name=name,
-            description=(
-                operation.name
-                if not getattr(operation, "documentation", None)
-                else str(operation.documentation)
-            ),
+            description=documented or operation.name,
             input_schema=input_schema,
             backend=self.backend,
             origin=name,

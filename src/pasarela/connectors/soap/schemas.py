@@ -98,6 +98,23 @@ def enumerations(documents: list[bytes]) -> dict[str, list[str]]:
     return found
 
 
+def documentation(documents: list[bytes]) -> dict[str, str]:
+    """Operation name → its `wsdl:documentation` (zeep does not keep it), from the portTypes."""
+    found: dict[str, str] = {}
+    for raw in documents:
+        try:
+            root = etree.fromstring(raw)
+        except etree.XMLSyntaxError:
+            continue
+        for port_type in root.iter(f"{{{WSDL}}}portType"):
+            for operation in port_type.iterfind(f"{{{WSDL}}}operation"):
+                text = " ".join(operation.findtext(f"{{{WSDL}}}documentation", "").split())
+                name = operation.get("name")
+                if name and text:
+                    found.setdefault(name, text)
+    return found
+
+
 def element_schema(
     element: Element, enums: Mapping[str, list[str]], seen: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
