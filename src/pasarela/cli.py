@@ -148,11 +148,19 @@ def demo(
         Path | None,
         typer.Option(help="Where the sample systems keep their SQLite data (default: a temp dir)."),
     ] = None,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the transactions in this PostgreSQL database (postgresql://…) instead of SQLite; "
+            "needs pasarela[postgres]."
+        ),
+    ] = None,
 ) -> None:
-    """Start the sample bank (CRM, ticketing) and a gateway for it; Ctrl-C stops everything."""
+    """Start the sample bank (CRM, ticketing, core banking, loans, transactions) and a gateway
+    for it; Ctrl-C stops everything."""
     from pasarela.demo.runner import run_demo
 
-    raise typer.Exit(run_demo(port=port, data_dir=data_dir))
+    raise typer.Exit(run_demo(port=port, data_dir=data_dir, postgres=postgres))
 
 
 @app.command()

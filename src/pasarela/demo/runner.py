@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+from sqlalchemy.engine import make_url
 
 from pasarela.config import load_config
+from pasarela.demo.transactions import TransactionsUnavailable, prepare, sqlite_url
 from pasarela.errors import ConfigError, PasarelaError
 from pasarela.server.serve import serve_http
 from pasarela.telemetry import configure_logging
@@ -107,7 +109,9 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def banner(gateway_url: str, keys: dict[str, str], systems: dict[str, tuple[str, int]]) -> str:
+def banner(
+    gateway_url: str, keys: dict[str, str], systems: dict[str, tuple[str, int]], transactions: str
+) -> str:
     support_key = keys["support-bot"]
     lines = [
         "",
@@ -116,6 +120,7 @@ def banner(gateway_url: str, keys: dict[str, str], systems: dict[str, tuple[str,
             f"System {name}: {url} (pid {pid}; stop it to see fallbacks)"
             for name, (url, pid) in systems.items()
         ),
+        f"Transactions database: {make_url(transactions).render_as_string(hide_password=True)}",
         f"MCP URL:  {gateway_url}/mcp",
         f"REST URL: {gateway_url}/v1",
         *(f"API key ({principal}): {key}" for principal, key in keys.items()),
@@ -124,31 +129,53 @@ def banner(gateway_url: str, keys: dict[str, str], systems: dict[str, tuple[str,
         f"  curl -s -H 'Authorization: Bearer {support_key}' {gateway_url}/v1/tools",
         f"  curl -s -H 'Authorization: Bearer {support_key}' -H 'Content-Type: application/json' \\",
         f'       -d \'{{"arguments": {{"customer_id": "12345", "region": "EU"}}}}\' {gateway_url}/v1/tools/get_customer_info:call',
+        "  Then ask an MCP client connected as support-bot: what is John Doe's account balance",
+        "  and are his loans in good standing? (CRM over REST, core banking over SOAP,",
+        "  transactions in SQL, loans over GraphQL.)",
         "",
     ]
     return "\n".join(lines)
 
 
-def run_demo(*, port: int, data_dir: Path | None) -> int:
+def _transactions_url(postgres: str | None, data: Path) -> str:
+    if postgres is None:
+        return sqlite_url(data / "transactions.db")
+    if not postgres.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+        raise TransactionsUnavailable(
+            f"--postgres expects a postgresql:// URL, got {postgres.split(':', 1)[0]}:…"
+        )
+    return postgres
+
+
+def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pasarela-demo-") as scratch:
         data = data_dir or Path(scratch)
         data.mkdir(parents=True, exist_ok=True)
         systems = [
-            DemoSystem("crm", free_port(), data / "crm.db", secrets.token_urlsafe(24)),
-            DemoSystem("ticketing", free_port(), data / "ticketing.db", secrets.token_urlsafe(24)),
+            DemoSystem(name, free_port(), data / f"{name}.db", secrets.token_urlsafe(24))
+            for name in ("crm", "ticketing", "core_banking", "loans")
         ]
+        crm, ticketing, core_banking, loans = systems
         keys = {principal: "demo_" + secrets.token_urlsafe(24) for principal in PRINCIPALS}
         processes: list[subprocess.Popen[bytes]] = []
         try:
+            transactions = _transactions_url(postgres, data)
+            anyio.run(prepare, transactions)
             processes = [start_system(system) for system in systems]
             wait_until_up(systems, processes)
             os.environ.update(
                 {
                     "PASARELA_DEMO_DATA": str(data.resolve()),
-                    "PASARELA_DEMO_CRM_URL": systems[0].url,
-                    "PASARELA_DEMO_TICKETING_URL": systems[1].url,
-                    "PASARELA_SECRET_DEMO_CRM_API_KEY": systems[0].token,
-                    "PASARELA_SECRET_DEMO_TICKETING_TOKEN": systems[1].token,
+                    "PASARELA_DEMO_CRM_URL": crm.url,
+                    "PASARELA_DEMO_TICKETING_URL": ticketing.url,
+                    "PASARELA_DEMO_CORE_BANKING_URL": core_banking.url,
+                    "PASARELA_DEMO_LOANS_URL": loans.url,
+                    "PASARELA_SECRET_DEMO_CRM_API_KEY": crm.token,
+                    "PASARELA_SECRET_DEMO_TICKETING_TOKEN": ticketing.token,
+                    "PASARELA_SECRET_DEMO_CORE_BANKING_PASSWORD": core_banking.token,
+                    "PASARELA_SECRET_DEMO_LOANS_TOKEN": loans.token,
+                    # A database URL may hold a password: a secret, so logs and errors mask it.
+                    "PASARELA_SECRET_DEMO_TRANSACTIONS_DB": transactions,
                     # Set it yourself to verify the demo's audit checkpoints after it stops.
                     "PASARELA_SECRET_DEMO_AUDIT_KEY": os.environ.get("PASARELA_SECRET_DEMO_AUDIT_KEY")
                     or secrets.token_urlsafe(32),
@@ -160,7 +187,7 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
 
             def ready(url: str) -> None:
                 running = {s.name: (s.url, p.pid) for s, p in zip(systems, processes, strict=True)}
-                sys.stdout.write(banner(url, keys, running) + "\n")
+                sys.stdout.write(banner(url, keys, running, transactions) + "\n")
                 sys.stdout.flush()
 
             anyio.run(
@@ -175,7 +202,12 @@ def run_demo(*, port: int, data_dir: Path | None) -> int:
         except PasarelaError as exc:
             sys.stderr.write(f"{exc.detail}\n")
             return 1
-        except RuntimeError as exc:
+        except ModuleNotFoundError as exc:
+            sys.stderr.write(
+                f"--postgres needs the PostgreSQL driver ({exc.name}): pip install 'pasarela[postgres]'\n"
+            )
+            return 1
+        except RuntimeError as exc:  # TransactionsUnavailable, a system that did not start
             sys.stderr.write(f"{exc}\n")
             return 1
         except KeyboardInterrupt:
