@@ -107,7 +107,8 @@ EUR_TO = {"EUR": "1", "USD": "1.05", "GBP": "0.85"}
 
 def _part(request: etree._Element, name: str) -> str | None:
     """rpc/literal parts are unqualified children of the operation's wrapper."""
-    return request.findtext(name)
+    text: str | None = request.findtext(name)
+    return text
 
 
 def get_rate(request: etree._Element) -> etree._Element:

@@ -1,4 +1,5 @@
-"""`pasarela demo`: starts, serves both doors, and stops cleanly with nothing left running."""
+"""`pasarela demo`: starts, serves both doors, answers the seed's question from four kinds of
+system, and stops cleanly with nothing left running."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
+from mcp.types import CallToolResult
 
-from tests.conftest import REPO
+from tests.conftest import POSTGRES_URL, REPO, need_service
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.processes import child_env, pasarela_command, run_pasarela
 from tests.helpers.servers import free_port
@@ -46,14 +53,22 @@ def read_banner(process: subprocess.Popen[str]) -> str:
     raise AssertionError(f"no banner from the demo:\n{''.join(lines)}")
 
 
-async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
+@dataclass
+class RunningDemo:
+    process: subprocess.Popen[str]
+    banner: str
+    mcp_url: str
+    rest_url: str
+    keys: dict[str, str]
+    systems: dict[str, tuple[str, int]]  # name → (url, pid)
+
+
+@contextmanager
+def running_demo(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[RunningDemo]:
     port = free_port()
     process = subprocess.Popen(
-        pasarela_command("demo", "--port", str(port), "--data-dir", str(tmp_path)),
-        # Customer data is cached for 5 minutes in the demo; a second lets the test see it go stale.
-        env=child_env(
-            {"PASARELA_DEMO_CUSTOMER_CACHE_TTL": "1s", "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY}
-        ),
+        pasarela_command("demo", "--port", str(port), "--data-dir", str(tmp_path), *args),
+        env=child_env(env or {}),
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -62,16 +77,30 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         banner = read_banner(process)
         mcp_url = re.search(r"MCP URL:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
         rest_url = re.search(r"REST URL:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
-        keys = dict(re.findall(r"API key \(([\w-]+)\): (\S+)", banner))
         assert mcp_url == f"http://127.0.0.1:{port}/mcp"
         assert rest_url == f"http://127.0.0.1:{port}/v1"
+        systems = {
+            name: (url, int(pid)) for name, url, pid in re.findall(r"System (\w+): (\S+) \(pid (\d+)", banner)
+        }
+        keys = dict(re.findall(r"API key \(([\w-]+)\): (\S+)", banner))
+        yield RunningDemo(process, banner, mcp_url, rest_url, keys, systems)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
+    # Customer data is cached for 5 minutes in the demo; a second lets the test see it go stale.
+    env = {"PASARELA_DEMO_CUSTOMER_CACHE_TTL": "1s", "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY}
+    with running_demo(tmp_path, env=env) as demo:
+        process, keys, rest_url, mcp_url = demo.process, demo.keys, demo.rest_url, demo.mcp_url
         assert set(keys) == {"support-bot", "sales-bot", "compliance-bot"}
         systems = children_of(process.pid)
-        assert len(systems) == 2
-        crm = re.search(r"System crm: (\S+) \(pid (\d+)", banner)
-        assert crm is not None
-        crm_url, crm_pid = crm.group(1), int(crm.group(2))
-        assert crm_pid in systems
+        assert set(demo.systems) == {"crm", "ticketing", "core_banking", "loans"}
+        assert {pid for _, pid in demo.systems.values()} == set(systems)
+        crm_url, crm_pid = demo.systems["crm"]
+        gateway = rest_url.removesuffix("/v1")
 
         support = {"Authorization": f"Bearer {keys['support-bot']}"}
         async with httpx.AsyncClient(base_url=rest_url, timeout=15) as http:
@@ -79,6 +108,10 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             assert set(tools) == {
                 "get_customer_info",
                 "search_customers",
+                "get_customer_accounts",
+                "get_account_balance",
+                "recent_transactions",
+                "get_customer_loans",
                 "create_support_ticket",
                 "get_ticket",
                 "list_tickets",
@@ -130,15 +163,17 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             assert [c["first_name"] for c in eu_only.json()["result"]["customers"]] == [
                 "Maria"
             ]  # not Amara (US)
-            denied = await http.post(
-                "/tools/list_customer_accounts:call",
-                json={"arguments": {"customer_id": "12345"}},
-                headers=support,
-            )
-            assert denied.status_code == 403
             sales = {"Authorization": f"Bearer {keys['sales-bot']}"}
             sales_tools = {t["name"] for t in (await http.get("/tools", headers=sales)).json()["tools"]}
             assert "create_support_ticket" not in sales_tools  # the sales bot cannot open tickets
+            # Sales sees which products a customer holds, not what is in them.
+            assert "get_customer_accounts" in sales_tools and "get_account_balance" not in sales_tools
+            no_balance = await http.post(
+                "/tools/get_account_balance:call",
+                json={"arguments": {"account_id": "ACC-1001"}},
+                headers=sales,
+            )
+            assert no_balance.status_code == 403
             no_ticket = await http.post(
                 "/tools/create_support_ticket:call",
                 json={"arguments": {"title": "Upsell", "description": "Call the customer"}},
@@ -159,18 +194,16 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             assert too_long.status_code == 403
             assert "human advisor" in too_long.json()["detail"]
             compliance = {"Authorization": f"Bearer {keys['compliance-bot']}"}
-            accounts = await http.post(
-                "/tools/list_customer_accounts:call",
-                json={"arguments": {"customer_id": "12345"}},
-                headers=compliance,
-            )
-            assert len(accounts.json()["result"]["accounts"]) == 3
-            again = await http.post(
-                "/tools/list_customer_accounts:call",
-                json={"arguments": {"customer_id": "12345"}},
-                headers=compliance,
-            )
-            assert "cache" not in again.json()["meta"]  # balances are never cached
+            balances = [
+                await http.post(
+                    "/tools/get_account_balance:call",
+                    json={"arguments": {"account_id": "ACC-1001"}},
+                    headers=compliance,
+                )
+                for _ in range(2)
+            ]
+            assert [b.json()["result"]["ledger"]["amount"] for b in balances] == [2450.75, 2450.75]
+            assert all("cache" not in b.json()["meta"] for b in balances)  # balances are never cached
             unmasked = await http.post(
                 "/tools/get_customer_info:call",
                 json={"arguments": {"customer_id": "12345"}},
@@ -237,7 +270,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         for pid in systems:
             assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         with pytest.raises(httpx.TransportError):
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            httpx.get(f"{gateway}/healthz", timeout=2)
 
         # Every call and denial above is in the demo's audit trail, and the chain verifies.
         env = {
@@ -252,6 +285,9 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                     "COMPLIANCE_BOT_KEY",
                     "CRM_API_KEY",
                     "TICKETING_TOKEN",
+                    "CORE_BANKING_PASSWORD",
+                    "LOANS_TOKEN",
+                    "TRANSACTIONS_DB",
                 )
             },
         }
@@ -260,7 +296,126 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         )
         assert verified.returncode == 0, verified.stderr
         assert "audit: OK" in verified.stderr
+
+
+async def _fresh_transactions_table(url: str) -> str | None:
+    """Drop the demo's table so the demo must create and fill it; the reason it cannot, or None."""
+    import asyncpg
+
+    try:
+        connection = await asyncpg.connect(url, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        return f"PostgreSQL at {url} is not reachable ({type(exc).__name__}: {exc})"
+    try:
+        await connection.execute("DROP TABLE IF EXISTS bank_transactions")
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        await connection.close()
+    return None
+
+
+async def _book_in_postgres(url: str) -> None:
+    """A transaction booked after the demo started: only the live database can know it."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url, timeout=3)
+    try:
+        await connection.execute(
+            "INSERT INTO bank_transactions VALUES ('TX-999999', 'ACC-1001', now(), -9.99, 'EUR',"
+            " 'Booked during the test', 'Test Shop')"
+        )
+    finally:
+        await connection.close()
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    answer: dict[str, Any] | None = result.structured_content
+    assert answer is not None
+    return answer
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_the_seed_question_is_answered_from_four_kinds_of_system_through_mcp(
+    tmp_path: Path, database: str
+) -> None:
+    """ "What is John Doe's account balance and are his loans in good standing?" — asked by the
+    support bot with the official MCP client: the CRM over REST, core banking over SOAP,
+    transactions in SQL and loans over GraphQL, each answer in its registry shape."""
+    args: list[str] = []
+    if database == "postgresql":
+        need_service(await _fresh_transactions_table(POSTGRES_URL))
+        args = ["--postgres", POSTGRES_URL]
+    with running_demo(tmp_path, *args) as demo:
+        if database == "postgresql":
+            assert "Transactions database: postgresql://" in demo.banner
+            await _book_in_postgres(POSTGRES_URL)
+        else:
+            assert f"Transactions database: sqlite:///{tmp_path}" in demo.banner
+        async with mcp_http_client(demo.mcp_url, demo.keys["support-bot"]) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            used = ["search_customers", "get_customer_accounts", "get_account_balance"]
+            used += ["recent_transactions", "get_customer_loans"]
+            # Each tool advertises its registry shape, and speaks the bank's argument names.
+            assert all(tools[name].output_schema for name in used)
+            assert tools["get_customer_accounts"].input_schema["required"] == ["customer_id"]
+            assert list(tools["get_account_balance"].input_schema["properties"]) == ["account_id"]
+
+            async def ask(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+                answer = structured(await client.call_tool(tool, arguments))
+                Draft202012Validator(tools[tool].output_schema or {}).validate(answer)
+                return answer
+
+            # CRM (REST/OpenAPI): who is John Doe?
+            [john] = (await ask("search_customers", {"name": "John Doe", "region": "EU"}))["customers"]
+            assert (john["first_name"], john["last_name"]) == ("John", "Doe")
+            # Core banking (SOAP): his accounts (the closed one is left out by a fixed argument) ...
+            accounts = (await ask("get_customer_accounts", {"customer_id": john["customer_id"]}))["accounts"]
+            assert [(a["account_id"], a["type"]) for a in accounts] == [
+                ("ACC-1001", "CHECKING"),
+                ("ACC-1002", "SAVINGS"),
+                ("ACC-1003", "CREDIT_CARD"),
+            ]
+            # ... and their real-time balances.
+            balances = {
+                a["account_id"]: await ask("get_account_balance", {"account_id": a["account_id"]})
+                for a in accounts
+            }
+            assert balances["ACC-1001"]["ledger"] == {"amount": 2450.75, "currency": "EUR"}
+            assert balances["ACC-1003"]["ledger"]["amount"] == -312.4
+            assert balances["ACC-1003"]["available"]["amount"] == 1687.6  # within the card's limit
+            # Transactions (SQL): what moved on the checking account lately.
+            recent = await ask("recent_transactions", {"account_id": "ACC-1001", "limit": 3})
+            latest = recent["transactions"][0]
+            if database == "postgresql":
+                assert latest["transaction_id"] == "TX-999999"  # booked after start: read live
+                assert latest["amount"] == {"amount": -9.99, "currency": "EUR"}
+            else:
+                assert latest["transaction_id"] == "TX-100001"
+            assert len(recent["transactions"]) == 3 and recent["truncated"] is False
+            # Loans (GraphQL): are they in good standing?
+            loans = await ask("get_customer_loans", {"customer_id": john["customer_id"]})
+            assert loans["all_in_good_standing"] is True
+            assert {(loan["product"], loan["status"]) for loan in loans["loans"]} == {
+                ("MORTGAGE", "CURRENT"),
+                ("PERSONAL", "CURRENT"),
+            }
+            # Someone else's answer differs: Wei Chen's car loan is 45 days in arrears.
+            wei = await ask("get_customer_loans", {"customer_id": "34567"})
+            assert wei["all_in_good_standing"] is False
+            assert wei["loans"][0]["days_past_due"] == 45
+
+        # The systems take only the gateway's credentials: an agent (or anyone) going around it is refused.
+        core_url, _ = demo.systems["core_banking"]
+        loans_url, _ = demo.systems["loans"]
+        envelope = (
+            b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+            b'<t:GetAccountBalanceRequest xmlns:t="urn:demo-bank:core:types"><t:accountNumber>ACC-1001'
+            b"</t:accountNumber></t:GetAccountBalanceRequest></soap:Body></soap:Envelope>"
+        )
+        async with httpx.AsyncClient(timeout=5) as http:
+            bare = await http.post(f"{core_url}/soap", content=envelope)
+            assert bare.status_code == 500 and b"UsernameToken is required" in bare.content
+            anonymous = await http.post(
+                f"{loans_url}/graphql", json={"query": '{ loan(id: "L-9001") { id } }'}
+            )
+            assert anonymous.status_code == 401
