@@ -419,3 +419,25 @@ async def test_the_seed_question_is_answered_from_four_kinds_of_system_through_m
                 f"{loans_url}/graphql", json={"query": '{ loan(id: "L-9001") { id } }'}
             )
             assert anonymous.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://root@127.0.0.1/test", "--postgres expects a postgresql:// URL, got mysql:…"),
+        (
+            "postgresql://demo:s3cret-pw@127.0.0.1:1/nowhere",
+            "cannot prepare the transactions database postgresql://demo:***@127.0.0.1:1/nowhere",
+        ),
+    ],
+)
+def test_a_bad_postgres_url_stops_the_demo_with_a_clear_error(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    finished = run_pasarela(
+        "demo", "--port", str(free_port()), "--data-dir", str(tmp_path), "--postgres", url
+    )
+    assert finished.returncode == 1
+    assert expected in finished.stderr
+    assert "s3cret-pw" not in finished.stderr + finished.stdout
+    assert not (tmp_path / "crm.db").exists()  # no system was started
