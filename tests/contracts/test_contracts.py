@@ -125,6 +125,27 @@ async def test_schemas_may_live_in_files(tmp_path: Path, upstream: FaultyUpstrea
         ("schemas:\n  bad@1: {type: 12}\n", r"schemas\.bad@1: not a valid JSON Schema"),
         ("schemas:\n  gone@1: {file: nowhere.json}\n", r"schemas\.gone@1: cannot read .*nowhere\.json"),
         ("schemas:\n  customer: {type: object}\n", r"schemas\.customer"),
+        (
+            "tools:\n  getItem:\n    arguments: {rename: {customer_id: id}}\n",
+            r"tools\.getItem\.arguments\.rename\.customer_id: getItem has no argument 'id' to rename "
+            r"\(its arguments: item_id\)",
+        ),
+        (
+            "tools:\n  searchItems:\n    arguments: {fixed: {limit: 0}}\n",
+            r"tools\.searchItems\.arguments\.fixed\.limit: 0 is not accepted: 0 is less than the minimum of 1",
+        ),
+        (
+            "tools:\n  searchItems:\n    arguments: {rename: {tag: limit}}\n",
+            r"searchItems already has an argument 'tag'",
+        ),
+        (
+            "tools:\n  searchItems:\n    arguments: {rename: {max: limit}, fixed: {limit: 5}}\n",
+            r"'limit' is also fixed",
+        ),
+        (
+            "tools:\n  getItem:\n    arguments: {rename: {customer_id: item_id}, fix: {}}\n",
+            r"tools\.getItem\.arguments\.fix",
+        ),
     ],
 )
 async def test_bad_contracts_are_config_errors(
@@ -241,37 +262,3 @@ async def test_arguments_are_mapped_to_the_backends_names(tmp_path: Path, upstre
             )
             assert refused.status_code == 422, (arguments, refused.text)
         assert len(upstream.requests) == 2
-
-
-@pytest.mark.parametrize(
-    ("extra", "expected"),
-    [
-        (
-            "tools:\n  getItem:\n    arguments: {rename: {customer_id: id}}\n",
-            r"tools\.getItem\.arguments\.rename\.customer_id: getItem has no argument 'id' to rename "
-            r"\(its arguments: item_id\)",
-        ),
-        (
-            "tools:\n  searchItems:\n    arguments: {fixed: {limit: 0}}\n",
-            r"tools\.searchItems\.arguments\.fixed\.limit: 0 is not accepted: 0 is less than the minimum of 1",
-        ),
-        (
-            "tools:\n  searchItems:\n    arguments: {rename: {tag: limit}}\n",
-            r"searchItems already has an argument 'tag'",
-        ),
-        (
-            "tools:\n  searchItems:\n    arguments: {rename: {max: limit}, fixed: {limit: 5}}\n",
-            r"'limit' is also fixed",
-        ),
-        (
-            "tools:\n  getItem:\n    arguments: {rename: {customer_id: item_id}, fix: {}}\n",
-            r"tools\.getItem\.arguments\.fix",
-        ),
-    ],
-)
-async def test_bad_argument_maps_are_config_errors(
-    tmp_path: Path, upstream: FaultyUpstream, extra: str, expected: str
-) -> None:
-    with pytest.raises(ConfigError, match=expected):
-        async with gateway(tmp_path, upstream, extra):
-            pass

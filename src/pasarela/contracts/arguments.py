@@ -44,50 +44,34 @@ def map_input_schema(
     schema = spec.input_schema
     properties: Mapping[str, Any] = schema.get("properties") or {}
     problems: list[ConfigProblem] = []
+
+    def problem(key: str, message: str) -> None:
+        problems.append(ConfigProblem(source, f"{where}.{key}", message))
+
     known = ", ".join(properties) or "none"
     backend_names = list(settings.rename.values())
     for agent_name, backend_name in settings.rename.items():
         if backend_name not in properties:
-            problems.append(
-                ConfigProblem(
-                    source,
-                    f"{where}.rename.{agent_name}",
-                    f"{spec.name} has no argument {backend_name!r} to rename (its arguments: {known})",
-                )
+            problem(
+                f"rename.{agent_name}",
+                f"{spec.name} has no argument {backend_name!r} to rename (its arguments: {known})",
             )
         elif agent_name in properties and agent_name not in backend_names:
-            problems.append(
-                ConfigProblem(
-                    source,
-                    f"{where}.rename.{agent_name}",
-                    f"{spec.name} already has an argument {agent_name!r}; pick another name",
-                )
+            problem(
+                f"rename.{agent_name}",
+                f"{spec.name} already has an argument {agent_name!r}; pick another name",
             )
         elif backend_name in settings.fixed:
-            problems.append(
-                ConfigProblem(
-                    source, f"{where}.rename.{agent_name}", f"{backend_name!r} is also fixed; choose one"
-                )
-            )
+            problem(f"rename.{agent_name}", f"{backend_name!r} is also fixed; choose one")
     if len(set(backend_names)) != len(backend_names):
-        problems.append(
-            ConfigProblem(source, f"{where}.rename", "two agent names map to the same backend argument")
-        )
+        problem("rename", "two agent names map to the same backend argument")
     for name, value in settings.fixed.items():
         if name not in properties:
-            problems.append(
-                ConfigProblem(
-                    source,
-                    f"{where}.fixed.{name}",
-                    f"{spec.name} has no argument {name!r} (its arguments: {known})",
-                )
-            )
+            problem(f"fixed.{name}", f"{spec.name} has no argument {name!r} (its arguments: {known})")
             continue
         error = next(iter(Draft202012Validator(properties[name]).iter_errors(value)), None)
         if error is not None:
-            problems.append(
-                ConfigProblem(source, f"{where}.fixed.{name}", f"{value!r} is not accepted: {error.message}")
-            )
+            problem(f"fixed.{name}", f"{value!r} is not accepted: {error.message}")
     if problems:
         return spec, problems
     agent_name_of = {backend: agent for agent, backend in settings.rename.items()}
