@@ -144,7 +144,11 @@ def _transactions_url(postgres: str | None, data: Path) -> str:
         raise TransactionsUnavailable(
             f"--postgres expects a postgresql:// URL, got {postgres.split(':', 1)[0]}:…"
         )
-    return postgres
+    return (
+        "postgresql://" + postgres.removeprefix("postgres://")
+        if postgres.startswith("postgres://")
+        else postgres
+    )
 
 
 def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -> int:
