@@ -93,6 +93,8 @@ class Root:
 
 
 async def endpoint(request: Request) -> JSONResponse:
+    if request.headers.get("authorization") == "Bearer refused-token":
+        return JSONResponse({"errors": [{"message": "unauthorized"}]}, status_code=401)
     body = await request.json()
     SEEN.append({"body": body, "authorization": request.headers.get("authorization")})
     result = await graphql(schema, body["query"], root_value=Root(), variable_values=body.get("variables"))

@@ -137,6 +137,10 @@ async def test_declared_operations(tmp_path: Path, endpoint: str) -> None:
         ),
         ("    operations:\n      bad: {document: 'query {'}\n", r"operations\.bad: document: Syntax Error"),
         ("    schema: missing.graphql\n", r"backends\.loans\.schema: cannot read"),
+        (
+            '    auth: {bearer: "refused-token"}\n',
+            r"backends\.loans\.graphql: introspection failed: unauthorized \(check the backend's auth",
+        ),
     ],
 )
 async def test_bad_graphql_settings_are_config_errors(

@@ -84,6 +84,17 @@ class GraphQLConnector(HttpBackendConnector):
         except (UpstreamError, ValueError) as exc:
             detail = exc.detail if isinstance(exc, UpstreamError) else str(exc)
             raise ConfigError([self.problem("graphql", f"introspection failed: {detail}")]) from None
+        if not isinstance(answer.get("data"), dict):
+            messages = "; ".join(self._error_messages(answer)[:MAX_ERRORS]) or "the answer holds no data"
+            raise ConfigError(
+                [
+                    self.problem(
+                        "graphql",
+                        f"introspection failed: {messages} (check the backend's auth; where introspection "
+                        "is disabled, set `schema:` to an SDL file)",
+                    )
+                ]
+            )
         try:
             return build_client_schema(answer["data"])
         except (KeyError, TypeError, GraphQLError) as exc:
@@ -139,6 +150,13 @@ class GraphQLConnector(HttpBackendConnector):
             )
         return answer
 
+    def _error_messages(self, answer: Mapping[str, Any]) -> list[str]:
+        """The `errors` of a GraphQL answer as text, known secrets masked."""
+        return [
+            self.redactor.redact(str(e.get("message", e)) if isinstance(e, dict) else str(e))
+            for e in answer.get("errors") or []
+        ]
+
     async def invoke(
         self,
         tool: ToolSpec,
@@ -151,10 +169,7 @@ class GraphQLConnector(HttpBackendConnector):
         limit = timeout if timeout is not None else self.settings.timeout
         answer = await self._post({"query": operation.document, "variables": dict(arguments)}, limit)
         data = answer.get("data")
-        errors = [
-            self.redactor.redact(str(e.get("message", e)) if isinstance(e, dict) else str(e))
-            for e in answer.get("errors") or []
-        ]
+        errors = self._error_messages(answer)
         if operation.root_field is not None and isinstance(data, dict):
             data = data.get(operation.root_field)
         if errors and data is None:
