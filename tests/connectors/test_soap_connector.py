@@ -77,6 +77,39 @@ async def test_operations_become_tools_with_schemas_from_the_xsd(
         assert (await call(client, "GetAccounts", {"customerId": "12345", "type": "GOLD"})).status_code == 422
 
 
+async def test_xsd_facets_reach_the_input_schema_and_bad_values_stop_at_the_gateway(
+    tmp_path: Path, server: str
+) -> None:
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:1", backends=backend(f"{server}/wsdl/core.wsdl", server), extra=ACCESS
+    ) as (client, runtime):
+        accounts = runtime.gateway.catalog.get("GetAccounts").input_schema["properties"]
+        assert accounts["limit"] == {"type": "integer", "minimum": 1, "maximum": 50}
+        assert accounts["preview"] == {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10,
+        }  # its base's facets too
+        assert accounts["tier"] == {"type": "integer", "enum": [1, 2, 3]}
+        balance = runtime.gateway.catalog.get("GetBalance").input_schema["properties"]["accountId"]
+        assert balance == {"type": "string", "pattern": "^(?:(?:ACC-[A-Z0-9]{1,6}))$", "maxLength": 10}
+
+        seen = len(soap_server.SEEN)
+        for tool, arguments in (
+            ("GetAccounts", {"customerId": "12345", "limit": 0}),
+            ("GetAccounts", {"customerId": "12345", "preview": 11}),
+            ("GetAccounts", {"customerId": "12345", "tier": 4}),
+            ("GetBalance", {"accountId": "1001"}),
+            ("GetBalance", {"accountId": "ACC-1001\n<x/>"}),  # anchored: nothing after the match
+        ):
+            refused = await call(client, tool, arguments)
+            assert refused.status_code == 422, (arguments, refused.text)
+        assert len(soap_server.SEEN) == seen  # none reached the backend
+        assert (
+            await call(client, "GetAccounts", {"customerId": "12345", "limit": 50, "tier": 2})
+        ).status_code == 200
+
+
 async def test_soap_12(tmp_path: Path, server: str) -> None:
     async with gateway_for(
         tmp_path, "http://127.0.0.1:1", backends=backend(f"{server}/wsdl/core.wsdl", server), extra=ACCESS

@@ -359,6 +359,12 @@ async def test_the_seed_question_is_answered_from_four_kinds_of_system_through_m
             assert all(tools[name].output_schema for name in used)
             assert tools["get_customer_accounts"].input_schema["required"] == ["customer_id"]
             assert list(tools["get_account_balance"].input_schema["properties"]) == ["account_id"]
+            # The XSD's pattern (which zeep drops) travels with the renamed argument.
+            assert tools["get_account_balance"].input_schema["properties"]["account_id"]["pattern"] == (
+                "^(?:(?:ACC-[0-9]{4}))$"
+            )
+            refused = await client.call_tool("get_account_balance", {"account_id": "1001"})
+            assert refused.is_error and "account_id" in refused.content[0].text  # type: ignore[union-attr]
 
             async def ask(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
                 answer = structured(await client.call_tool(tool, arguments))

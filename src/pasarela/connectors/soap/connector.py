@@ -30,7 +30,7 @@ from pasarela.config.model import BackendSettings
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_auth import static_headers
-from pasarela.connectors.soap.schemas import documentation, enumerations, schema_documents, type_schema
+from pasarela.connectors.soap.schemas import Facets, documentation, facets, schema_documents, type_schema
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
@@ -105,7 +105,7 @@ class SoapConnector(BackendConnector):
                 "soap", f"cannot load the WSDL: {type(exc).__name__}: {message}"
             ) from None
         self._client = client
-        enums = enumerations(raw)
+        restrictions = facets(raw)
         docs = documentation(raw)
         specs: list[ToolSpec] = []
         names: set[str] = set()
@@ -115,18 +115,16 @@ class SoapConnector(BackendConnector):
                     name = op_name if op_name not in names else f"{port.name}_{op_name}"
                     names.add(name)
                     self._targets[name] = _Target(service.name, port.name, op_name, _only_child(operation))
-                    specs.append(self._spec(name, operation, enums, docs.get(op_name)))
+                    specs.append(self._spec(name, operation, restrictions, docs.get(op_name)))
         return specs
 
-    def _spec(
-        self, name: str, operation: Any, enums: Mapping[str, list[str]], documented: str | None
-    ) -> ToolSpec:
+    def _spec(self, name: str, operation: Any, restrictions: Facets, documented: str | None) -> ToolSpec:
         input_schema = (
-            type_schema(operation.input.body.type, enums) if operation.input.body is not None else {}
+            type_schema(operation.input.body.type, restrictions) if operation.input.body is not None else {}
         )
         input_schema = {"type": "object", "properties": {}, **input_schema, "additionalProperties": False}
         output = (
-            type_schema(operation.output.body.type, enums)
+            type_schema(operation.output.body.type, restrictions)
             if operation.output and operation.output.body is not None
             else None
         )

@@ -1,12 +1,16 @@
-"""XSD types (as zeep loaded them) as JSON Schema, with enumerations read from the XSD itself.
+"""XSD types (as zeep loaded them) as JSON Schema, with facets read from the XSD itself.
 
-zeep keeps each simple type's base but not its facets, so enumerations are collected once
-from the schema documents (the WSDL's embedded schemas, imports and includes).
+zeep keeps each simple type's base but not its facets, so the facets of named simple types
+(enumeration, pattern, lengths, bounds) are collected once from the schema documents (the
+WSDL's embedded schemas, imports and includes) and added to the JSON Schema, so a value the
+backend would refuse is refused by the gateway first.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -79,9 +83,24 @@ def _resolve(base: str, target: str) -> str:
     return str(Path(base).parent / target)
 
 
-def enumerations(documents: list[bytes]) -> dict[str, list[str]]:
-    """`{namespace}Name` → its enumeration values, from raw XSD/WSDL documents."""
-    found: dict[str, list[str]] = {}
+Facets = Mapping[str, Mapping[str, Any]]
+_NUMERIC_FACETS = {
+    "minInclusive": "minimum",
+    "maxInclusive": "maximum",
+    "minExclusive": "exclusiveMinimum",
+    "maxExclusive": "exclusiveMaximum",
+}
+_LENGTH_FACETS = {"minLength": "minLength", "maxLength": "maxLength"}
+# XSD regex features Python's (and JSON Schema's) dialect does not share: leave such patterns out.
+# (\i, \c name classes, \p{IsBlock} blocks, [a-z-[aeiou]] class subtraction)
+_FOREIGN_REGEX = re.compile(r"\\[iIcC]|\\[pP]\{Is|\[[^\]]*-\[")
+
+
+def facets(documents: list[bytes]) -> dict[str, dict[str, Any]]:
+    """`{namespace}Name` → the facets of that named simple type, as raw strings by facet name
+    (enumeration and pattern as lists), its base's facets included."""
+    own: dict[str, dict[str, Any]] = {}
+    bases: dict[str, str] = {}
     for raw in documents:
         try:
             root = etree.fromstring(raw)
@@ -92,10 +111,76 @@ def enumerations(documents: list[bytes]) -> dict[str, list[str]]:
             namespace = schema.get("targetNamespace", "")
             for simple in schema.iter(f"{{{XSD}}}simpleType"):
                 name = simple.get("name")
-                values = [e.get("value") for e in simple.iter(f"{{{XSD}}}enumeration")]
-                if name and values:
-                    found[f"{{{namespace}}}{name}"] = [v for v in values if v is not None]
-    return found
+                restriction = simple.find(f"{{{XSD}}}restriction")
+                if not name or restriction is None:
+                    continue
+                qname = f"{{{namespace}}}{name}"
+                found: dict[str, Any] = {}
+                for facet in restriction:
+                    if not isinstance(facet.tag, str):
+                        continue  # comments
+                    kind, value = etree.QName(facet).localname, facet.get("value")
+                    if value is None:
+                        continue
+                    if kind in ("enumeration", "pattern"):
+                        found.setdefault(kind, []).append(value)
+                    else:
+                        found[kind] = value
+                own[qname] = found
+                base = restriction.get("base", "")
+                prefix, _, local = base.rpartition(":")
+                bases[qname] = f"{{{restriction.nsmap.get(prefix or None, '')}}}{local}"
+
+    def resolved(qname: str, depth: int = 0) -> dict[str, Any]:
+        base = bases.get(qname)
+        inherited = resolved(base, depth + 1) if base in own and depth < 20 else {}
+        return {**inherited, **own[qname]}
+
+    return {qname: resolved(qname) for qname in own}
+
+
+def _number(value: str, integer: bool) -> int | float | None:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return int(number) if integer and number == number.to_integral_value() else float(number)
+
+
+def _with_facets(base: dict[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:
+    """The base type's schema narrowed by the facets it can express."""
+    schema: dict[str, Any] = dict(base) if base else {"type": "string"}
+    kind = schema.get("type")
+    numeric = kind in ("integer", "number")
+    if "enumeration" in found:
+        values: list[Any] = list(found["enumeration"])
+        if numeric:
+            values = [v for v in (_number(x, kind == "integer") for x in values) if v is not None]
+        elif kind == "boolean":
+            values = [v in ("true", "1") for v in values]
+        schema["enum"] = values
+    if numeric:
+        for facet, keyword in _NUMERIC_FACETS.items():
+            bound = _number(found[facet], kind == "integer") if facet in found else None
+            if bound is not None:
+                schema[keyword] = bound
+    if kind == "string" and "format" not in schema:
+        for facet, keyword in _LENGTH_FACETS.items():
+            if facet in found and found[facet].isdigit():
+                schema[keyword] = int(found[facet])
+        if "length" in found and found["length"].isdigit():
+            schema["minLength"] = schema["maxLength"] = int(found["length"])
+        patterns = [p for p in found.get("pattern", []) if not _FOREIGN_REGEX.search(p)]
+        if patterns:
+            # XSD patterns match the whole value; several on one type are alternatives.
+            anchored = "^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$"
+            try:
+                re.compile(anchored)
+            except re.error:
+                pass
+            else:
+                schema["pattern"] = anchored
+    return schema
 
 
 def documentation(documents: list[bytes]) -> dict[str, str]:
@@ -115,21 +200,17 @@ def documentation(documents: list[bytes]) -> dict[str, str]:
     return found
 
 
-def element_schema(
-    element: Element, enums: Mapping[str, list[str]], seen: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    schema = type_schema(element.type, enums, seen)
+def element_schema(element: Element, found: Facets, seen: frozenset[str] = frozenset()) -> dict[str, Any]:
+    schema = type_schema(element.type, found, seen)
     if element.max_occurs == "unbounded" or (isinstance(element.max_occurs, int) and element.max_occurs > 1):
         return {"type": "array", "items": schema}
     return schema
 
 
-def type_schema(
-    kind: Any, enums: Mapping[str, list[str]], seen: frozenset[str] = frozenset()
-) -> dict[str, Any]:
+def type_schema(kind: Any, found: Facets, seen: frozenset[str] = frozenset()) -> dict[str, Any]:
     qname = str(kind.qname) if getattr(kind, "qname", None) is not None else None
-    if qname is not None and qname in enums:
-        return {"type": "string", "enum": list(enums[qname])}
+    if qname is not None and qname in found and not isinstance(kind, ComplexType):
+        return _with_facets(_builtin_schema(kind), found[qname])
     if isinstance(kind, ComplexType):
         if qname is not None and qname in seen:
             return {"type": "object"}  # recursive type: stop describing, still an object
@@ -139,13 +220,18 @@ def type_schema(
         for name, child in kind.elements:
             if not isinstance(child, Element):
                 continue  # xsd:any and choice groups: accepted, not described
-            properties[name] = element_schema(child, enums, inner)
+            properties[name] = element_schema(child, found, inner)
             if child.min_occurs and child.min_occurs > 0:
                 required.append(name)
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             schema["required"] = required
         return schema
+    return _builtin_schema(kind)
+
+
+def _builtin_schema(kind: Any) -> dict[str, Any]:
+    """The JSON Schema of the XSD built-in type `kind` is (or restricts)."""
     if isinstance(kind, BuiltinType) or hasattr(kind, "accepted_types"):
         for candidate in type(kind).__mro__:
             local = getattr(candidate, "_default_qname", None)
