@@ -95,13 +95,14 @@ async def test_xsd_facets_reach_the_input_schema_and_bad_values_stop_at_the_gate
         assert balance == {"type": "string", "pattern": "^(?:(?:ACC-[A-Z0-9]{1,6}))$", "maxLength": 10}
 
         seen = len(soap_server.SEEN)
-        for tool, arguments in (
+        bad: list[tuple[str, dict[str, object]]] = [
             ("GetAccounts", {"customerId": "12345", "limit": 0}),
             ("GetAccounts", {"customerId": "12345", "preview": 11}),
             ("GetAccounts", {"customerId": "12345", "tier": 4}),
             ("GetBalance", {"accountId": "1001"}),
             ("GetBalance", {"accountId": "ACC-1001\n<x/>"}),  # anchored: nothing after the match
-        ):
+        ]
+        for tool, arguments in bad:
             refused = await call(client, tool, arguments)
             assert refused.status_code == 422, (arguments, refused.text)
         assert len(soap_server.SEEN) == seen  # none reached the backend
