@@ -2,7 +2,8 @@
 
 It serves its WSDL and XSD, answers GetCustomerAccounts and GetAccountBalance from its own
 SQLite data, and accepts only requests carrying a WS-Security UsernameToken whose password
-digest matches its credential, created within the last five minutes.
+digest matches its credential, created within the last five minutes, with a nonce it has not
+seen in that time.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import threading
 from decimal import Decimal
 
 from lxml import etree
@@ -81,8 +83,25 @@ def _fault(fault: Fault) -> bytes:
     return _envelope(node)
 
 
-def check_username_token(header: etree._Element | None, password: str) -> None:
-    """A UsernameToken with a password digest (nonce + created + password, SHA-1), fresh."""
+class SeenNonces:
+    """Nonces of the last FRESH_FOR: a captured request replayed within it is refused."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dt.datetime] = {}
+        self._lock = threading.Lock()
+
+    def first_use(self, nonce: str, now: dt.datetime) -> bool:
+        with self._lock:
+            self._seen = {n: t for n, t in self._seen.items() if now - t <= FRESH_FOR}
+            if nonce in self._seen:
+                return False
+            self._seen[nonce] = now
+            return True
+
+
+def check_username_token(header: etree._Element | None, password: str, nonces: SeenNonces) -> None:
+    """A UsernameToken with a password digest (nonce + created + password, SHA-1), fresh and
+    never seen before."""
     token = header.find(f".//{{{WSSE}}}UsernameToken") if header is not None else None
     if token is None:
         raise Fault("Client.FailedAuthentication", "a WS-Security UsernameToken is required")
@@ -100,8 +119,11 @@ def check_username_token(header: etree._Element | None, password: str) -> None:
         raise Fault("Client.FailedAuthentication", "malformed UsernameToken") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    if abs(dt.datetime.now(dt.UTC) - when) > FRESH_FOR or not same(digest, expected):
+    now = dt.datetime.now(dt.UTC)
+    if abs(now - when) > FRESH_FOR or not same(digest, expected):
         raise Fault("Client.FailedAuthentication", "the password digest does not match or is stale")
+    if not nonces.first_use(nonce, now):
+        raise Fault("Client.FailedAuthentication", "this nonce was used before (a replayed request)")
 
 
 def create_core_banking_app(db_path: str, password: str, base_url: str) -> Starlette:
@@ -111,6 +133,7 @@ def create_core_banking_app(db_path: str, password: str, base_url: str) -> Starl
             " product_type TEXT, currency TEXT, ledger_balance TEXT, status TEXT, opened_on TEXT)"
         )
         db.executemany("INSERT OR IGNORE INTO accounts VALUES (?,?,?,?,?,?,?)", ACCOUNTS)
+    nonces = SeenNonces()
     wsdl = packaged("core_banking.wsdl").replace("{base_url}", base_url).encode()
     xsd = packaged("core_banking.xsd").encode()
 
@@ -166,7 +189,7 @@ def create_core_banking_app(db_path: str, password: str, base_url: str) -> Starl
             body = root.find(f"{{{SOAP}}}Body")
             if body is None or len(body) == 0:
                 raise Fault("Client", "not a SOAP 1.1 envelope")
-            check_username_token(root.find(f"{{{SOAP}}}Header"), password)
+            check_username_token(root.find(f"{{{SOAP}}}Header"), password, nonces)
             handler = operations.get(body[0].tag)
             if handler is None:
                 raise Fault("Client", f"unknown operation {etree.QName(body[0]).localname}")
