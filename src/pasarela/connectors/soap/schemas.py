@@ -9,7 +9,7 @@ backend would refuse is refused by the gateway first.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,15 @@ def _resolve(base: str, target: str) -> str:
     return str(Path(base).parent / target)
 
 
+def _roots(documents: list[bytes]) -> Iterator[etree._Element]:
+    """Each document's root element; what is not XML was already reported by zeep."""
+    for raw in documents:
+        try:
+            yield etree.fromstring(raw)
+        except etree.XMLSyntaxError:
+            continue
+
+
 Facets = Mapping[str, Mapping[str, Any]]
 _NUMERIC_FACETS = {
     "minInclusive": "minimum",
@@ -101,11 +110,7 @@ def facets(documents: list[bytes]) -> dict[str, dict[str, Any]]:
     (enumeration and pattern as lists), its base's facets included."""
     own: dict[str, dict[str, Any]] = {}
     bases: dict[str, str] = {}
-    for raw in documents:
-        try:
-            root = etree.fromstring(raw)
-        except etree.XMLSyntaxError:
-            continue
+    for root in _roots(documents):
         schemas = [root] if root.tag == f"{{{XSD}}}schema" else root.iter(f"{{{XSD}}}schema")
         for schema in schemas:
             namespace = schema.get("targetNamespace", "")
@@ -186,11 +191,7 @@ def _with_facets(base: dict[str, Any], found: Mapping[str, Any]) -> dict[str, An
 def documentation(documents: list[bytes]) -> dict[str, str]:
     """Operation name → its `wsdl:documentation` (zeep does not keep it), from the portTypes."""
     found: dict[str, str] = {}
-    for raw in documents:
-        try:
-            root = etree.fromstring(raw)
-        except etree.XMLSyntaxError:
-            continue
+    for root in _roots(documents):
         for port_type in root.iter(f"{{{WSDL}}}portType"):
             for operation in port_type.iterfind(f"{{{WSDL}}}operation"):
                 text = " ".join(operation.findtext(f"{{{WSDL}}}documentation", "").split())
