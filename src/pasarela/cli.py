@@ -261,7 +261,7 @@ def tools_diff(
 def tools_approve(
     name: Annotated[str, typer.Argument(help="The tool's name.")], config: ConfigOption = Path(DEFAULT_CONFIG)
 ) -> None:
-    """Accept a quarantined tool's new definition (gateways pick it up when they next start)."""
+    """Accept a quarantined tool's new definition (running gateways serve it after a reload, SIGHUP, or a restart)."""
     loaded = _load(config)
     _quiet_logs(loaded)
     try:
