@@ -91,6 +91,12 @@ async def test_xsd_facets_reach_the_input_schema_and_bad_values_stop_at_the_gate
             "maximum": 10,
         }  # its base's facets too
         assert accounts["tier"] == {"type": "integer", "enum": [1, 2, 3]}
+        assert accounts["reference"] == {"type": "string", "maxLength": 12}  # an anonymous simple type
+        # Two anonymous types zeep names alike: neither limit is enforced rather than the wrong one.
+        assert accounts["note"] == {"type": "string"}
+        assert runtime.gateway.catalog.get("GetBalance").input_schema["properties"]["note"] == {
+            "type": "string"
+        }
         balance = runtime.gateway.catalog.get("GetBalance").input_schema["properties"]["accountId"]
         assert balance == {"type": "string", "pattern": "^(?:(?:ACC-[A-Z0-9]{1,6}))$", "maxLength": 10}
 
@@ -99,6 +105,7 @@ async def test_xsd_facets_reach_the_input_schema_and_bad_values_stop_at_the_gate
             ("GetAccounts", {"customerId": "12345", "limit": 0}),
             ("GetAccounts", {"customerId": "12345", "preview": 11}),
             ("GetAccounts", {"customerId": "12345", "tier": 4}),
+            ("GetAccounts", {"customerId": "12345", "reference": "R" * 13}),
             ("GetBalance", {"accountId": "1001"}),
             ("GetBalance", {"accountId": "ACC-1001\n<x/>"}),  # anchored: nothing after the match
         ]

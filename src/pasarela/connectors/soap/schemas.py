@@ -106,42 +106,64 @@ _FOREIGN_REGEX = re.compile(r"\\[iIcC]|\\[pP]\{Is|\[[^\]]*-\[")
 
 
 def facets(documents: list[bytes]) -> dict[str, dict[str, Any]]:
-    """`{namespace}Name` → the facets of that named simple type, as raw strings by facet name
-    (enumeration and pattern as lists), its base's facets included."""
+    """Type qname → the facets of that simple type, as raw strings by facet name (enumeration
+    and pattern as lists), its base's facets included.
+
+    Named simple types are keyed by their own name; an anonymous one declared inside an element
+    by the element's name in the schema's namespace, which is the name zeep gives it. Where two different types would
+    share a key, neither is described: a constraint the backend does not have must never be
+    enforced on its behalf.
+    """
     own: dict[str, dict[str, Any]] = {}
     bases: dict[str, str] = {}
+    ambiguous: set[str] = set()
+
+    def record(qname: str, restriction: etree._Element) -> None:
+        found, base = _restriction(restriction)
+        if qname in own and (own[qname], bases[qname]) != (found, base):
+            ambiguous.add(qname)
+        own[qname], bases[qname] = found, base
+
     for root in _roots(documents):
         schemas = [root] if root.tag == f"{{{XSD}}}schema" else root.iter(f"{{{XSD}}}schema")
         for schema in schemas:
             namespace = schema.get("targetNamespace", "")
             for simple in schema.iter(f"{{{XSD}}}simpleType"):
-                name = simple.get("name")
                 restriction = simple.find(f"{{{XSD}}}restriction")
-                if not name or restriction is None:
+                if restriction is None:
+                    continue  # lists and unions: their base types only
+                if simple.get("name"):
+                    record(f"{{{namespace}}}{simple.get('name')}", restriction)
                     continue
-                qname = f"{{{namespace}}}{name}"
-                found: dict[str, Any] = {}
-                for facet in restriction:
-                    if not isinstance(facet.tag, str):
-                        continue  # comments
-                    kind, value = etree.QName(facet).localname, facet.get("value")
-                    if value is None:
-                        continue
-                    if kind in ("enumeration", "pattern"):
-                        found.setdefault(kind, []).append(value)
-                    else:
-                        found[kind] = value
-                own[qname] = found
-                base = restriction.get("base", "")
-                prefix, _, local = base.rpartition(":")
-                bases[qname] = f"{{{restriction.nsmap.get(prefix or None, '')}}}{local}"
+                owner = simple.getparent()
+                if owner is None or owner.tag != f"{{{XSD}}}element" or not owner.get("name"):
+                    continue  # e.g. an attribute's type: attributes are not described
+                # zeep names it after the element, in the schema's namespace whatever the form.
+                record(f"{{{namespace}}}{owner.get('name')}", restriction)
 
     def resolved(qname: str, depth: int = 0) -> dict[str, Any]:
         base = bases.get(qname)
         inherited = resolved(base, depth + 1) if base in own and depth < 20 else {}
         return {**inherited, **own[qname]}
 
-    return {qname: resolved(qname) for qname in own}
+    return {qname: resolved(qname) for qname in own if qname not in ambiguous}
+
+
+def _restriction(restriction: etree._Element) -> tuple[dict[str, Any], str]:
+    """An xsd:restriction's facets and the qname of its base."""
+    found: dict[str, Any] = {}
+    for facet in restriction:
+        if not isinstance(facet.tag, str):
+            continue  # comments
+        kind, value = etree.QName(facet).localname, facet.get("value")
+        if value is None:
+            continue
+        if kind in ("enumeration", "pattern"):
+            found.setdefault(kind, []).append(value)
+        else:
+            found[kind] = value
+    prefix, _, local = restriction.get("base", "").rpartition(":")
+    return found, f"{{{restriction.nsmap.get(prefix or None, '')}}}{local}"
 
 
 def _number(value: str, integer: bool) -> int | float | None:
