@@ -168,6 +168,7 @@ async def soap(request: Request) -> Response:
             "username": username,
             "authorization": request.headers.get("authorization"),
             "operation": operation.tag,
+            "request": etree.tostring(operation).decode(),
         }
     )
     try:

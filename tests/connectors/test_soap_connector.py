@@ -3,7 +3,7 @@ types, arrays, enumerations, SOAP 1.1 and 1.2, faults and WS-Security, through t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -35,7 +35,7 @@ def backend(wsdl: str, url: str, extra: str = "") -> str:
 {extra}"""
 
 
-async def call(client: httpx.AsyncClient, tool: str, arguments: dict[str, object]) -> httpx.Response:
+async def call(client: httpx.AsyncClient, tool: str, arguments: Mapping[str, object]) -> httpx.Response:
     return await client.post(
         f"/v1/tools/{tool}:call", json={"arguments": arguments}, headers=bearer(READER_KEY)
     )
@@ -116,6 +116,32 @@ async def test_xsd_facets_reach_the_input_schema_and_bad_values_stop_at_the_gate
         assert (
             await call(client, "GetAccounts", {"customerId": "12345", "limit": 50, "tier": 2})
         ).status_code == 200
+
+
+async def test_attributes_and_simple_content(tmp_path: Path, server: str) -> None:
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:1", backends=backend(f"{server}/wsdl/core.wsdl", server), extra=ACCESS
+    ) as (client, runtime):
+        accounts = runtime.gateway.catalog.get("GetAccounts").input_schema["properties"]
+        assert accounts["channel"] == {"type": "string", "enum": ["WEB", "BRANCH"]}  # an attribute
+        assert accounts["minBalance"] == {
+            "type": "object",
+            "properties": {
+                "_value_1": {"type": "number", "description": "The element's own value (XSD simpleContent)"},
+                "currency": {"type": "string", "enum": ["EUR", "USD", "GBP"]},
+            },
+            "required": ["_value_1", "currency"],
+        }
+        arguments = {
+            "customerId": "12345",
+            "channel": "WEB",
+            "minBalance": {"_value_1": 100, "currency": "EUR"},
+        }
+        assert (await call(client, "GetAccounts", arguments)).status_code == 200
+        request = soap_server.SEEN[-1]["request"]
+        assert 'channel="WEB"' in request and 'currency="EUR">100<' in request
+        no_currency = {"customerId": "12345", "minBalance": {"_value_1": 100}}
+        assert (await call(client, "GetAccounts", no_currency)).status_code == 422
 
 
 async def test_soap_12(tmp_path: Path, server: str) -> None:

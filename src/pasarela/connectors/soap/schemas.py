@@ -16,10 +16,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 from lxml import etree
-from zeep.xsd import ComplexType, Element
+from zeep.xsd import Attribute, ComplexType, Element
 from zeep.xsd.types.builtins import BuiltinType
 
 XSD = "http://www.w3.org/2001/XMLSchema"
+# zeep's name for the value of an element with simpleContent (one that also has attributes)
+SIMPLE_CONTENT = "_value_1"
 _BUILTINS: dict[str, dict[str, Any]] = {
     "string": {"type": "string"},
     "normalizedString": {"type": "string"},
@@ -244,7 +246,15 @@ def type_schema(kind: Any, found: Facets, seen: frozenset[str] = frozenset()) ->
             if not isinstance(child, Element):
                 continue  # xsd:any and choice groups: accepted, not described
             properties[name] = element_schema(child, found, inner)
+            if name == SIMPLE_CONTENT:
+                properties[name]["description"] = "The element's own value (XSD simpleContent)"
             if child.min_occurs and child.min_occurs > 0:
+                required.append(name)
+        for name, attribute in kind.attributes:
+            if not isinstance(attribute, Attribute) or name in properties:
+                continue  # xsd:anyAttribute: accepted, not described
+            properties[name] = type_schema(attribute.type, found, inner)
+            if attribute.required:
                 required.append(name)
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
