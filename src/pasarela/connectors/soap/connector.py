@@ -21,6 +21,7 @@ import anyio.to_thread
 import requests
 import zeep
 import zeep.exceptions
+from lxml import etree
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
@@ -77,7 +78,7 @@ class SoapConnector(BackendConnector):
             )
         return headers
 
-    def _build(self) -> tuple[zeep.Client, list[bytes]]:
+    def _build(self) -> tuple[zeep.Client, list[etree._Element]]:
         transport = Transport(
             session=self._session(),
             timeout=self.settings.connect_timeout,
@@ -92,7 +93,7 @@ class SoapConnector(BackendConnector):
 
     async def load(self) -> list[ToolSpec]:
         try:
-            client, raw = await anyio.to_thread.run_sync(self._build)
+            client, documents = await anyio.to_thread.run_sync(self._build)
         except ConfigError:
             raise
         except RecursionError:
@@ -105,8 +106,8 @@ class SoapConnector(BackendConnector):
                 "soap", f"cannot load the WSDL: {type(exc).__name__}: {message}"
             ) from None
         self._client = client
-        restrictions = facets(raw)
-        docs = documentation(raw)
+        restrictions = facets(documents)
+        docs = documentation(documents)
         specs: list[ToolSpec] = []
         names: set[str] = set()
         for service in client.wsdl.services.values():

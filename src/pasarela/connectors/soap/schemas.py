@@ -9,7 +9,7 @@ backend would refuse is refused by the gateway first.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -50,21 +50,21 @@ _BUILTINS: dict[str, dict[str, Any]] = {
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 
 
-def schema_documents(location: str, load: Callable[[str], bytes]) -> list[bytes]:
-    """The WSDL and every document it imports or includes, transitively (each once)."""
-    found: list[bytes] = []
+def schema_documents(location: str, load: Callable[[str], bytes]) -> list[etree._Element]:
+    """The WSDL and every document it imports or includes, transitively (each once), parsed.
+    A document that is not XML is left out: zeep has already reported it."""
+    found: list[etree._Element] = []
     pending, seen = [location], set()
     while pending:
         current = pending.pop()
         if current in seen:
             continue
         seen.add(current)
-        raw = load(current)
-        found.append(raw)
         try:
-            root = etree.fromstring(raw)
+            root = etree.fromstring(load(current))
         except etree.XMLSyntaxError:
             continue
+        found.append(root)
         for tag, attribute in (
             (f"{{{XSD}}}import", "schemaLocation"),
             (f"{{{XSD}}}include", "schemaLocation"),
@@ -85,15 +85,6 @@ def _resolve(base: str, target: str) -> str:
     return str(Path(base).parent / target)
 
 
-def _roots(documents: list[bytes]) -> Iterator[etree._Element]:
-    """Each document's root element; what is not XML was already reported by zeep."""
-    for raw in documents:
-        try:
-            yield etree.fromstring(raw)
-        except etree.XMLSyntaxError:
-            continue
-
-
 Facets = Mapping[str, Mapping[str, Any]]
 _NUMERIC_FACETS = {
     "minInclusive": "minimum",
@@ -107,7 +98,7 @@ _LENGTH_FACETS = {"minLength": "minLength", "maxLength": "maxLength"}
 _FOREIGN_REGEX = re.compile(r"\\[iIcC]|\\[pP]\{Is|\[[^\]]*-\[")
 
 
-def facets(documents: list[bytes]) -> dict[str, dict[str, Any]]:
+def facets(documents: list[etree._Element]) -> dict[str, dict[str, Any]]:
     """Type qname → the facets of that simple type, as raw strings by facet name (enumeration
     and pattern as lists), its base's facets included.
 
@@ -126,7 +117,7 @@ def facets(documents: list[bytes]) -> dict[str, dict[str, Any]]:
             ambiguous.add(qname)
         own[qname], bases[qname] = found, base
 
-    for root in _roots(documents):
+    for root in documents:
         schemas = [root] if root.tag == f"{{{XSD}}}schema" else root.iter(f"{{{XSD}}}schema")
         for schema in schemas:
             namespace = schema.get("targetNamespace", "")
@@ -212,10 +203,10 @@ def _with_facets(base: dict[str, Any], found: Mapping[str, Any]) -> dict[str, An
     return schema
 
 
-def documentation(documents: list[bytes]) -> dict[str, str]:
+def documentation(documents: list[etree._Element]) -> dict[str, str]:
     """Operation name → its `wsdl:documentation` (zeep does not keep it), from the portTypes."""
     found: dict[str, str] = {}
-    for root in _roots(documents):
+    for root in documents:
         for port_type in root.iter(f"{{{WSDL}}}portType"):
             for operation in port_type.iterfind(f"{{{WSDL}}}operation"):
                 text = " ".join(operation.findtext(f"{{{WSDL}}}documentation", "").split())
