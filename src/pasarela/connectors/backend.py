@@ -27,3 +27,7 @@ class BackendConnector:
 
     def config_error(self, key: str, message: str) -> ConfigError:
         return ConfigError([self.problem(key, message)])
+
+    def time_limit(self, timeout: float | None) -> float:
+        """The call's own timeout (a tool's override) or the backend's."""
+        return timeout if timeout is not None else self.settings.timeout

@@ -175,7 +175,7 @@ class UpstreamMcpConnector(BackendConnector):
         timeout: float | None = None,
         connect_timeout: float | None = None,
     ) -> UpstreamResult:
-        limit = timeout if timeout is not None else self.settings.timeout
+        limit = self.time_limit(timeout)
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout(limit):

@@ -166,7 +166,7 @@ class GraphQLConnector(HttpBackendConnector):
         connect_timeout: float | None = None,
     ) -> UpstreamResult:
         operation = self._operations[tool.origin]
-        limit = timeout if timeout is not None else self.settings.timeout
+        limit = self.time_limit(timeout)
         answer = await self._post({"query": operation.document, "variables": dict(arguments)}, limit)
         data = answer.get("data")
         errors = self._error_messages(answer)

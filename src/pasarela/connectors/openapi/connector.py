@@ -95,7 +95,7 @@ class OpenApiConnector(HttpBackendConnector):
     ) -> UpstreamResult:
         operation = self._operations[tool.origin]
         base = self._base_url or (operation.server_url or "").rstrip("/")
-        limit = timeout if timeout is not None else self.settings.timeout
+        limit = self.time_limit(timeout)
         connect = connect_timeout if connect_timeout is not None else self.settings.connect_timeout
         for attempt in (1, 2):
             wire = build_wire_request(tool.name, operation, arguments, base)

@@ -164,7 +164,7 @@ class SoapConnector(BackendConnector):
         connect_timeout: float | None = None,
     ) -> UpstreamResult:
         target = self._targets[tool.origin]
-        limit = timeout if timeout is not None else self.settings.timeout
+        limit = self.time_limit(timeout)
 
         def call() -> Any:
             service = self._service(target)

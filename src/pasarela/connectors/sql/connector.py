@@ -132,7 +132,7 @@ class SqlConnector(BackendConnector):
         timeout: float | None = None,
         connect_timeout: float | None = None,
     ) -> UpstreamResult:
-        limit = timeout if timeout is not None else self.settings.timeout
+        limit = self.time_limit(timeout)
         if tool.origin == ANALYST_ORIGIN:
             analyst = self.settings.analyst
             assert analyst is not None
