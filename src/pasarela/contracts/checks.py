@@ -64,24 +64,20 @@ def tool_contracts(config: LoadedConfig, registry: SchemaRegistry) -> dict[str, 
 def with_contract(
     spec: ToolSpec, config: LoadedConfig, registry: SchemaRegistry
 ) -> tuple[ToolSpec, list[ConfigProblem]]:
-    """The spec agents see and any problems with its argument map."""
-    settings = config.settings.tools.get(spec.name)
-    if settings is None or settings.arguments is None:
-        return _with_output(spec, config, registry), []
-    mapped, problems = map_input_schema(spec, settings.arguments, config.source)
-    return _with_output(mapped, config, registry), problems
+    """The spec agents see, and any problems with its argument map.
 
-
-def _with_output(spec: ToolSpec, config: LoadedConfig, registry: SchemaRegistry) -> ToolSpec:
-    """A declared output schema replaces the backend's; a transform without one leaves no
-    output schema (the backend's no longer describes the result)."""
+    A declared output schema replaces the backend's; a transform without one leaves no output
+    schema (the backend's no longer describes the result); an argument map rewrites the input.
+    """
     settings = config.settings.tools.get(spec.name)
     if settings is None:
-        return spec
+        return spec, []
+    problems: list[ConfigProblem] = []
+    if settings.arguments is not None:
+        spec, problems = map_input_schema(spec, settings.arguments, config.source)
     if settings.output is not None and settings.output in registry:  # unknown names: check_contracts
-        return replace(
-            spec, output_schema=dict(registry.get(settings.output).schema), output_contract=settings.output
-        )
-    if settings.transform is not None:
-        return replace(spec, output_schema=None)
-    return spec
+        contract = registry.get(settings.output)
+        spec = replace(spec, output_schema=dict(contract.schema), output_contract=settings.output)
+    elif settings.transform is not None:
+        spec = replace(spec, output_schema=None)
+    return spec, problems
