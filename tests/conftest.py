@@ -8,7 +8,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED_SPECS = REPO.parent / "shared" / "specs" / "openapi"
+# Real Twilio descriptions (MIT, licence alongside), shipped so a fresh clone needs nothing else.
+TWILIO_SPECS = FIXTURES / "openapi" / "twilio"
 
 
 @pytest.fixture

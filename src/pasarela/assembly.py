@@ -8,6 +8,8 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from pasarela.audit import AuditStage, AuditWriter
+from pasarela.audit.anchors import AnchorLog
+from pasarela.audit.stage import AuditRules
 from pasarela.catalog import Catalog, ToolSpec
 from pasarela.catalog.derived import derive_tools
 from pasarela.catalog.pinning import ToolPins
@@ -222,12 +224,20 @@ async def _audit_writer(config: LoadedConfig, state: StateStore) -> AuditWriter 
         batch_size=settings.batch_size,
         checkpoint_key=key,
         checkpoint_every=settings.checkpoint_every,
+        checkpoint_interval=settings.checkpoint_interval,
+        anchors=AnchorLog(config.resolve_path(settings.anchor_file)) if settings.anchor_file else None,
+        drain_timeout=settings.drain_timeout,
+        stall_after=settings.commit_timeout,
     )
     try:
         await writer.start()
     except SQLAlchemyError as exc:
         raise StartupError(
             f"cannot prepare the audit trail in the state store: {type(exc).__name__}"
+        ) from exc
+    except OSError as exc:
+        raise StartupError(
+            f"cannot create the audit anchor file {settings.anchor_file!r}: {exc.strerror or exc}"
         ) from exc
     return writer
 
@@ -236,7 +246,9 @@ def _audit_stage(writer: AuditWriter, config: LoadedConfig) -> AuditStage:
     sensitive = {
         name: tool.sensitive_args for name, tool in config.settings.tools.items() if tool.sensitive_args
     }
-    return AuditStage(writer, config.redactor, sensitive)
+    audit = config.settings.audit
+    rules = AuditRules(audit.durability, audit.commit_timeout, audit.when_unavailable)
+    return AuditStage(writer, config.redactor, sensitive, rules)
 
 
 async def _close_all(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import os
 import sys
@@ -15,20 +14,29 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import orjson
 import typer
-from rich.console import Console
 
 from pasarela import __version__
 from pasarela.assembly import Runtime, build_runtime
-from pasarela.audit import search, verify
 from pasarela.catalog.formats import render
 from pasarela.catalog.pinning import ToolPins
+from pasarela.commands.audit import audit_app
+from pasarela.commands.common import (
+    ConfigOption,
+    err,
+    fail_config,
+    load,
+    print_json,
+    quiet_logs,
+    with_runtime,
+    with_state,
+)
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.contracts import load_registry
 from pasarela.contracts.pins import SchemaPins, SchemaReport, check_schemas
-from pasarela.errors import ConfigError, PasarelaError, StartupError
+from pasarela.errors import ConfigError, PasarelaError
 from pasarela.identity import Principal
 from pasarela.pipeline import Decision
-from pasarela.state import StateStore, open_state
+from pasarela.state import StateStore
 from pasarela.telemetry import configure_logging
 from pasarela.traffic import QuotaLedger, quota_report
 
@@ -44,7 +52,6 @@ app = typer.Typer(
 tools_app = typer.Typer(help="The tool catalog.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
 policy_app = typer.Typer(help="Authorization policies.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.add_typer(config_app, name="config")
 app.add_typer(policy_app, name="policy")
@@ -52,58 +59,7 @@ app.add_typer(audit_app, name="audit")
 schemas_app = typer.Typer(help="The schema registry (schemas: in the configuration).", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="The configuration file.", show_default=True)
-]
 AsOption = Annotated[str | None, typer.Option("--as", help="Act as this configured principal.")]
-
-
-def _print_json(payload: Any) -> None:
-    sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
-    sys.stdout.flush()
-
-
-def _fail_config(error: ConfigError) -> typer.Exit:
-    err.print(f"[bold red]Configuration has {len(error.problems)} problem(s):[/]")
-    for problem in error.problems:
-        err.print(f"  {problem}", markup=False)
-    return typer.Exit(1)
-
-
-def _load(path: Path) -> LoadedConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        raise _fail_config(exc) from None
-
-
-def _with_runtime(loaded: LoadedConfig, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Build the runtime (showing progress while backends load), run `work`, close it."""
-
-    async def main() -> T:
-        if err.is_terminal:
-            with err.status(f"Loading {len(loaded.settings.backends)} backend(s)…"):
-                runtime = await build_runtime(loaded)
-        else:
-            runtime = await build_runtime(loaded)
-        try:
-            return await work(runtime)
-        finally:
-            await runtime.aclose()
-
-    try:
-        return anyio.run(main)
-    except ConfigError as exc:
-        raise _fail_config(exc) from None
-    except StartupError as exc:
-        err.print(exc.detail, markup=False)
-        raise typer.Exit(1) from None
-
-
-def _quiet_logs(loaded: LoadedConfig) -> None:
-    configure_logging(loaded.redactor, level="warning", fmt=loaded.settings.logging.format)
 
 
 @app.callback(invoke_without_command=True)
@@ -124,7 +80,7 @@ def serve(
     """Run the gateway (MCP at /mcp, REST at /v1)."""
     from pasarela.server.serve import serve_http
 
-    loaded = _load(config)
+    loaded = load(config)
     configure_logging(
         loaded.redactor, level=loaded.settings.logging.level, fmt=loaded.settings.logging.format
     )
@@ -135,7 +91,7 @@ def serve(
             backend_options={"use_uvloop": True},
         )
     except ConfigError as exc:
-        raise _fail_config(exc) from None
+        raise fail_config(exc) from None
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
         raise typer.Exit(1) from None
@@ -168,7 +124,7 @@ def stdio(config: ConfigOption = Path(DEFAULT_CONFIG), as_: AsOption = None) -> 
     """Serve MCP over stdin/stdout, as the principal given by --as or the key in PASARELA_API_KEY."""
     from pasarela.server.stdio import serve_stdio
 
-    loaded = _load(config)
+    loaded = load(config)
     configure_logging(loaded.redactor, level=loaded.settings.logging.level, fmt="json", stream=sys.stderr)
 
     async def main() -> None:
@@ -184,7 +140,7 @@ def stdio(config: ConfigOption = Path(DEFAULT_CONFIG), as_: AsOption = None) -> 
     try:
         anyio.run(main)
     except ConfigError as exc:
-        raise _fail_config(exc) from None
+        raise fail_config(exc) from None
 
 
 async def _stdio_principal(runtime: Runtime, as_: str | None) -> Principal:
@@ -199,14 +155,14 @@ async def _stdio_principal(runtime: Runtime, as_: str | None) -> Principal:
 @app.command()
 def check(config: ConfigOption = Path(DEFAULT_CONFIG)) -> None:
     """Validate a configuration, load every backend, and report every problem; exit 1 on any."""
-    loaded = _load(config)
-    _quiet_logs(loaded)
+    loaded = load(config)
+    quiet_logs(loaded)
 
     async def summarise(runtime: Runtime) -> str:
         catalog = runtime.gateway.catalog
         return f"{config}: OK — {len(catalog)} tool(s) from {len(loaded.settings.backends)} backend(s)"
 
-    err.print(_with_runtime(loaded, summarise), markup=False)
+    err.print(with_runtime(loaded, summarise), markup=False)
 
 
 @tools_app.command("list")
@@ -219,8 +175,8 @@ def tools_list(
     if fmt not in ("json", "openai", "anthropic", "mcp"):
         err.print(f"--format: unknown format {fmt!r}; expected json, openai, anthropic or mcp", markup=False)
         raise typer.Exit(2)
-    loaded = _load(config)
-    _quiet_logs(loaded)
+    loaded = load(config)
+    quiet_logs(loaded)
 
     async def listing(runtime: Runtime) -> list[dict[str, Any]]:
         tools = list(runtime.gateway.catalog)
@@ -229,14 +185,14 @@ def tools_list(
         return render(tools, fmt)
 
     try:
-        _print_json(_with_runtime(loaded, listing))
+        print_json(with_runtime(loaded, listing))
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
         raise typer.Exit(1) from None
 
 
 def _with_pins(loaded: LoadedConfig, work: Callable[[ToolPins], Awaitable[T]]) -> T:
-    return _with_state(loaded, lambda store: work(ToolPins(store)))
+    return with_state(loaded, lambda store: work(ToolPins(store)))
 
 
 @tools_app.command("diff")
@@ -244,8 +200,8 @@ def tools_diff(
     name: Annotated[str, typer.Argument(help="The tool's name.")], config: ConfigOption = Path(DEFAULT_CONFIG)
 ) -> None:
     """Show how a quarantined tool's definition changed since it was approved."""
-    loaded = _load(config)
-    _quiet_logs(loaded)
+    loaded = load(config)
+    quiet_logs(loaded)
     try:
         text = _with_pins(loaded, lambda pins: pins.diff(name))
     except KeyError:
@@ -262,111 +218,14 @@ def tools_approve(
     name: Annotated[str, typer.Argument(help="The tool's name.")], config: ConfigOption = Path(DEFAULT_CONFIG)
 ) -> None:
     """Accept a quarantined tool's new definition (running gateways serve it after a reload, SIGHUP, or a restart)."""
-    loaded = _load(config)
-    _quiet_logs(loaded)
+    loaded = load(config)
+    quiet_logs(loaded)
     try:
         approved = _with_pins(loaded, lambda pins: pins.approve(name))
     except KeyError:
         err.print(f"no tool named {name!r} has been pinned", markup=False)
         raise typer.Exit(1) from None
     err.print(f"{name}: {'approved' if approved else 'nothing to approve'}", markup=False)
-
-
-def _with_state(loaded: LoadedConfig, work: Callable[[StateStore], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = await open_state(loaded.settings.state, loaded.base_dir, source=loaded.source)
-        try:
-            return await work(store)
-        finally:
-            await store.aclose()
-
-    try:
-        return anyio.run(main)
-    except ConfigError as exc:
-        raise _fail_config(exc) from None
-
-
-def _audit_line(record: dict[str, Any]) -> str:
-    at = dt.datetime.fromtimestamp(record["at"], dt.UTC).isoformat(timespec="milliseconds")
-    user = f" for {record['on_behalf_of']}" if record["on_behalf_of"] else ""
-    status = f" upstream={record['upstream_status']}" if record["upstream_status"] is not None else ""
-    return (
-        f"#{record['seq']} {at} {record['principal']}{user} via {record['door']} {record['tool']} "
-        f"{record['decision']} {record['outcome']}{status} {record['latency_ms']}ms "
-        f"policies={record['policies']} args={record['arguments']} request={record['request_id']}"
-    )
-
-
-@audit_app.command("verify")
-def audit_verify(config: ConfigOption = Path(DEFAULT_CONFIG)) -> None:
-    """Check the whole chain; exit 1 naming the first bad record if anything was changed."""
-    loaded = _load(config)
-    _quiet_logs(loaded)
-    key = loaded.settings.audit.checkpoint_key
-    verdict = _with_state(
-        loaded, lambda store: verify(store, key.get_secret_value().encode() if key else None)
-    )
-    if verdict.ok:
-        err.print(f"audit: OK — {verdict.message}", markup=False)
-        return
-    err.print(f"audit: TAMPERED — {verdict.message}", markup=False)
-    raise typer.Exit(1)
-
-
-@audit_app.command("tail")
-def audit_tail(
-    lines: Annotated[int, typer.Option("-n", "--lines", help="How many records.")] = 20,
-    config: ConfigOption = Path(DEFAULT_CONFIG),
-) -> None:
-    """The most recent records, oldest first."""
-    loaded = _load(config)
-    _quiet_logs(loaded)
-    for record in _with_state(loaded, lambda store: search(store, limit=lines)):
-        sys.stdout.write(_audit_line(record) + "\n")
-
-
-@audit_app.command("search")
-def audit_search(
-    principal: Annotated[str | None, typer.Option(help="Only this principal.")] = None,
-    tool: Annotated[str | None, typer.Option(help="Only this tool.")] = None,
-    outcome: Annotated[
-        str | None, typer.Option(help="ok, denied, invalid_arguments, upstream_error …")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="ISO time, e.g. 2026-11-22T09:00")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time (exclusive)")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (the most recent).")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    config: ConfigOption = Path(DEFAULT_CONFIG),
-) -> None:
-    """Find records by principal, tool, outcome and time."""
-    loaded = _load(config)
-    _quiet_logs(loaded)
-    bounds = [_timestamp(option, value) for option, value in (("--since", since), ("--until", until))]
-    records = _with_state(
-        loaded,
-        lambda store: search(
-            store,
-            principal=principal,
-            tool=tool,
-            outcome=outcome,
-            since=bounds[0],
-            until=bounds[1],
-            limit=limit,
-        ),
-    )
-    for record in records:
-        sys.stdout.write((orjson.dumps(record).decode() if as_json else _audit_line(record)) + "\n")
-
-
-def _timestamp(option: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        err.print(f"{option}: expected an ISO time such as 2026-11-22T09:00, got {value!r}", markup=False)
-        raise typer.Exit(2) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
 @schemas_app.command("check")
@@ -377,12 +236,12 @@ def schemas_check(
     config: ConfigOption = Path(DEFAULT_CONFIG),
 ) -> None:
     """Compare each schema with its accepted version; exit 1 naming the tools a change breaks."""
-    loaded = _load(config)
-    _quiet_logs(loaded)
+    loaded = load(config)
+    quiet_logs(loaded)
     try:
         registry = load_registry(loaded)
     except ConfigError as exc:
-        raise _fail_config(ConfigError(loaded.locate(exc.problems))) from None
+        raise fail_config(ConfigError(loaded.locate(exc.problems))) from None
 
     async def work(store: StateStore) -> list[SchemaReport]:
         pins = SchemaPins(store)
@@ -391,7 +250,7 @@ def schemas_check(
             await pins.accept(registry)
         return reports
 
-    reports = _with_state(loaded, work)
+    reports = with_state(loaded, work)
     broken = False
     for report in reports:
         used_by = f" — declared by {', '.join(report.tools)}" if report.tools else ""
@@ -423,11 +282,11 @@ def quotas(
     config: ConfigOption = Path(DEFAULT_CONFIG),
 ) -> None:
     """Usage of every configured quota in its current period (UTC day or month)."""
-    loaded = _load(config)
-    _quiet_logs(loaded)
+    loaded = load(config)
+    quiet_logs(loaded)
     settings = loaded.settings
     now = time.time()
-    usage = _with_state(loaded, lambda store: quota_report(settings, QuotaLedger(store), now))
+    usage = with_state(loaded, lambda store: quota_report(settings, QuotaLedger(store), now))
     if as_json:
         for row in usage:
             line = {
@@ -472,8 +331,8 @@ def call(
 ) -> None:
     """Call one tool through the full pipeline; print the result (or the problem) as JSON."""
     arguments = _parse_args(args)
-    loaded = _load(config)
-    _quiet_logs(loaded)
+    loaded = load(config)
+    quiet_logs(loaded)
 
     async def one_call(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         try:
@@ -483,7 +342,7 @@ def call(
             return 1, exc.to_problem()
         return 0, {"result": outcome.result, "meta": dict(outcome.meta)}
 
-    status, payload = _with_runtime(loaded, one_call)
+    status, payload = with_runtime(loaded, one_call)
     sys.stdout.write(
         loaded.redactor.redact(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()) + "\n"
     )
@@ -541,8 +400,8 @@ def policy_explain(
     """Say whether a call would be allowed and which policies decide; exit 0 if allowed, 1 if denied."""
     arguments = _parse_args(args)
     user = _parse_user(on_behalf_of) if on_behalf_of is not None else None
-    loaded = _load(config)
-    _quiet_logs(loaded)
+    loaded = load(config)
+    quiet_logs(loaded)
 
     async def explain(runtime: Runtime) -> dict[str, Any]:
         principal = replace(runtime.authenticator.local_principal(as_), on_behalf_of=user)
@@ -554,18 +413,18 @@ def policy_explain(
         return report
 
     try:
-        report = _with_runtime(loaded, explain)
+        report = with_runtime(loaded, explain)
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
         raise typer.Exit(2) from None
-    _print_json(report)
+    print_json(report)
     raise typer.Exit(0 if report["decision"] == "allow" else 1)
 
 
 @config_app.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of pasarela.yaml (for editors)."""
-    _print_json(json_schema())
+    print_json(json_schema())
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
     ├── InvalidArguments               422 invalid_arguments   (carries the failing paths)
     ├── RateLimited                    429 rate_limited        (Retry-After)
     ├── QuotaExceeded                  429 quota_exceeded      (Retry-After: when the period resets)
+    ├── AuditUnavailable               503 audit_unavailable   (the call cannot be audited; Retry-After)
     └── UpstreamError                  502 upstream_error      (the backend answered with an error)
         ├── UpstreamUnavailable        503 upstream_unavailable (could not connect)
         │   ├── Throttled              503 throttled           (the backend's bulkhead is full; Retry-After)
@@ -196,6 +197,18 @@ class QuotaExceeded(PasarelaError):
 
     def __init__(self, detail: str, *, retry_after: float, quota: str) -> None:
         super().__init__(detail, quota=quota)
+        self._set_retry_after(retry_after)
+
+
+class AuditUnavailable(PasarelaError):
+    """The audit trail cannot be written, so the call is refused (or its answer withheld)."""
+
+    status = 503
+    code = "audit_unavailable"
+    title = "The audit trail cannot be written"
+
+    def __init__(self, detail: str, *, retry_after: float = 1.0, completed: bool = False) -> None:
+        super().__init__(detail, completed=completed)
         self._set_retry_after(retry_after)
 
 

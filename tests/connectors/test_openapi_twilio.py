@@ -1,4 +1,4 @@
-"""The real Twilio descriptions (../shared/specs/openapi): one valid tool per operation."""
+"""The real Twilio descriptions (tests/fixtures/openapi/twilio, MIT): one valid tool per operation."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from jsonschema import Draft202012Validator
 
 from pasarela.catalog.spec import TOOL_NAME_PATTERN
 from pasarela.connectors.openapi.operations import iter_operations
-from tests.conftest import SHARED_SPECS
+from tests.conftest import TWILIO_SPECS
 from tests.connectors.openapi_helpers import connector
 
-TWILIO = sorted(SHARED_SPECS.glob("twilio_*.json"))
+TWILIO = sorted(TWILIO_SPECS.glob("twilio_*.json"))
 
 pytestmark = pytest.mark.anyio
 
@@ -43,11 +43,11 @@ async def test_one_valid_tool_per_operation(spec: Path) -> None:
 
 
 def test_twilio_specs_are_present() -> None:
-    assert len(TWILIO) == 2, f"expected the Twilio specs in {SHARED_SPECS}"
+    assert len(TWILIO) == 2, f"expected the Twilio specs in {TWILIO_SPECS}"
 
 
 async def test_form_bodies_become_arguments() -> None:
-    c = connector(SHARED_SPECS / "twilio_api_v2010.json")
+    c = connector(TWILIO_SPECS / "twilio_api_v2010.json")
     tools = {t.name: t for t in await c.load()}
     await c.aclose()
     create_message = tools["CreateMessage"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hmac
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
+from pasarela.audit.anchors import Anchor
 from pasarela.audit.chain import GENESIS, checkpoint_signature, record_hash
 from pasarela.state import StateStore
 from pasarela.state.tables import audit_checkpoints, audit_head, audit_records
@@ -42,7 +44,8 @@ async def _records(store: StateStore) -> AsyncIterator[Any]:
         after = page[-1].seq
 
 
-async def verify(store: StateStore, checkpoint_key: bytes | None) -> Verdict:
+async def verify(store: StateStore, checkpoint_key: bytes | None, anchors: Sequence[Anchor] = ()) -> Verdict:
+    """Check the chain, the head row, the checkpoints in the database and the anchors outside it."""
     expected_seq, chain, count = 1, GENESIS, 0
     hashes: dict[int, str] = {}
     async for row in _records(store):
@@ -93,7 +96,35 @@ async def verify(store: StateStore, checkpoint_key: bytes | None) -> Verdict:
             )
         if hashes.get(point.seq) != point.hash:
             return Verdict(False, count, f"record {point.seq} differs from its signed checkpoint", point.seq)
-    return Verdict(True, count, f"{count} record(s), chain intact, {len(checkpoints)} checkpoint(s) verified")
+    problem = _against_anchors(anchors, checkpoint_key, hashes, last_seq)
+    if problem is not None:
+        return Verdict(False, count, *problem)
+    anchored = f", {len(anchors)} anchor(s)" if anchors else ""
+    return Verdict(
+        True, count, f"{count} record(s), chain intact, {len(checkpoints)} checkpoint(s){anchored} verified"
+    )
+
+
+def _against_anchors(
+    anchors: Sequence[Anchor], key: bytes | None, hashes: dict[int, str], last_seq: int
+) -> tuple[str, int] | None:
+    """The first thing the anchors contradict, as (message, first bad seq), or None."""
+    if anchors and key is None:
+        return "anchors can only be checked with audit.checkpoint_key (the key that signed them)", 0
+    for anchor in anchors:
+        assert key is not None
+        if not hmac.compare_digest(checkpoint_signature(key, anchor.seq, anchor.hash), anchor.signature):
+            return f"the anchor at {anchor.where} has a forged signature", anchor.seq
+        if anchor.seq > last_seq:
+            what = "the trail is empty" if last_seq == 0 else f"the trail ends at record {last_seq}"
+            return (
+                f"{what}, but the anchor at {anchor.where} vouches for record {anchor.seq}: "
+                "records were removed",
+                last_seq + 1,
+            )
+        if hashes.get(anchor.seq) != anchor.hash:
+            return f"record {anchor.seq} differs from the anchor at {anchor.where}: rewritten", anchor.seq
+    return None
 
 
 async def search(

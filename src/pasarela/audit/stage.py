@@ -1,45 +1,114 @@
-"""The audit stage: one record per call and per denial, queued for the chained writer."""
+"""The audit stage: one record per call and per denial, queued for the chained writer.
+
+Building a record never fails (any value an agent can send is recorded, or stood in for), and
+a call that must be durable answers only once its record is committed. While the writer cannot
+write, calls it may not serve are refused before any other stage runs.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import orjson
+import structlog
 
-from pasarela.audit.writer import AuditWriter
-from pasarela.errors import PasarelaError
+from pasarela import jsonsafe
+from pasarela.audit.writer import AuditLost, AuditWriter
+from pasarela.catalog.spec import ToolSpec
+from pasarela.errors import AuditUnavailable, PasarelaError
 from pasarela.identity.principal import Principal
 from pasarela.pipeline.authorize import Decision
 from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.pipeline.notes import notebook
 from pasarela.secrets import Redactor
 
+log = structlog.get_logger("pasarela.audit")
+
 MASK = "***"
 MAX_ARGUMENTS = 8192
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRules:
+    """When an answer waits for its record, and what is refused while the trail cannot be written."""
+
+    durability: Literal["writes", "all", "none"] = "writes"
+    commit_timeout: float = 5.0
+    when_unavailable: Literal["refuse_writes", "refuse_all", "serve"] = "refuse_writes"
+
+    def durable(self, tool: ToolSpec) -> bool:
+        return self.durability == "all" or (self.durability == "writes" and not tool.annotations.read_only)
+
+    def refuses(self, tool: ToolSpec) -> bool:
+        return self.when_unavailable == "refuse_all" or (
+            self.when_unavailable == "refuse_writes" and not tool.annotations.read_only
+        )
+
+
 class AuditStage:
     def __init__(
-        self, writer: AuditWriter, redactor: Redactor, sensitive: Mapping[str, Sequence[str]]
+        self,
+        writer: AuditWriter,
+        redactor: Redactor,
+        sensitive: Mapping[str, Sequence[str]],
+        rules: AuditRules | None = None,
     ) -> None:
         self.writer = writer
         self.redactor = redactor
         self.sensitive = {tool: frozenset(names) for tool, names in sensitive.items()}
+        self.rules = rules or AuditRules()
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         started = time.perf_counter()
+        durable = self.rules.durable(call.tool)
+        if not self.writer.healthy and self.rules.refuses(call.tool):
+            refusal = AuditUnavailable(
+                "the audit trail cannot be written right now, and this call would go unaudited; retry later",
+                retry_after=1.0,
+            )
+            self._record(call, None, refusal.code, None, started, durable=False)
+            raise refusal
         with notebook() as notes:
             try:
                 outcome = await call_next(call)
             except PasarelaError as exc:
-                self._record(
-                    call, notes.get("decision"), exc.code, getattr(exc, "upstream_status", None), started
+                committed = self._record(
+                    call,
+                    notes.get("decision"),
+                    exc.code,
+                    getattr(exc, "upstream_status", None),
+                    started,
+                    durable,
                 )
+                if committed is not None and not await self._settled(committed, call):
+                    log.error("audit_not_durable", request_id=call.request_id, outcome=exc.code)
                 raise
-            self._record(call, notes.get("decision"), "ok", outcome.meta.get("upstream_status"), started)
-            return outcome
+            committed = self._record(
+                call, notes.get("decision"), "ok", outcome.meta.get("upstream_status"), started, durable
+            )
+        if committed is not None and not await self._settled(committed, call):
+            raise AuditUnavailable(
+                f"the call completed, but its audit record was not committed within "
+                f"{self.rules.commit_timeout:g}s, so its answer is withheld; it stays queued. "
+                f"Do not repeat a write blindly: quote request id {call.request_id} to the operator",
+                retry_after=self.rules.commit_timeout,
+                completed=True,
+            )
+        return outcome
+
+    async def _settled(self, committed: asyncio.Future[None], call: Call) -> bool:
+        try:
+            # shield: a client that goes away must not cancel the commit others share.
+            async with asyncio.timeout(self.rules.commit_timeout):
+                await asyncio.shield(committed)
+        except (TimeoutError, AuditLost):
+            self.writer.report_stall()
+            return False
+        return True
 
     def rejected(
         self,
@@ -75,8 +144,14 @@ class AuditStage:
         }
 
     def _record(
-        self, call: Call, decision: Decision | None, outcome: str, upstream_status: int | None, started: float
-    ) -> None:
+        self,
+        call: Call,
+        decision: Decision | None,
+        outcome: str,
+        upstream_status: Any,
+        started: float,
+        durable: bool,
+    ) -> asyncio.Future[None] | None:
         base = self._base(
             call.principal,
             call.tool.name,
@@ -84,20 +159,27 @@ class AuditStage:
             call.request_id,
             self._arguments(call.tool.name, call.arguments),
         )
-        self.writer.submit(
+        return self.writer.submit(
             base
             | {
                 "decision": "allow" if decision is not None and decision.allowed else "deny",
                 "policies": orjson.dumps([p.label for p in decision.policies] if decision else []).decode(),
                 "outcome": outcome,
-                "upstream_status": upstream_status if isinstance(upstream_status, int) else None,
+                "upstream_status": upstream_status
+                if isinstance(upstream_status, int) and 0 <= upstream_status < 1000
+                else None,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-            }
+            },
+            durable=durable,
         )
 
     def _arguments(self, tool: str, arguments: Any) -> str:
+        """The arguments as JSON, masked and redacted; any value at all is recorded, never an error."""
         hidden = self.sensitive.get(tool, frozenset())
-        if isinstance(arguments, Mapping):
-            arguments = {k: (MASK if k in hidden else v) for k, v in arguments.items()}
-        text = orjson.dumps(self.redactor.scrub(arguments), default=str).decode()
+        try:
+            if isinstance(arguments, Mapping):
+                arguments = {k: (MASK if k in hidden else v) for k, v in arguments.items()}
+            text = jsonsafe.dumps(self.redactor.scrub(arguments)).decode()
+        except RecursionError:  # the doors bound depth; this only guards a call made in-process
+            text = '"…nested too deep to record…"'
         return text if len(text) <= MAX_ARGUMENTS else text[: MAX_ARGUMENTS - 1] + "…"

@@ -334,6 +334,39 @@ class AuditSettings(Strict):
         None, description="HMAC key for signed checkpoints (detect truncation); use ${secret:…}"
     )
     checkpoint_every: int = Field(1000, gt=0, description="Sign a checkpoint after this many records")
+    checkpoint_interval: Duration = Field(
+        1.0,
+        gt=0,
+        description="... or after this long, if records were added: the longest stretch of the trail "
+        "that no signed checkpoint covers",
+    )
+    anchor_file: str | None = Field(
+        None,
+        description="Append every signed checkpoint to this file (relative to the config), outside the "
+        "database: `audit verify` then detects truncation, wiping and rewriting. Needs checkpoint_key",
+    )
+    durability: Literal["writes", "all", "none"] = Field(
+        "writes",
+        description="Which calls answer only once their record is committed (group commit): tools that "
+        "may change data (writes), every call (all), or none (a crash may lose the last flush_interval)",
+    )
+    commit_timeout: Duration = Field(
+        5.0, gt=0, description="How long an answer waits for its record to be committed before a 503"
+    )
+    when_unavailable: Literal["refuse_writes", "refuse_all", "serve"] = Field(
+        "refuse_writes",
+        description="While the trail cannot be written: refuse calls to tools that may change data "
+        "(refuse_writes), refuse every call (refuse_all), or serve and queue the records (serve)",
+    )
+    drain_timeout: Duration = Field(
+        10.0, ge=0, description="At shutdown, keep retrying to write the queued records this long"
+    )
+
+    @model_validator(mode="after")
+    def _anchors_need_a_key(self) -> Self:
+        if self.anchor_file is not None and self.checkpoint_key is None:
+            raise ValueError("anchor_file needs checkpoint_key: anchors are signed checkpoints")
+        return self
 
 
 class ArgumentMapSettings(Strict):

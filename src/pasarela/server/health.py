@@ -29,6 +29,10 @@ class HealthRoutes:
     async def readyz(self, request: Request) -> Response:
         if not self.ready:
             return json_response({"status": "starting"}, status=503)
+        audit = self.live.runtime.audit
+        if audit is not None and not audit.healthy:
+            # Not ready: a load balancer should send calls to a replica that can audit them.
+            return json_response({"status": "audit_unavailable", "queued": audit.pending}, status=503)
         return json_response({"status": "ready", "tools": len(self.live.runtime.gateway.catalog)})
 
     async def metrics_endpoint(self, request: Request) -> Response:

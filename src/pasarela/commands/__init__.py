@@ -1,0 +1,1 @@
+"""Pieces of the `pasarela` command: what every subcommand shares, and command groups."""

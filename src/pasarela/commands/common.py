@@ -1,0 +1,87 @@
+"""What every `pasarela` subcommand shares: the console, config loading, runtime and state."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import typer
+from rich.console import Console
+
+from pasarela import jsonsafe
+from pasarela.assembly import Runtime, build_runtime
+from pasarela.config import LoadedConfig, load_config
+from pasarela.errors import ConfigError, StartupError
+from pasarela.state import StateStore, open_state
+from pasarela.telemetry import configure_logging
+
+T = TypeVar("T")
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The configuration file.", show_default=True)
+]
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(jsonsafe.dumps(payload, indent=True).decode() + "\n")
+    sys.stdout.flush()
+
+
+def fail_config(error: ConfigError) -> typer.Exit:
+    err.print(f"[bold red]Configuration has {len(error.problems)} problem(s):[/]")
+    for problem in error.problems:
+        err.print(f"  {problem}", markup=False)
+    return typer.Exit(1)
+
+
+def load(path: Path) -> LoadedConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise fail_config(exc) from None
+
+
+def with_runtime(loaded: LoadedConfig, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Build the runtime (showing progress while backends load), run `work`, close it."""
+
+    async def main() -> T:
+        if err.is_terminal:
+            with err.status(f"Loading {len(loaded.settings.backends)} backend(s)…"):
+                runtime = await build_runtime(loaded)
+        else:
+            runtime = await build_runtime(loaded)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.aclose()
+
+    try:
+        return anyio.run(main)
+    except ConfigError as exc:
+        raise fail_config(exc) from None
+    except StartupError as exc:
+        err.print(exc.detail, markup=False)
+        raise typer.Exit(1) from None
+
+
+def quiet_logs(loaded: LoadedConfig) -> None:
+    configure_logging(loaded.redactor, level="warning", fmt=loaded.settings.logging.format)
+
+
+def with_state(loaded: LoadedConfig, work: Callable[[StateStore], Awaitable[T]]) -> T:
+    async def main() -> T:
+        store = await open_state(loaded.settings.state, loaded.base_dir, source=loaded.source)
+        try:
+            return await work(store)
+        finally:
+            await store.aclose()
+
+    try:
+        return anyio.run(main)
+    except ConfigError as exc:
+        raise fail_config(exc) from None
