@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import structlog
 
+from pasarela import jsonsafe
 from pasarela.config.traffic import CacheSettings
 from pasarela.identity.principal import Principal
 from pasarela.shared import KeyValueStore, SharedStoreError
@@ -46,7 +47,7 @@ def scope_identity(settings: CacheSettings, principal: Principal) -> str | None:
 
 
 def cache_key(tool: str, scope: str, arguments: Mapping[str, Any]) -> str:
-    canonical = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS, default=str)
+    canonical = jsonsafe.dumps(arguments, sort_keys=True)
     digest = hashlib.sha256(scope.encode() + b"\x00" + canonical).hexdigest()[:40]
     return f"cache:{tool}:{digest}"
 
@@ -75,7 +76,7 @@ class ResultCache:
     async def put(self, key: str, result: Any, source: str, keep_for: float) -> float:
         """Store `result`; returns its time of storage."""
         stored_at = self._clock()
-        raw = orjson.dumps({"r": result, "t": stored_at, "s": source}, default=str)
+        raw = jsonsafe.dumps({"r": result, "t": stored_at, "s": source})
         try:
             await self._store.set(key, raw, keep_for)
         except SharedStoreError as exc:

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import structlog
 from sqlalchemy import select, update
 
+from pasarela import jsonsafe
 from pasarela.catalog.spec import ToolSpec
 from pasarela.state import StateStore
 from pasarela.state.tables import tool_pins
@@ -48,7 +48,7 @@ def pinned_form(spec: ToolSpec) -> dict[str, Any]:
 
 
 def canonical(spec: ToolSpec) -> str:
-    return orjson.dumps(pinned_form(spec), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
+    return jsonsafe.dumps(pinned_form(spec), sort_keys=True, indent=True).decode()
 
 
 def digest(text: str) -> str:

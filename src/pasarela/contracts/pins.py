@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from pasarela import jsonsafe
 from pasarela.config.model import Settings
 from pasarela.contracts.compat import Change, compare
 from pasarela.contracts.registry import SchemaRegistry
@@ -23,7 +24,7 @@ from pasarela.state.tables import schema_pins
 
 
 def canonical(schema: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    return jsonsafe.dumps(schema, sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)

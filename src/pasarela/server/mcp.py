@@ -18,7 +18,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 
-from pasarela import __version__
+from pasarela import __version__, jsonsafe
 from pasarela.catalog.formats import mcp as mcp_tool_dict
 from pasarela.catalog.spec import ToolSpec
 from pasarela.errors import PasarelaError
@@ -65,14 +65,14 @@ def error_result(error: PasarelaError, redactor: Redactor, request_id: str | Non
     problem = error.to_problem()
     if request_id:
         problem["request_id"] = request_id
-    text = redactor.redact(orjson.dumps(problem, default=str).decode())
+    text = redactor.redact(jsonsafe.dumps(problem).decode())
     if error.mcp_code is not None:
         raise MCPError(error.mcp_code, redactor.redact(error.detail), orjson.loads(text))
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
 
 
 def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
-    text = orjson.dumps(result, default=str).decode()
+    text = jsonsafe.dumps(result).decode()
     structured = result if isinstance(result, dict) else None
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)],

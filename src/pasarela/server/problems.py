@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.responses import Response
 
+from pasarela import jsonsafe
 from pasarela.errors import PasarelaError
 from pasarela.secrets import Redactor
 
@@ -15,7 +15,7 @@ def problem_response(error: PasarelaError, redactor: Redactor, *, request_id: st
     problem = error.to_problem(instance=f"urn:pasarela:request:{request_id}" if request_id else None)
     if request_id:
         problem["request_id"] = request_id
-    body = redactor.redact(orjson.dumps(problem, default=str).decode())
+    body = redactor.redact(jsonsafe.dumps(problem).decode())
     return Response(
         body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(error.headers())
     )

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pasarela import jsonsafe
 from pasarela.catalog.formats import render
 from pasarela.errors import InvalidRequest, PasarelaError
 from pasarela.secrets import Redactor
@@ -21,7 +22,7 @@ REST_FORMATS = ("native", "openai", "anthropic")
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload, default=str), status_code=status, media_type="application/json")
+    return Response(jsonsafe.dumps(payload), status_code=status, media_type="application/json")
 
 
 class RestDoor:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, delete, or_, select, update
 
+from pasarela import jsonsafe
 from pasarela.errors import IdempotencyConflict, InvalidRequest
 from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.state import StateStore
@@ -39,7 +40,7 @@ class Claim:
 
 
 def fingerprint(tool: str, arguments: Mapping[str, Any]) -> str:
-    canonical = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS, default=str)
+    canonical = jsonsafe.dumps(arguments, sort_keys=True)
     return hashlib.sha256(tool.encode() + b"\x00" + canonical).hexdigest()
 
 
@@ -89,7 +90,7 @@ class IdempotencyLedger:
         return Claim(row.fingerprint, row.tool, row.state, outcome)
 
     async def complete(self, principal: str, key: str, outcome: Outcome) -> None:
-        stored = orjson.dumps({"result": outcome.result, "meta": dict(outcome.meta)}, default=str).decode()
+        stored = jsonsafe.dumps({"result": outcome.result, "meta": dict(outcome.meta)}).decode()
         async with self._state.engine.begin() as db:
             await db.execute(
                 update(idempotency_keys)
