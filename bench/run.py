@@ -124,7 +124,9 @@ async def closed_loop(call: Caller, concurrency: int, duration: float) -> tuple[
     return record.latencies, record.errors, time.perf_counter() - started
 
 
-def write_config(directory: Path, upstream: str, port: int, *, audit: bool = True) -> Path:
+def write_config(
+    directory: Path, upstream: str, port: int, *, audit: bool = True, durability: str = "writes"
+) -> Path:
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     path = directory / "pasarela.yaml"
     path.write_text(
@@ -134,9 +136,9 @@ identity:
   api_keys: [{{principal: bench, key_sha256: "{digest}", roles: [bench]}}]
 backends:
   bench: {{openapi: "{upstream}/openapi.json", base_url: "{upstream}", timeout: 5s}}
-access: {{bench: [get_thing]}}
+access: {{bench: [get_thing, put_thing]}}
 logging: {{level: info, format: json}}
-audit: {{enabled: {"true" if audit else "false"}}}
+audit: {{enabled: {"true" if audit else "false"}, durability: {durability}}}
 """
     )
     return path
@@ -156,7 +158,9 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def processes(profile: Path | None, *, audit: bool = True) -> Iterator[tuple[str, str]]:
+def processes(
+    profile: Path | None, *, audit: bool = True, durability: str = "writes"
+) -> Iterator[tuple[str, str]]:
     upstream_port, gateway_port = free_port(), free_port()
     upstream_url = f"http://127.0.0.1:{upstream_port}"
     gateway_url = f"http://127.0.0.1:{gateway_port}"
@@ -169,7 +173,9 @@ def processes(profile: Path | None, *, audit: bool = True) -> Iterator[tuple[str
             )
             started.append(upstream)
             wait_ready(upstream_url + "/openapi.json", upstream)
-            config = write_config(Path(scratch), upstream_url, gateway_port, audit=audit)
+            config = write_config(
+                Path(scratch), upstream_url, gateway_port, audit=audit, durability=durability
+            )
             prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
             gateway = subprocess.Popen(
                 [*prefix, "-m", "pasarela", "serve", "-c", str(config)],
@@ -192,7 +198,10 @@ def processes(profile: Path | None, *, audit: bool = True) -> Iterator[tuple[str
 
 async def run(args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
-    with processes(args.profile, audit=not args.no_audit) as (upstream_url, gateway_url):
+    with processes(args.profile, audit=not args.no_audit, durability=args.durability) as (
+        upstream_url,
+        gateway_url,
+    ):
         async with AsyncExitStack() as stack:
             direct = RawPool(upstream_url, args.concurrency)
             rest = RawPool(gateway_url, args.concurrency)
@@ -203,6 +212,13 @@ async def run(args: argparse.Namespace) -> list[Result]:
             rest_request = RawPool.encode(
                 "POST",
                 "/v1/tools/get_thing:call",
+                "127.0.0.1",
+                {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+                b'{"arguments": {"thing_id": "42"}}',
+            )
+            write_request = RawPool.encode(
+                "POST",
+                "/v1/tools/put_thing:call",
                 "127.0.0.1",
                 {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
                 b'{"arguments": {"thing_id": "42"}}',
@@ -227,13 +243,22 @@ async def run(args: argparse.Namespace) -> list[Result]:
                 if await rest.send(rest_request) != 200:
                     raise RuntimeError("REST call failed")
 
+            async def call_rest_write() -> None:
+                if await rest.send(write_request) != 200:
+                    raise RuntimeError("REST write failed")
+
             async def call_mcp() -> None:
                 session = sessions[next(turn) % len(sessions)]
                 result = await session.call_tool("get_thing", {"thing_id": "42"})
                 if result.is_error:
                     raise RuntimeError(result.content)
 
-            targets: dict[str, Caller] = {"direct": call_direct, "rest": call_rest, "mcp": call_mcp}
+            targets: dict[str, Caller] = {
+                "direct": call_direct,
+                "rest": call_rest,
+                "rest-write": call_rest_write,
+                "mcp": call_mcp,
+            }
             for name in args.targets:
                 call = targets[name]
                 for _ in range(50):  # warm connections, caches and the JIT-less interpreter's branch paths
@@ -284,6 +309,12 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=["direct", "rest", "mcp"])
     parser.add_argument("--profile", type=Path, help="run the gateway under cProfile, write the profile here")
     parser.add_argument("--no-audit", action="store_true", help="run the gateway with the audit trail off")
+    parser.add_argument(
+        "--durability",
+        choices=["writes", "all", "none"],
+        default="writes",
+        help="audit.durability: which answers wait for their record's commit (target rest-write is a write)",
+    )
     args = parser.parse_args()
     try:
         results = anyio.run(run, args)

@@ -19,7 +19,15 @@ SPEC = {
                     {"name": "thing_id", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
                 "responses": {"200": {"description": "ok"}},
-            }
+            },
+            # A write: its answer waits for its audit record's commit (audit.durability: writes).
+            "put": {
+                "operationId": "put_thing",
+                "parameters": [
+                    {"name": "thing_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "ok"}},
+            },
         }
     },
 }

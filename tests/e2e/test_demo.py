@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -296,6 +297,16 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         )
         assert verified.returncode == 0, verified.stderr
         assert "audit: OK" in verified.stderr
+        assert "anchor(s) verified" in verified.stderr
+        # Wiped by someone with the database but not the key: the demo's anchors catch it.
+        with sqlite3.connect(tmp_path / "pasarela.db") as db:
+            for table in ("pasarela_audit", "pasarela_audit_checkpoints", "pasarela_audit_head"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 — fixed table names
+        wiped = run_pasarela(
+            "audit", "verify", "-c", str(REPO / "examples" / "bank" / "pasarela.yaml"), env=env
+        )
+        assert wiped.returncode == 1
+        assert "the trail is empty" in wiped.stderr
 
 
 async def _fresh_transactions_table(url: str) -> str | None:
