@@ -7,6 +7,7 @@ a refused query never reaches the database; an allowed one returns rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,34 @@ async def test_allowed_queries_return_rows(analyst: tuple[Connector, list[str]])
     assert any(
         '"sqlreads_accounts"' in s or "`sqlreads_accounts`" in s for s in sent
     )  # the qualified form ran
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT " + "(" * 300 + "1" + ")" * 300, "nested too deeply"),
+        ("", "expected exactly one statement, found 0"),
+        ("   ;  ", "expected exactly one statement, found 0"),
+        (
+            "SELECT id FROM sqlreads_accounts a JOIN sqlreads_transactions t ON TRUE",
+            "Column 'id' could not be",
+        ),
+        ("SELECT a.x.y FROM sqlreads_accounts a", "Unknown column: x"),
+    ],
+)
+def test_odd_queries_get_a_clear_refusal_not_a_crash(sql: str, expected: str) -> None:
+    with pytest.raises(UnsafeSql, match=re.escape(expected)):
+        check(sql, "postgres")
+
+
+async def test_a_query_longer_than_max_sql_length_is_refused_before_any_work(tmp_path: Path) -> None:
+    backend = BackendSettings.model_validate(
+        {"sql": f"sqlite:///{tmp_path / 'none.db'}", "analyst": {"tables": TABLES, "max_sql_length": 100}}
+    )
+    sql = SqlConnector("bank", backend, base_dir=Path("."), redactor=Redactor(), source="pasarela.yaml")
+    (spec,) = await sql.load()
+    assert spec.input_schema["properties"]["sql"]["maxLength"] == 100
+    long = "SELECT id FROM sqlreads_accounts WHERE " + " OR ".join(["id = 'x'"] * 20)  # noqa: S608
+    with pytest.raises(InvalidArguments, match=r"longer than max_sql_length \(100\)"):
+        await sql.invoke(spec, {"sql": long})  # refused before the (absent) database is asked
+    await sql.aclose()

@@ -34,14 +34,20 @@ class Analyst:
 
     async def query(self, sql: str, engine: AsyncEngine) -> str:
         """The SQL to run for the analyst's `sql`; UnsafeSql says why it is refused."""
+        if len(sql) > self.settings.max_sql_length:  # the input schema says so too; callers may skip it
+            raise UnsafeSql(f"the SQL is longer than max_sql_length ({self.settings.max_sql_length})")
+        catalog = await self.catalog(engine)
+        # Checking is CPU work for sqlglot: off the event loop, so other calls keep moving.
+        inner = await asyncio.to_thread(self._check, sql, catalog)
+        # Parsed, checked, qualified and re-rendered by sqlglot; only the integer is ours.
+        return f"SELECT * FROM ({inner}) AS pasarela_query LIMIT {int(self.settings.max_rows)}"  # noqa: S608
+
+    def _check(self, sql: str, catalog: Catalog) -> str:
         statement = parse_one(sql, self.dialect)
         require_read_only(statement)
         if placeholders(statement):
             raise UnsafeSql("the query tool takes literal SQL, without :parameters")
-        qualified = checked_select(statement, await self.catalog(engine))
-        inner = qualified.sql(dialect=self.dialect)
-        # Parsed, checked, qualified and re-rendered by sqlglot; only the integer is ours.
-        return f"SELECT * FROM ({inner}) AS pasarela_query LIMIT {int(self.settings.max_rows)}"  # noqa: S608
+        return checked_select(statement, catalog).sql(dialect=self.dialect)
 
     async def catalog(self, engine: AsyncEngine) -> Catalog:
         async with self._lock:
@@ -60,7 +66,9 @@ def _columns_of(conn: Any, tables: Sequence[str]) -> Mapping[str, list[str]]:
     found: dict[str, list[str]] = {}
     for table in tables:
         try:
-            found[table] = [column["name"] for column in inspector.get_columns(table)]
+            columns = [column["name"] for column in inspector.get_columns(table)]
         except NoSuchTableError:
             continue
+        if columns:
+            found[table] = columns
     return found

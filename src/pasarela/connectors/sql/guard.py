@@ -91,6 +91,8 @@ def parse_one(sql: str, dialect: str) -> exp.Expr:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as exc:
         raise UnsafeSql(f"cannot parse the SQL: {str(exc).splitlines()[0]}") from None
+    except RecursionError:  # sqlglot's parser recurses per nesting level
+        raise UnsafeSql("cannot parse the SQL: it is nested too deeply") from None
     if len(statements) != 1:
         raise UnsafeSql(f"expected exactly one statement, found {len(statements)}")
     return statements[0]

@@ -110,8 +110,14 @@ def checked_select(statement: exp.Expr, catalog: Catalog) -> exp.Expr:
         )
         qualified = qualify(statement.copy(), dialect=catalog.dialect, schema=schema)
         scopes = list(traverse_scope(qualified))
+    except UnsafeSql:
+        raise
     except SqlglotError as exc:
         raise UnsafeSql(f"cannot tell what the query reads: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise UnsafeSql("cannot tell what the query reads: it is nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - an analysis that breaks must refuse, never wave through
+        raise UnsafeSql(f"cannot tell what the query reads ({type(exc).__name__})") from None
     seen: set[int] = set()
     for scope in scopes:
         seen.update(_check_tables(scope, catalog))
