@@ -231,12 +231,12 @@ async def test_the_analyst_tool_reads_only_what_is_allowed(recent: SqlConnector)
     )
     assert totals["rows"] == [{"account_id": "ACC-1", "total": 283.5}]
     for sql, expected in (
-        ("SELECT pin FROM sqltest_accounts", "column 'pin' is not open"),
-        ("SELECT * FROM sqltest_accounts", "SELECT \\* is not allowed on 'sqltest_accounts'"),
+        ("SELECT pin FROM sqltest_accounts", "column 'pin' of 'sqltest_accounts' is not open"),
+        ("SELECT * FROM sqltest_accounts", "reads every column of 'sqltest_accounts'"),
         ("SELECT * FROM pg_shadow", "table 'pg_shadow' is not open"),
         ("DELETE FROM sqltest_accounts", "must be a single SELECT"),
         ("SELECT id FROM sqltest_accounts; DROP TABLE sqltest_accounts", "exactly one statement"),
-        ("SELECT a.pin AS id FROM sqltest_accounts a", "column 'pin' is not open"),
+        ("SELECT a.pin AS id FROM sqltest_accounts a", "column 'pin' of 'sqltest_accounts' is not open"),
     ):
         with pytest.raises(InvalidArguments, match=expected):
             await call(recent, "query", sql=sql)

@@ -38,3 +38,6 @@ class SqlAnalystSettings(_Strict):
         description="Table → the columns that may be read, or '*' for all of them"
     )
     max_rows: int = Field(200, gt=0, description="Every query gets LIMIT at most this")
+    max_sql_length: int = Field(
+        10_000, gt=0, le=1_000_000, description="Longest SQL accepted (checking a query costs time)"
+    )

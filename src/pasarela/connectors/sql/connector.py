@@ -30,7 +30,9 @@ from pasarela.catalog.spec import ToolSpec
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
-from pasarela.connectors.sql.guard import UnsafeSql, analyst_query, dialect_of
+from pasarela.connectors.sql.analyst import Analyst
+from pasarela.connectors.sql.guard import UnsafeSql, dialect_of
+from pasarela.connectors.sql.limits import time_limited, timed_out, watch_sqlite
 from pasarela.connectors.sql.queries import ANALYST_ORIGIN, NamedQuery, analyst_tool, build_query
 from pasarela.errors import (
     ConfigError,
@@ -43,6 +45,8 @@ from pasarela.errors import (
 from pasarela.secrets import Redactor
 
 log = structlog.get_logger("pasarela.sql")
+# Our own timer fires this long after the database was told to stop, as a backstop.
+_GRACE = 1.0
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "mysql": "mysql+aiomysql"}
 
 
@@ -56,6 +60,7 @@ class SqlConnector(BackendConnector):
         self._queries: dict[str, NamedQuery] = {}
         self._engine: AsyncEngine | None = None
         self._read_engine: AsyncEngine | None = None
+        self._analyst: Analyst | None = None
 
     async def load(self) -> list[ToolSpec]:
         settings = self.settings
@@ -84,6 +89,7 @@ class SqlConnector(BackendConnector):
                 )
             else:
                 specs.append(analyst_tool(settings.analyst, self.backend))
+                self._analyst = Analyst(settings.analyst, self.dialect)  # columns are read afresh
         if not specs and not problems:
             problems.append(self.problem("queries", "declare at least one query (or an analyst tool)"))
         if problems:
@@ -118,6 +124,9 @@ class SqlConnector(BackendConnector):
             # Read-only at the connection: SQLite itself refuses any write (mode=ro, query_only).
             reader = create_async_engine(url.set(database=f"file:{path}?mode=ro", query={"uri": "true"}))
             _query_only(reader)
+            for engine in (writer, reader):
+                if engine is not None:
+                    watch_sqlite(engine)
             return writer, reader
         engine = create_async_engine(url, pool_size=min(self.settings.max_connections, 20), **options)
         return (engine if writes else None), engine
@@ -133,32 +142,23 @@ class SqlConnector(BackendConnector):
         connect_timeout: float | None = None,
     ) -> UpstreamResult:
         limit = self.time_limit(timeout)
-        if tool.origin == ANALYST_ORIGIN:
-            analyst = self.settings.analyst
-            assert analyst is not None
-            try:
-                sql = analyst_query(
-                    str(arguments.get("sql", "")), self.dialect, dict(analyst.tables), analyst.max_rows
-                )
-            except UnsafeSql as exc:
-                raise InvalidArguments(f"{tool.name}: {exc}") from None
-            query = NamedQuery(sql, True, analyst.max_rows, {})
-            params: dict[str, Any] = {}
-        else:
-            query = self._queries[tool.origin]
-            params = {**query.defaults, **arguments}
+        deadline = asyncio.get_running_loop().time() + limit
         try:
-            async with asyncio.timeout(limit):
-                data = await self._run(query, params, limit)
+            # Our timer is the backstop; the database is told to stop first (limits.py).
+            async with asyncio.timeout(limit + _GRACE):
+                query, params = await self._statement(tool, arguments)
+                data = await self._run(query, params, deadline)
+        except UnsafeSql as exc:
+            raise InvalidArguments(f"{tool.name}: {exc}") from None
         except TimeoutError:
-            raise UpstreamTimeout(
-                f"{self.backend} did not answer {tool.name} within {limit:g}s", backend=self.backend
-            ) from None
+            raise self._timeout(tool, limit) from None
         except OSError as exc:
             raise UpstreamUnavailable(
                 f"cannot connect to {self.backend} ({type(exc).__name__})", backend=self.backend
             ) from None
         except DBAPIError as exc:
+            if timed_out(exc.orig):
+                raise self._timeout(tool, limit) from None
             if exc.connection_invalidated or isinstance(exc.orig, OSError):
                 raise UpstreamUnavailable(f"cannot connect to {self.backend}", backend=self.backend) from None
             raise UpstreamError(
@@ -169,10 +169,27 @@ class SqlConnector(BackendConnector):
                 f"{self.backend} failed {tool.name}: {type(exc).__name__}", backend=self.backend
             ) from None
         except driver_errors() as exc:  # raised as is by some drivers while streaming rows
+            if timed_out(exc):
+                raise self._timeout(tool, limit) from None
             raise UpstreamError(
                 f"{self.backend} refused {tool.name}: {self._first_line(exc)}", backend=self.backend
             ) from None
         return UpstreamResult(data)
+
+    async def _statement(
+        self, tool: ToolSpec, arguments: Mapping[str, Any]
+    ) -> tuple[NamedQuery, dict[str, Any]]:
+        if tool.origin != ANALYST_ORIGIN:
+            query = self._queries[tool.origin]
+            return query, {**query.defaults, **arguments}
+        assert self._analyst is not None and self._read_engine is not None
+        sql = await self._analyst.query(str(arguments.get("sql", "")), self._read_engine)
+        return NamedQuery(sql, True, self._analyst.settings.max_rows, {}), {}
+
+    def _timeout(self, tool: ToolSpec, limit: float) -> UpstreamTimeout:
+        return UpstreamTimeout(
+            f"{self.backend} did not answer {tool.name} within {limit:g}s", backend=self.backend
+        )
 
     def _reason(self, exc: DBAPIError) -> str:
         return self._first_line(exc.orig) if exc.orig is not None else type(exc).__name__
@@ -181,7 +198,7 @@ class SqlConnector(BackendConnector):
         lines = str(exc).strip().splitlines()
         return self.redactor.redact((lines[0] if lines else type(exc).__name__)[:300])
 
-    async def _run(self, query: NamedQuery, params: Mapping[str, Any], limit: float) -> dict[str, Any]:
+    async def _run(self, query: NamedQuery, params: Mapping[str, Any], deadline: float) -> dict[str, Any]:
         engine = self._read_engine if query.read_only else self._engine
         assert engine is not None, "load() must run before invoke()"
         async with engine.connect() as conn:
@@ -189,21 +206,22 @@ class SqlConnector(BackendConnector):
                 await conn.execute(text("SET TRANSACTION READ ONLY"))  # applies to the next transaction
                 await conn.commit()
             async with conn.begin():
-                await self._prepare(conn, query.read_only, limit)
-                if query.read_only:
-                    return await _fetch(conn, query.sql, params, query.max_rows)
-                result = await conn.execute(text(query.sql), dict(params))
-                if result.returns_rows:
-                    rows = [_row(r._mapping) for r in result.fetchmany(query.max_rows + 1)]
-                    return _rows(rows, query.max_rows)
-                return {"rows": [], "row_count": max(result.rowcount, 0), "truncated": False}
+                if query.read_only and self.dialect == "postgres":
+                    await conn.execute(text("SET TRANSACTION READ ONLY"))
+                remaining = deadline - asyncio.get_running_loop().time()
+                async with time_limited(conn, self.dialect, remaining):
+                    return await self._execute(conn, query, params)
 
-    async def _prepare(self, conn: AsyncConnection, read_only: bool, limit: float) -> None:
-        if self.dialect == "postgres":
-            if read_only:
-                await conn.execute(text("SET TRANSACTION READ ONLY"))
-            # The database stops the statement too, not only our timer.
-            await conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int(limit * 1000))}"))
+    async def _execute(
+        self, conn: AsyncConnection, query: NamedQuery, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if query.read_only:
+            return await _fetch(conn, query.sql, params, query.max_rows)
+        result = await conn.execute(text(query.sql), dict(params))
+        if result.returns_rows:
+            rows = [_row(r._mapping) for r in result.fetchmany(query.max_rows + 1)]
+            return _rows(rows, query.max_rows)
+        return {"rows": [], "row_count": max(result.rowcount, 0), "truncated": False}
 
     async def aclose(self) -> None:
         for engine in {id(e): e for e in (self._engine, self._read_engine) if e is not None}.values():

@@ -92,7 +92,14 @@ def analyst_tool(settings: SqlAnalystSettings, backend: str) -> ToolSpec:
         description=f"{settings.description}. Tables: {tables}. At most {settings.max_rows} rows.",
         input_schema={
             "type": "object",
-            "properties": {"sql": {"type": "string", "minLength": 1, "description": "One SELECT statement"}},
+            "properties": {
+                "sql": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": settings.max_sql_length,
+                    "description": "One SELECT statement",
+                }
+            },
             "required": ["sql"],
             "additionalProperties": False,
         },
