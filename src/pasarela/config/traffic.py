@@ -52,6 +52,12 @@ class CircuitBreakerSettings(_Strict):
     open_for: Duration = Field(30.0, description="Calls fail fast for this long, then probes are let through")
     half_open_calls: int = Field(3, ge=1, description="Probe calls that must all succeed to close again")
     slow_call: Duration | None = Field(None, description="Calls slower than this count as failures")
+    min_principals: int = Field(
+        2,
+        ge=1,
+        description="Open for everyone only when this many principals' calls are failing; a principal "
+        "failing alone gets its own circuit (1 = one circuit for all, no isolation)",
+    )
 
 
 class CacheSettings(_Strict):
