@@ -15,6 +15,7 @@ from pasarela.config.traffic import (
     CacheStoreSettings,
     CircuitBreakerSettings,
     IdempotencySettings,
+    McpSessionSettings,
     QuotaRule,
     RateLimitRule,
     RetrySettings,
@@ -45,6 +46,7 @@ class ServerSettings(Strict):
     # Host headers accepted on /mcp (DNS-rebinding protection); defaults depend on `host`.
     allowed_hosts: list[str] | None = None
     max_request_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    mcp_sessions: McpSessionSettings = McpSessionSettings()
 
 
 class EnvSecretsSettings(Strict):
