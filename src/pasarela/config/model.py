@@ -297,6 +297,12 @@ class BackendSettings(Strict):
     concurrency_wait: Duration = Field(
         1.0, description="How long a call may wait for a free slot before failing with 503 throttled"
     )
+    concurrency_per_principal: int | None = Field(
+        None,
+        gt=0,
+        description="At most this many of the slots for one principal, always (default: only its fair share "
+        "of concurrency while others wait)",
+    )
     rate_limit: str | None = Field(None, description="For all agents together, e.g. 500/second")
     retry: RetrySettings = RetrySettings()
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()

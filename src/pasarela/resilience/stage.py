@@ -43,7 +43,7 @@ class ResilienceStage:
         backend, tool = call.tool.backend, call.tool.name
         in_flight = self._metrics.in_flight.labels(backend)
         try:
-            async with guard.bulkhead.slot():
+            async with guard.bulkhead.slot(call.principal.id):
                 in_flight.inc()
                 try:
                     return await self._guarded(guard, call, call_next)
