@@ -19,6 +19,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
         ├── UpstreamUnavailable        503 upstream_unavailable (could not connect)
         │   ├── Throttled              503 throttled           (the backend's bulkhead is full; Retry-After)
         │   └── CircuitOpen            503 circuit_open        (the backend is failing; Retry-After)
+        │       └── CallerCircuitOpen  503 caller_circuit_open (this caller's calls alone fail; Retry-After)
         ├── UpstreamContractError      502 upstream_contract   (the answer violates the tool's output schema)
         └── UpstreamTimeout            504 upstream_timeout
 
@@ -259,6 +260,13 @@ class CircuitOpen(UpstreamUnavailable):
         super().__init__(detail, backend=backend, retry_after=retry_after)
 
 
+class CallerCircuitOpen(CircuitOpen):
+    """The calls of this principal alone keep failing at the backend: they are paused, not others'."""
+
+    code = "caller_circuit_open"
+    title = "Your calls to this backend keep failing; yours are paused"
+
+
 class UpstreamContractError(UpstreamError):
     """The backend answered, but not in the shape the tool promises (its `output` schema)."""
 
@@ -277,6 +285,7 @@ __all__ = [
     "AccessDenied",
     "ArgumentProblem",
     "AuthenticationError",
+    "CallerCircuitOpen",
     "CircuitOpen",
     "ConfigError",
     "ConfigProblem",

@@ -61,7 +61,7 @@ def build_flow_stages(
     fallback = FallbackStage(fallbacks, results, cache_settings, metrics)
     guards = {
         name: BackendGuard(
-            Bulkhead(name, backend.concurrency, backend.concurrency_wait),
+            Bulkhead(name, backend.concurrency, backend.concurrency_wait, backend.concurrency_per_principal),
             CircuitBreaker(
                 name,
                 backend.circuit_breaker,

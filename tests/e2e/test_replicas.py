@@ -3,12 +3,14 @@ and a gateway keeps serving, as documented, while its Redis is down."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from pasarela.flow import BREAKER_SYNC_INTERVAL
 from tests.conftest import FIXTURES, need_service
 from tests.helpers.faults import Answer, FaultyUpstream
 from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, sha, write_config
@@ -88,13 +90,22 @@ def test_two_replicas_share_limits_breakers_and_cache(tmp_path: Path, private_re
             assert call(b, "getItem", {"item_id": "7"}, OTHER_READER_KEY).json()["meta"]["cache"] == "miss"
             assert upstream.count("/items/7") == 2
 
-            # A breaker opened by one replica is open for the other.
+            # One principal failing alone is isolated on every replica; the other still passes.
             for _ in range(3):
                 assert call(a, "flaky_get", {"item_id": "1"}).status_code == 502
-            refused = call(b, "flaky_get", {"item_id": "1"})
+            isolated = call(b, "flaky_get", {"item_id": "1"})
+            assert isolated.json()["type"] == "urn:pasarela:problem:caller_circuit_open", isolated.text
+            assert call(b, "flaky_get", {"item_id": "1"}, OTHER_READER_KEY).status_code == 502
+            assert flaky.count() == 4
+            # A second principal failing too: the backend's breaker opens, for everyone...
+            refused = call(b, "flaky_get", {"item_id": "1"}, OTHER_READER_KEY)
+            assert refused.json()["type"] == "urn:pasarela:problem:circuit_open", refused.text
+            # ... on the other replica as well, once its last reading (0.1 s) has aged.
+            time.sleep(BREAKER_SYNC_INTERVAL * 1.5)
+            refused = call(a, "flaky_get", {"item_id": "1"})
             assert refused.status_code == 503
-            assert refused.json()["type"] == "urn:pasarela:problem:circuit_open"
-            assert flaky.count() == 3
+            assert refused.json()["type"] == "urn:pasarela:problem:circuit_open", refused.text
+            assert flaky.count() == 4
 
 
 def test_redis_outage_follows_on_store_error_and_recovers(

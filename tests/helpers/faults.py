@@ -59,6 +59,7 @@ class FaultyUpstream:
         self.default: Fault = default or Answer()
         self.script: deque[Fault] = deque()
         self.requests: list[tuple[str, str]] = []  # (method, path) as received
+        self.rules: list[tuple[str, Fault]] = []  # a request whose path contains the text gets the fault
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -73,6 +74,12 @@ class FaultyUpstream:
             self.script.extend(faults)
         return self
 
+    def when(self, text: str, fault: Fault) -> FaultyUpstream:
+        """Every request whose path (query included) contains `text` gets `fault`, before the script."""
+        with self._lock:
+            self.rules.append((text, fault))
+        return self
+
     def count(self, path: str | None = None) -> int:
         with self._lock:
             return sum(1 for _, p in self.requests if path is None or p.startswith(path))
@@ -80,6 +87,9 @@ class FaultyUpstream:
     def _next(self, method: str, path: str) -> Fault:
         with self._lock:
             self.requests.append((method, path))
+            ruled = next((fault for text, fault in self.rules if text in path), None)
+            if ruled is not None:
+                return ruled
             return self.script.popleft() if self.script else self.default
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -193,9 +193,10 @@ async def test_the_breaker_opens_and_fails_fast(tmp_path: Path, upstream: Faulty
         "    retry: {attempts: 1}\n    circuit_breaker: {min_calls: 3, failure_ratio: 0.5, open_for: 60s}\n"
     )
     async with gateway(tmp_path, upstream, items) as (client, runtime):
-        for _ in range(3):
-            assert (await get_item(client)).status_code == 502
-        refused = await get_item(client)
+        # Failing calls from two principals (min_principals: 2) say the backend is unwell.
+        for key in (READER_KEY, WRITER_KEY, READER_KEY):
+            assert (await get_item(client, **bearer(key))).status_code == 502
+        refused = await get_item(client, **bearer(WRITER_KEY))
         assert refused.status_code == 503
         problem = refused.json()
         assert problem["type"] == "urn:pasarela:problem:circuit_open"

@@ -16,7 +16,7 @@ from pasarela.telemetry import GatewayMetrics
 pytestmark = pytest.mark.anyio
 
 TOOL = ToolSpec("classify", "", {"type": "object"}, "py", "classify")
-CALL = Call(Principal("bot"), TOOL, {}, "rest", "r")
+CALLS = [Call(Principal("bot"), TOOL, {}, "rest", "r"), Call(Principal("bot2"), TOOL, {}, "rest", "r")]
 
 
 async def run_many(error: PasarelaError) -> BreakerState:
@@ -30,9 +30,9 @@ async def run_many(error: PasarelaError) -> BreakerState:
     async def terminal(call: Call) -> Outcome:
         raise error
 
-    for _ in range(5):
+    for i in range(5):  # two principals: a failing backend, not one caller's inputs
         with pytest.raises(PasarelaError):
-            await stage(CALL, terminal)
+            await stage(CALLS[i % 2], terminal)
     return await breaker.state()
 
 

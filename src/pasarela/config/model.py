@@ -15,6 +15,7 @@ from pasarela.config.traffic import (
     CacheStoreSettings,
     CircuitBreakerSettings,
     IdempotencySettings,
+    McpSessionSettings,
     QuotaRule,
     RateLimitRule,
     RetrySettings,
@@ -45,6 +46,7 @@ class ServerSettings(Strict):
     # Host headers accepted on /mcp (DNS-rebinding protection); defaults depend on `host`.
     allowed_hosts: list[str] | None = None
     max_request_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    mcp_sessions: McpSessionSettings = McpSessionSettings()
 
 
 class EnvSecretsSettings(Strict):
@@ -294,6 +296,12 @@ class BackendSettings(Strict):
     )
     concurrency_wait: Duration = Field(
         1.0, description="How long a call may wait for a free slot before failing with 503 throttled"
+    )
+    concurrency_per_principal: int | None = Field(
+        None,
+        gt=0,
+        description="At most this many of the slots for one principal, always (default: only its fair share "
+        "of concurrency while others wait)",
     )
     rate_limit: str | None = Field(None, description="For all agents together, e.g. 500/second")
     retry: RetrySettings = RetrySettings()

@@ -52,6 +52,12 @@ class CircuitBreakerSettings(_Strict):
     open_for: Duration = Field(30.0, description="Calls fail fast for this long, then probes are let through")
     half_open_calls: int = Field(3, ge=1, description="Probe calls that must all succeed to close again")
     slow_call: Duration | None = Field(None, description="Calls slower than this count as failures")
+    min_principals: int = Field(
+        2,
+        ge=1,
+        description="Open for everyone only when this many principals' calls are failing; a principal "
+        "failing alone gets its own circuit (1 = one circuit for all, no isolation)",
+    )
 
 
 class CacheSettings(_Strict):
@@ -115,3 +121,31 @@ class IdempotencySettings(_Strict):
 
 class CacheStoreSettings(_Strict):
     max_entries: int = Field(10_000, gt=0, description="memory:// only: least recently used entries go first")
+
+
+class McpSessionSettings(_Strict):
+    """MCP sessions (Streamable HTTP): no principal may take the table from the others."""
+
+    max: int = Field(10_000, gt=0, description="Open sessions on this replica, all principals together")
+    per_principal: int = Field(
+        100,
+        gt=0,
+        description="Open sessions per principal; at the cap its least recently used idle session is closed",
+    )
+    open_rate: str = Field(
+        "60/minute", description="New sessions per principal (429 with Retry-After beyond)"
+    )
+    idle_timeout: Duration = Field(
+        600.0, gt=0, description="A session with no request in flight for this long is closed"
+    )
+
+    @field_validator("open_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        return check_rate(value)
+
+    @model_validator(mode="after")
+    def _per_principal_below_max(self) -> Self:
+        if self.per_principal > self.max:
+            raise ValueError(f"per_principal ({self.per_principal}) cannot exceed max ({self.max})")
+        return self

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pasarela.errors import PasarelaError, Throttled, UpstreamError
 from pasarela.pipeline.call import Call, Next, Outcome
-from pasarela.resilience.breaker import CircuitBreaker
+from pasarela.resilience.breaker import CircuitBreaker, caller_key
 from pasarela.resilience.bulkhead import Bulkhead
 from pasarela.resilience.retry import Retrier
 from pasarela.telemetry.metrics import GatewayMetrics
@@ -43,7 +43,7 @@ class ResilienceStage:
         backend, tool = call.tool.backend, call.tool.name
         in_flight = self._metrics.in_flight.labels(backend)
         try:
-            async with guard.bulkhead.slot():
+            async with guard.bulkhead.slot(call.principal.id):
                 in_flight.inc()
                 try:
                     return await self._guarded(guard, call, call_next)
@@ -55,7 +55,7 @@ class ResilienceStage:
 
     async def _guarded(self, guard: BackendGuard, call: Call, call_next: Next) -> Outcome:
         backend, tool = call.tool.backend, call.tool.name
-        permit = await guard.breaker.admit(tool)
+        permit = await guard.breaker.admit(tool, caller_key(call.principal.id))
         started = time.perf_counter()
         failed = True  # anything but a clean answer or a client error (incl. cancellation of a probe)
         try:

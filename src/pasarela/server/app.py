@@ -36,6 +36,7 @@ def create_app(runtime: Runtime | LiveRuntime) -> Starlette:
         mcp_server,
         transport_security(server_settings.host, server_settings.port, server_settings.allowed_hosts),
         max_body_bytes=server_settings.max_request_bytes,
+        sessions=server_settings.mcp_sessions,
     )
     rest = RestDoor(live, redactor, max_body_bytes=server_settings.max_request_bytes)
     health = HealthRoutes(live)

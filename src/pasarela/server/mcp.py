@@ -21,11 +21,13 @@ from mcp.shared.exceptions import MCPError
 from pasarela import __version__, jsonsafe
 from pasarela.catalog.formats import mcp as mcp_tool_dict
 from pasarela.catalog.spec import ToolSpec
+from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import PasarelaError
 from pasarela.identity import Principal
 from pasarela.pipeline import Gateway
 from pasarela.secrets import Redactor
 from pasarela.server.middleware import principal_of, request_id_of
+from pasarela.server.sessions import FairSessionManager
 
 PrincipalResolver = Callable[[ServerRequestContext[Any]], Principal]
 INSTRUCTIONS = (
@@ -168,8 +170,13 @@ def transport_security(host: str, port: int, allowed_hosts: list[str] | None) ->
 
 
 def create_session_manager(
-    server: Server[Any], security: TransportSecuritySettings, *, max_body_bytes: int
+    server: Server[Any],
+    security: TransportSecuritySettings,
+    *,
+    max_body_bytes: int,
+    sessions: McpSessionSettings | None = None,
 ) -> StreamableHTTPSessionManager:
-    return StreamableHTTPSessionManager(
-        app=server, security_settings=security, max_request_body_size=max_body_bytes
+    """Sessions are capped and rate-limited per principal (server/sessions.py)."""
+    return FairSessionManager(
+        server, sessions or McpSessionSettings(), security, max_body_bytes=max_body_bytes
     )

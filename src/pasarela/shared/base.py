@@ -34,6 +34,10 @@ class WindowCounts:
     calls: int
     failures: int
 
+    def failing(self, ratio: float) -> bool:
+        """At least one failure, and at least `ratio` of the calls failed."""
+        return self.failures > 0 and self.failures >= ratio * self.calls
+
 
 class BreakerStore(Protocol):
     """The state of circuit breakers, by name. Times are wall-clock seconds given by the caller."""
@@ -60,6 +64,19 @@ class BreakerStore(Protocol):
 
     async def record(self, name: str, now: float, failed: bool, window: float) -> WindowCounts:
         """Count one outcome at `now`; returns the counts over the last `window` seconds."""
+        ...
+
+    async def record_caller(
+        self, name: str, caller: str, now: float, failed: bool, window: float
+    ) -> tuple[WindowCounts, WindowCounts]:
+        """Count one outcome of `caller` in the breaker's window and in the caller's own
+        (breaker `caller_name(name, caller)`); a failure also notes the caller as a recent failer.
+        Returns (all callers' counts, this caller's counts) over the last `window` seconds."""
+        ...
+
+    async def failing_callers(self, name: str, now: float, window: float, ratio: float, enough: int) -> int:
+        """How many callers that failed in the last `window` seconds are failing now: their own
+        window is `failing(ratio)`, or their own breaker is open. Stops counting at `enough`."""
         ...
 
 
@@ -95,3 +112,8 @@ WINDOW_BUCKETS = 10
 
 def bucket_of(now: float, window: float) -> int:
     return int(now // (window / WINDOW_BUCKETS))
+
+
+def caller_name(name: str, caller: str) -> str:
+    """The name of one caller's own breaker on breaker `name` (`caller` is a hash: no separators)."""
+    return f"{name}|{caller}"

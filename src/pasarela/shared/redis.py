@@ -13,7 +13,7 @@ from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from pasarela.shared.base import WINDOW_BUCKETS, SharedStoreError, WindowCounts, bucket_of
+from pasarela.shared.base import WINDOW_BUCKETS, SharedStoreError, WindowCounts, bucket_of, caller_name
 
 PREFIX = "pasarela:"
 SOCKET_TIMEOUT = 0.5  # seconds; a healthy Redis on the same network answers in well under 1 ms
@@ -61,9 +61,9 @@ class RedisBreakers:
         self._client = client
 
     @staticmethod
-    def _keys(name: str) -> tuple[str, str, str, str]:
+    def _keys(name: str) -> tuple[str, str, str, str, str]:
         base = f"{PREFIX}cb:{name}:"
-        return base + "opened", base + "probes", base + "ok", base + "window"
+        return base + "opened", base + "probes", base + "ok", base + "window", base + "failers"
 
     async def opened_at(self, name: str) -> float | None:
         opened, *_ = self._keys(name)
@@ -71,12 +71,12 @@ class RedisBreakers:
         return None if value is None else float(value)
 
     async def trip(self, name: str, now: float, ttl: float) -> None:
-        opened, probes, ok, window = self._keys(name)
+        opened, probes, ok, window, failers = self._keys(name)
 
         async def run() -> None:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.set(opened, repr(now), px=max(1, int(ttl * 1000)))
-                pipe.delete(probes, ok, window)
+                pipe.delete(probes, ok, window, failers)
                 await pipe.execute()
 
         await _guarded(run)
@@ -85,7 +85,7 @@ class RedisBreakers:
         await _guarded(lambda: self._client.delete(*self._keys(name)))
 
     async def take_probe(self, name: str, limit: int, ttl: float) -> bool:
-        _, probes, _, _ = self._keys(name)
+        _, probes, _, _, _ = self._keys(name)
 
         async def run() -> list[Any]:
             async with self._client.pipeline(transaction=True) as pipe:
@@ -98,40 +98,100 @@ class RedisBreakers:
         return int(taken[0]) <= limit
 
     async def probe_succeeded(self, name: str) -> int:
-        _, _, ok, _ = self._keys(name)
+        _, _, ok, _, _ = self._keys(name)
         count: int = await _guarded(lambda: self._client.incr(ok))
         return count
 
     async def record(self, name: str, now: float, failed: bool, window: float) -> WindowCounts:
-        _, _, _, key = self._keys(name)
+        key = self._keys(name)[3]
         current = bucket_of(now, window)
 
-        async def run() -> dict[bytes, bytes]:
+        async def run() -> list[Any]:
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hincrby(key, f"{current}:c", 1)
-                if failed:
-                    pipe.hincrby(key, f"{current}:f", 1)
-                pipe.pexpire(key, max(1, int(window * 2000)))
+                _count(pipe, key, current, failed, window)
                 pipe.hgetall(key)
                 result: list[Any] = await pipe.execute()
-                counts: dict[bytes, bytes] = result[-1]
-                return counts
+                return result
 
-        fields = await _guarded(run)
-        oldest = current - WINDOW_BUCKETS + 1
-        calls = failures = 0
-        stale: list[bytes] = []
-        for field, value in fields.items():
-            bucket, _, kind = field.decode().partition(":")
-            if int(bucket) < oldest:
-                stale.append(field)
-            elif kind == "c":
-                calls += int(value)
-            else:
-                failures += int(value)
+        fields = (await _guarded(run))[-1]
+        return await self._tally(key, fields, current)
+
+    async def record_caller(
+        self, name: str, caller: str, now: float, failed: bool, window: float
+    ) -> tuple[WindowCounts, WindowCounts]:
+        _, _, _, key, failers = self._keys(name)
+        own = self._keys(caller_name(name, caller))[3]
+        current = bucket_of(now, window)
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=True) as pipe:
+                _count(pipe, key, current, failed, window)
+                _count(pipe, own, current, failed, window)
+                if failed:
+                    pipe.zadd(failers, {caller: now})
+                    pipe.zremrangebyscore(failers, "-inf", now - window)
+                    pipe.pexpire(failers, max(1, int(window * 2000)))
+                pipe.hgetall(key)
+                pipe.hgetall(own)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        *_, everyone, mine = await _guarded(run)
+        return await self._tally(key, everyone, current), await self._tally(own, mine, current)
+
+    async def failing_callers(self, name: str, now: float, window: float, ratio: float, enough: int) -> int:
+        failers = self._keys(name)[4]
+        current = bucket_of(now, window)
+        members = await _guarded(lambda: self._client.zrangebyscore(failers, f"({now - window}", "+inf"))
+        found = 0
+        for start in range(0, len(members), 50):  # a pipeline per 50 callers, until enough are found
+            batch = [m.decode() if isinstance(m, bytes) else str(m) for m in members[start : start + 50]]
+
+            async def run(batch: list[str] = batch) -> list[Any]:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for caller in batch:
+                        opened, _, _, own, _ = self._keys(caller_name(name, caller))
+                        pipe.exists(opened)
+                        pipe.hgetall(own)
+                    result: list[Any] = await pipe.execute()
+                    return result
+
+            answers = await _guarded(run)
+            for is_open, fields in zip(answers[::2], answers[1::2], strict=True):
+                if is_open or _counts(fields, current)[0].failing(ratio):
+                    found += 1
+                    if found >= enough:
+                        return found
+        return found
+
+    async def _tally(self, key: str, fields: dict[bytes, bytes], current: int) -> WindowCounts:
+        counts, stale = _counts(fields, current)
         if stale:
             await _guarded(lambda: self._client.hdel(key, *[f.decode() for f in stale]))
-        return WindowCounts(calls, failures)
+        return counts
+
+
+def _count(pipe: Any, key: str, bucket: int, failed: bool, window: float) -> None:
+    pipe.hincrby(key, f"{bucket}:c", 1)
+    if failed:
+        pipe.hincrby(key, f"{bucket}:f", 1)
+    pipe.pexpire(key, max(1, int(window * 2000)))
+
+
+def _counts(fields: dict[bytes, bytes], current: int) -> tuple[WindowCounts, list[bytes]]:
+    """The counts of a window hash ("bucket:c" / "bucket:f" fields) and its fields too old to count."""
+    oldest = current - WINDOW_BUCKETS + 1
+    calls = failures = 0
+    stale: list[bytes] = []
+    for field, value in fields.items():
+        bucket, _, kind = field.decode().partition(":")
+        if int(bucket) < oldest:
+            stale.append(field)
+        elif kind == "c":
+            calls += int(value)
+        else:
+            failures += int(value)
+    return WindowCounts(calls, failures), stale
 
 
 class RedisSharedState:

@@ -90,6 +90,18 @@ class GatewayMetrics:
             ["backend", "to"],
             registry=self.registry,
         )
+        self.caller_breaker_transitions = Counter(
+            "pasarela_caller_circuit_transitions",
+            "Transitions of one principal's own circuit on a backend (isolated while others pass)",
+            ["backend", "to"],
+            registry=self.registry,
+        )
+        self.caller_breaker_rejections = Counter(
+            "pasarela_caller_circuit_rejections",
+            "Calls refused because the caller's own circuit on the backend was open",
+            ["backend", "tool"],
+            registry=self.registry,
+        )
         self.breaker_rejections = Counter(
             "pasarela_circuit_breaker_rejections",
             "Calls failed fast because the backend's circuit was open",
