@@ -20,8 +20,9 @@ import structlog
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.identity.principal import Principal
-from pasarela.pipeline.authorize import Decision, PolicyRef
+from pasarela.pipeline.authorize import Decision
 from pasarela.pipeline.call import Call
+from pasarela.pipeline.results import not_checkable
 from pasarela.policy.entities import EntityStore
 from pasarela.policy.policyset import PolicySet
 from pasarela.policy.sources import ACCESS_POLICY, READ_POLICY, PolicySource
@@ -48,12 +49,6 @@ def _now() -> dict[str, Any]:
 
 
 _now_cache: dict[int, dict[str, Any]] = {}
-
-
-def _unreadable(why: str) -> Decision:
-    """A result refused before Cedar: it cannot be shown to policies faithfully."""
-    reason = f"the result cannot be checked against policy: {why}"
-    return Decision(False, (PolicyRef("result-not-checkable", "forbid", "pasarela", reason),))
 
 
 class CedarAuthorizer:
@@ -125,7 +120,7 @@ class CedarAuthorizer:
                 contexts.append({**base, "result": result_value(value)} if reads else base)
                 decisions.append(None)
             except NotCheckable as exc:
-                decisions.append(_unreadable(str(exc)))
+                decisions.append(not_checkable(str(exc)))
         decided = iter(self._decide_many(call.principal, call.tool, READ, contexts))
         return [d if d is not None else next(decided) for d in decisions]
 
