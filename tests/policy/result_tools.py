@@ -53,9 +53,10 @@ def odd_result(kind: str) -> Any:
         "huge": {"region": "EU", "balance": 2**70},
         "float": {"region": "EU", "balance": 12.5},
         "nan": {"region": "EU", "balance": float("nan")},
-        "deep": {"region": "EU", "nested": deep},
+        "deep": {"region": deep},
+        "deep_unread": {"region": "EU", "nested": deep},  # no policy reads `nested`: not sent
         "entity": {"region": {"__entity": {"type": "Agent", "id": "reader"}}},
-        "wide": {"region": "EU", "values": list(range(20_000))},
+        "wide": {"region": "EU", "balance": list(range(20_000))},
         "scalar": 42,
         "no_list": {"page": None},
     }[kind]

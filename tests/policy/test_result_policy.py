@@ -143,6 +143,7 @@ async def test_items_of_a_bare_list_are_filtered_and_counted(
         ("nan", 403, "results.no-big-balances"),  # no decimal: a string, so the forbid errs, and denies
         ("huge", 403, "results.no-big-balances"),  # beyond 64 bits: a string, likewise
         ("deep", 403, "nested more than 32 levels"),
+        ("deep_unread", 200, None),  # only the fields policies read are shown to Cedar
         ("entity", 403, "which Cedar reserves"),  # data must not turn into an entity reference
         ("wide", 403, "more than 10000 values"),
         ("scalar", 403, "results.own-region"),  # `has` on a number errs: each forbid denies

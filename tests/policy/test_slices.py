@@ -116,6 +116,12 @@ def test_slices_keep_only_policies_whose_scope_can_match() -> None:
     assert policies.slice("get_customer", "crm", "call").context_keys == frozenset({"args", "door"})
     assert policies.slice("get_customer", "crm", "list").context_keys == frozenset()
     assert policies.slice("search", "crm", "call").context_keys is None
+    # Of a result, only the fields policies read are sent; all of it when one reads it whole.
+    assert policies.slice("get_customer", "crm", "read").result_fields == frozenset({"region"})
+    whole_result = PolicySet.build(
+        [PolicySource("p", "forbid(principal, action, resource) when { context.result == {} };", "p")]
+    )
+    assert whole_result.slice("get_customer", "crm", "read").result_fields is None
     # Results are checked only where a forbid names `read` (or reads context.result).
     assert policies.slice("get_customer", "crm", "read").guards_results
     assert not policies.slice("quote", "loans", "read").guards_results

@@ -111,11 +111,14 @@ class CedarAuthorizer:
     def decide_results(self, call: Call, results: Sequence[Any]) -> list[Decision]:
         """One decision per result (or list item): may the caller read it?"""
         keys = self._context_keys(call.tool, READ)
+        fields = self._result_fields(call.tool)
         base = self._context(call.principal, call.arguments, call.door, keys)
         reads = keys is None or "result" in keys
         decisions: list[Decision | None] = []
         contexts: list[dict[str, Any]] = []
         for value in results:
+            if fields is not None and isinstance(value, Mapping):
+                value = {k: v for k, v in value.items() if k in fields}  # noqa: PLW2901 - only what policies read
             try:
                 contexts.append({**base, "result": result_value(value)} if reads else base)
                 decisions.append(None)
@@ -145,6 +148,13 @@ class CedarAuthorizer:
             shadow = self._shadow.slice(tool.name, tool.backend, action).context_keys
             keys = None if shadow is None else keys | shadow
         return keys
+
+    def _result_fields(self, tool: ToolSpec) -> frozenset[str] | None:
+        fields = self._enforced.slice(tool.name, tool.backend, READ).result_fields
+        if self._shadow is not None and fields is not None:
+            shadow = self._shadow.slice(tool.name, tool.backend, READ).result_fields
+            fields = None if shadow is None else fields | shadow
+        return fields
 
     @staticmethod
     def _context(

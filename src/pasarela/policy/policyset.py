@@ -38,6 +38,9 @@ class Slice:
     # The parts of the context these policies read (`args`, `now` …); None: all of it. Cedar
     # spends microseconds per context attribute building a request, so only these are sent.
     context_keys: frozenset[str] | None = None
+    # Likewise the fields of `context.result` they read: of an object result only these are
+    # converted and sent (a field no policy reads cannot change a decision).
+    result_fields: frozenset[str] | None = None
 
     def decide(self, requests: list[dict[str, Any]], entities: cedarpy.Entities) -> list[Decision]:
         return [self._decision(r) for r in cedarpy.is_authorized_batch(requests, self.parsed, entities)]
@@ -98,36 +101,46 @@ class PolicySet:
             for pid, doc in kept.items()
             if pid in self.info
         )
-        keys = _context_keys(kept.values())
+        keys = _attributes_read(kept.values(), CONTEXT)
+        fields = _attributes_read(kept.values(), RESULT)
         if len(kept) == len(self.documents):
-            return Slice(self.parsed, self.info, guards, keys)
+            return Slice(self.parsed, self.info, guards, keys, fields)
         # Same ids as in the whole set, so reasons and errors name the same policies.
         document = {"staticPolicies": kept, "templates": {}, "templateLinks": []}
-        return Slice(cedarpy.PolicySet.from_json_str(json.dumps(document)), self.info, guards, keys)
+        return Slice(cedarpy.PolicySet.from_json_str(json.dumps(document)), self.info, guards, keys, fields)
 
 
-def _context_keys(documents: Iterable[Mapping[str, Any]]) -> frozenset[str] | None:
-    """The context attributes the policies read (`context.x`, `context has x`); None when one
-    uses the context some other way (as a whole), so all of it must be sent."""
+CONTEXT: dict[str, Any] = {"Var": "context"}
+RESULT: dict[str, Any] = {".": {"left": CONTEXT, "attr": "result"}}
+
+
+def _attributes_read(
+    documents: Iterable[Mapping[str, Any]], target: Mapping[str, Any]
+) -> frozenset[str] | None:
+    """The attributes of `target` (an expression: `context`, `context.result`) the policies
+    read as `target.x` or `target has x`; None when one uses `target` some other way (whole),
+    so all of it must be sent."""
     keys: set[str] = set()
     stack: list[Any] = [d.get("conditions", []) for d in documents]
     while stack:
         node = stack.pop()
-        if isinstance(node, Mapping):
-            for op in (".", "has"):
-                inner = node.get(op)
-                if isinstance(inner, Mapping) and inner.get("left") == {"Var": "context"}:
-                    if not isinstance(inner.get("attr"), str):
-                        return None
-                    keys.add(inner["attr"])
-                    stack.extend(v for k, v in inner.items() if k != "left")
-                    break
-            else:
-                if node.get("Var") == "context":
-                    return None  # the context itself, not one of its attributes
-                stack.extend(node.values())
-        elif isinstance(node, list):
+        if isinstance(node, list):
             stack.extend(node)
+            continue
+        if not isinstance(node, Mapping):
+            continue
+        if node == target:
+            return None  # the whole value, not one of its attributes
+        for op in (".", "has"):
+            inner = node.get(op)
+            if isinstance(inner, Mapping) and inner.get("left") == target:
+                if not isinstance(inner.get("attr"), str):
+                    return None
+                keys.add(inner["attr"])
+                stack.extend(v for k, v in inner.items() if k != "left")
+                break
+        else:
+            stack.extend(node.values())
     return frozenset(keys)
 
 
