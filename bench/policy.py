@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.policy
 
 Measures CedarAuthorizer.explain (context building + Cedar evaluation with the parsed policy
-set and entities) for the demo bank's policies and for a larger set (200 roles, 400 tools,
-50 forbid rules), and a listing of 400 tools.
+set and entities) for a small and a larger set (200 roles, 400 tools, 50 forbid rules), a
+listing of 400 tools, and result checks (Action::"read" with context.result): one record,
+and a list of 100 records decided item by item in one batch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from collections.abc import Callable
 
 from pasarela.catalog import ToolAnnotations, ToolSpec
 from pasarela.identity import Principal
+from pasarela.pipeline import Call
 from pasarela.policy import CedarAuthorizer, PolicySource
+
+RESULT_RULE = """
+@id("own-region") forbid(principal, action == Action::"read", resource)
+unless { context.result has region && principal has region && context.result.region == principal.region };
+"""
 
 
 def measure(label: str, work: Callable[[], object], repeat: int = 2000) -> None:
@@ -73,6 +80,21 @@ def main() -> None:
 
     measure("listing 400 tools (uncached)", list_uncached, repeat=50)
     measure("listing 400 tools (cached, 10 s)", lambda: large.visible(principal, tools, "mcp"), repeat=2000)
+
+    sources = [PolicySource("policies", forbids + RESULT_RULE, "policies")]
+    reads = CedarAuthorizer(roles, sources, [principal], tools)
+    call = Call(principal, tools[0], {"customer_id": "12345"}, "rest", "bench")
+    record = {
+        "customer_id": "12345",
+        "region": "EU",
+        "name": "John Doe",
+        "balance": 2450.75,
+        "tags": ["a", "b"],
+    }
+    assert reads.guards_results(tools[0])
+    measure("result check: one record", lambda: reads.decide_results(call, [record]))
+    records = [dict(record, region="EU" if i % 2 else "US") for i in range(100)]
+    measure("result check: a list of 100 records", lambda: reads.decide_results(call, records), repeat=200)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
 from pasarela.pipeline.redact import RedactStage
+from pasarela.pipeline.results import ResultPolicyStage, check_result_items, result_items
 from pasarela.pipeline.scrub import ScrubSecretsStage
 from pasarela.policy import CedarAuthorizer
 from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, referenced_tools
@@ -122,6 +123,7 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
             + _check_masking(config)
             + check_flow(catalog, config)
             + check_contracts(config, registry)
+            + check_result_items(catalog, config)
         )
         if problems:
             raise ConfigError(problems)
@@ -168,6 +170,8 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
             AuthorizeStage(authorizer),
             ValidateStage(catalog),
             RedactStage(masking_rules(config), authorizer),
+            # Inside redaction (policies see real values), outside the cache (every caller is checked).
+            ResultPolicyStage(authorizer, result_items(config)),
             *flow.stages,
         ],
         authorizer=authorizer,

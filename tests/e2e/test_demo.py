@@ -416,9 +416,14 @@ async def test_the_seed_question_is_answered_from_four_kinds_of_system_through_m
                 ("MORTGAGE", "CURRENT"),
                 ("PERSONAL", "CURRENT"),
             }
+            # Wei Chen is an APAC customer: not the (EU) support bot's to read.
+            refused_loans = await client.call_tool("get_customer_loans", {"customer_id": "34567"})
+            assert refused_loans.is_error and "another region" in refused_loans.content[0].text  # type: ignore[union-attr]
+        async with mcp_http_client(demo.mcp_url, demo.keys["compliance-bot"]) as client:
             # Someone else's answer differs: Wei Chen's car loan is 45 days in arrears.
-            wei = await ask("get_customer_loans", {"customer_id": "34567"})
-            assert wei["all_in_good_standing"] is False
+            wei = structured(await client.call_tool("get_customer_loans", {"customer_id": "34567"}))
+            Draft202012Validator(tools["get_customer_loans"].output_schema or {}).validate(wei)
+            assert wei["all_in_good_standing"] is False and wei["region"] == "APAC"
             assert wei["loans"][0]["days_past_due"] == 45
 
         # The systems take only the gateway's credentials: an agent (or anyone) going around it is refused.

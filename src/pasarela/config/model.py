@@ -423,6 +423,19 @@ class ToolSettings(Strict):
     arguments: ArgumentMapSettings | None = Field(
         None, description="Rename arguments for agents and fix others (the input schema follows)"
     )
+    result_items: str | None = Field(
+        None,
+        description="The list in this read-only tool's results (keys, e.g. `customers`) whose items result "
+        'policies (Action::"read") decide one by one: items the caller may not read are left out and '
+        "counted in meta.filtered",
+    )
+
+    @field_validator("result_items")
+    @classmethod
+    def _items(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(not key.strip() for key in value.split("."))):
+            raise ValueError(f"{value!r} is not a path of keys like `customers` or `page.items`")
+        return value
 
     @field_validator("rate_limit")
     @classmethod

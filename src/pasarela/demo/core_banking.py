@@ -43,6 +43,9 @@ ACCOUNTS = [
     ("ACC-5001", "56789", "CHECKING", "EUR", "1200.00", "ACTIVE", "2016-08-30"),
 ]
 
+# Whose accounts these are: the region of each customer, as core banking records it.
+CUSTOMER_REGIONS = [("12345", "EU"), ("23456", "EU"), ("34567", "APAC"), ("45678", "US"), ("56789", "EU")]
+
 
 class Fault(Exception):
     def __init__(self, code: str, message: str) -> None:
@@ -133,6 +136,9 @@ def create_core_banking_app(db_path: str, password: str, base_url: str) -> Starl
             " product_type TEXT, currency TEXT, ledger_balance TEXT, status TEXT, opened_on TEXT)"
         )
         db.executemany("INSERT OR IGNORE INTO accounts VALUES (?,?,?,?,?,?,?)", ACCOUNTS)
+        # A table of its own, so a database from an earlier run gains it too.
+        db.execute("CREATE TABLE IF NOT EXISTS customers (customer_id TEXT PRIMARY KEY, region TEXT)")
+        db.executemany("INSERT OR IGNORE INTO customers VALUES (?,?)", CUSTOMER_REGIONS)
     nonces = SeenNonces()
     wsdl = packaged("core_banking.wsdl").replace("{base_url}", base_url).encode()
     xsd = packaged("core_banking.xsd").encode()
@@ -142,11 +148,15 @@ def create_core_banking_app(db_path: str, password: str, base_url: str) -> Starl
         include_closed = request.findtext(f"{{{TYPES}}}includeClosed") in ("true", "1")
         with connect(db_path) as db:
             rows = db.execute(
-                "SELECT * FROM accounts WHERE customer_id = ? ORDER BY account_number", (customer,)
+                "SELECT a.*, c.region FROM accounts a JOIN customers c USING (customer_id)"
+                " WHERE a.customer_id = ? ORDER BY account_number",
+                (customer,),
             ).fetchall()
         if not rows:
             raise Fault("Client.UnknownCustomer", f"no customer {customer}")
         response = _t("GetCustomerAccountsResponse")
+        _child(response, "customerId", customer)
+        _child(response, "region", rows[0]["region"])
         for row in rows:
             if row["status"] == "CLOSED" and not include_closed:
                 continue
@@ -161,7 +171,11 @@ def create_core_banking_app(db_path: str, password: str, base_url: str) -> Starl
     def account_balance(request: etree._Element) -> etree._Element:
         number = request.findtext(f"{{{TYPES}}}accountNumber")
         with connect(db_path) as db:
-            row = db.execute("SELECT * FROM accounts WHERE account_number = ?", (number,)).fetchone()
+            row = db.execute(
+                "SELECT a.*, c.region FROM accounts a JOIN customers c USING (customer_id)"
+                " WHERE account_number = ?",
+                (number,),
+            ).fetchone()
         if row is None:
             raise Fault("Client.UnknownAccount", f"no account {number}")
         ledger = Decimal(row["ledger_balance"])
@@ -173,6 +187,8 @@ def create_core_banking_app(db_path: str, password: str, base_url: str) -> Starl
             available = ledger
         response = _t("GetAccountBalanceResponse")
         _child(response, "accountNumber", number)
+        _child(response, "customerId", row["customer_id"])
+        _child(response, "region", row["region"])
         _money(response, "ledgerBalance", ledger, row["currency"])
         _money(response, "availableBalance", available, row["currency"])
         _child(response, "asOf", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))

@@ -33,13 +33,22 @@ type Loan {
   daysPastDue: Int!
   "The next instalment, if any is left"
   nextPayment: Payment
+  "The borrower's region (EU, US, APAC)"
+  region: String
+}
+"""A customer's loans, and whose they are"""
+type CustomerLoans {
+  customerId: ID!
+  "The customer's region (EU, US, APAC); null for a customer the bank does not know"
+  region: String
+  loans: [Loan!]!
 }
 type Payment { due: String! amount: Float! }
 enum LoanProduct { MORTGAGE PERSONAL AUTO CREDIT_LINE }
 enum LoanStatus { CURRENT IN_ARREARS DEFAULTED PAID_OFF }
 type Query {
   "A customer's loans, newest first"
-  loans(customerId: ID!): [Loan!]!
+  loans(customerId: ID!): CustomerLoans!
   "One loan by its id"
   loan(id: ID!): Loan
 }
@@ -53,6 +62,9 @@ LOANS = [
     ("L-9201", "23456", "CREDIT_LINE", 50000.0, 0.0, "EUR", "PAID_OFF", 0, None, None),
     ("L-9301", "45678", "PERSONAL", 5000.0, 5120.33, "USD", "DEFAULTED", 212, "2026-04-24", 160.0),
 ]
+
+# Whose loans these are: the region of each customer, as the loan system records it.
+CUSTOMER_REGIONS = [("12345", "EU"), ("23456", "EU"), ("34567", "APAC"), ("45678", "US"), ("56789", "EU")]
 
 
 def _loan(row: Any) -> dict[str, Any]:
@@ -69,6 +81,7 @@ def _loan(row: Any) -> dict[str, Any]:
         "status": row["status"],
         "daysPastDue": row["days_past_due"],
         "nextPayment": next_payment,
+        "region": row["region"],
     }
 
 
@@ -80,17 +93,28 @@ def create_loans_app(db_path: str, token: str, base_url: str) -> Starlette:
             " next_due TEXT, next_amount REAL)"
         )
         db.executemany("INSERT OR IGNORE INTO loans VALUES (?,?,?,?,?,?,?,?,?,?)", LOANS)
+        # A table of its own, so a database from an earlier run gains it too.
+        db.execute("CREATE TABLE IF NOT EXISTS customers (customer_id TEXT PRIMARY KEY, region TEXT)")
+        db.executemany("INSERT OR IGNORE INTO customers VALUES (?,?)", CUSTOMER_REGIONS)
 
     def query(sql: str, *params: Any) -> list[dict[str, Any]]:
         with connect(db_path) as db:
             return [_loan(row) for row in db.execute(sql, params).fetchall()]
 
+    def region(customer: str) -> str | None:
+        with connect(db_path) as db:
+            row = db.execute("SELECT region FROM customers WHERE customer_id = ?", (customer,)).fetchone()
+        return None if row is None else str(row["region"])
+
+    with_region = "SELECT l.*, c.region FROM loans l LEFT JOIN customers c USING (customer_id)"
+
     class Root:
-        def loans(self, info: Any, customerId: str) -> list[dict[str, Any]]:
-            return query("SELECT * FROM loans WHERE customer_id = ? ORDER BY loan_id DESC", customerId)
+        def loans(self, info: Any, customerId: str) -> dict[str, Any]:
+            found = query(f"{with_region} WHERE l.customer_id = ? ORDER BY loan_id DESC", customerId)
+            return {"customerId": customerId, "region": region(customerId), "loans": found}
 
         def loan(self, info: Any, id: str) -> dict[str, Any] | None:
-            found = query("SELECT * FROM loans WHERE loan_id = ?", id)
+            found = query(f"{with_region} WHERE loan_id = ?", id)
             return found[0] if found else None
 
     async def endpoint(request: Request) -> JSONResponse:

@@ -38,6 +38,20 @@ TRANSACTIONS = [
     ("TX-500001", "ACC-5001", "2026-11-13T11:11:00", "-75.00", "EUR", "Utilities", "Stadtwerke"),
 ]
 
+# Whose each account is (the holder and their region), joined to transactions by the queries.
+ACCOUNTS_TABLE = "bank_accounts"
+ACCOUNT_HOLDERS = [
+    ("ACC-1001", "12345", "EU"),
+    ("ACC-1002", "12345", "EU"),
+    ("ACC-1003", "12345", "EU"),
+    ("ACC-1004", "12345", "EU"),
+    ("ACC-2001", "23456", "EU"),
+    ("ACC-3001", "34567", "APAC"),
+    ("ACC-3002", "34567", "APAC"),
+    ("ACC-4001", "45678", "US"),
+    ("ACC-5001", "56789", "EU"),
+]
+
 
 class TransactionsUnavailable(RuntimeError):
     """The transactions database could not be prepared; the message says why."""
@@ -95,6 +109,16 @@ async def prepare(url: str) -> None:
                     )
                 ),
                 rows,
+            )
+            await connection.execute(
+                text(
+                    f"CREATE TABLE IF NOT EXISTS {ACCOUNTS_TABLE} (account_id VARCHAR(20) PRIMARY KEY,"
+                    " customer_id VARCHAR(20) NOT NULL, region VARCHAR(8) NOT NULL)"
+                )
+            )
+            await connection.execute(
+                text(ignore.format(t=ACCOUNTS_TABLE, v=":account, :customer, :region")),
+                [{"account": a, "customer": c, "region": r} for a, c, r in ACCOUNT_HOLDERS],
             )
     except (OSError, SQLAlchemyError) as exc:
         where = parsed.render_as_string(hide_password=True)

@@ -1,30 +1,32 @@
 """The Cedar authorizer: deny by default, `forbid` wins, a shadow set that only logs.
 
-Principal `Agent::"<id>"` in `Role::"<role>"`; action `Action::"call"` or `Action::"list"`;
-resource `Tool::"<name>"` in `Backend::"<backend>"`; context `{args, now, door}`. The policy
-set and entities are parsed once per configuration; a decision costs a Cedar evaluation
-(~0.1 ms, docs/performance.md).
+Principal `Agent::"<id>"` in `Role::"<role>"`; action `Action::"call"`, `Action::"list"`,
+`Action::"unmask"` or `Action::"read"` (a result, after the backend answered); resource
+`Tool::"<name>"` in `Backend::"<backend>"`; context `{args, now, door[, on_behalf_of][, result]}`.
+The policy set and entities are parsed once per configuration, and each (tool, action) is
+decided by only the policies whose scope can match it (policy/scopes.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-import cedarpy
+import orjson
 import structlog
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.identity.principal import Principal
-from pasarela.pipeline.authorize import Decision, PolicyRef
+from pasarela.pipeline.authorize import Decision
 from pasarela.pipeline.call import Call
+from pasarela.pipeline.results import not_checkable
 from pasarela.policy.entities import EntityStore
-from pasarela.policy.sources import ACCESS_POLICY, PolicySource, describe
-from pasarela.policy.values import cedar_value, now_context, user_context
+from pasarela.policy.policyset import PolicySet
+from pasarela.policy.sources import ACCESS_POLICY, READ_POLICY, PolicySource
+from pasarela.policy.values import NotCheckable, cedar_value, now_context, result_value, user_context
 
 log = structlog.get_logger("pasarela.policy")
 
@@ -32,51 +34,21 @@ log = structlog.get_logger("pasarela.policy")
 # Calls are always decided afresh.
 LIST_CACHE_SECONDS = 10.0
 LIST_CACHE_ENTRIES = 10_000
+READ = "read"
 
 
-@dataclass(slots=True)
-class _PolicySet:
-    parsed: cedarpy.PolicySet
-    info: dict[str, PolicyRef] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, sources: Sequence[PolicySource]) -> _PolicySet:
-        texts: list[str] = []
-        infos: list[PolicyRef] = []
-        for source in sources:
-            described = describe(source)
-            if isinstance(described, str):  # checked at config load; unreachable after that
-                raise ValueError(f"{source.label}: not valid Cedar: {described}")
-            texts.append(source.text)
-            infos.extend(described)
-        parsed = cedarpy.PolicySet.from_str("\n".join(texts))
-        return cls(parsed, {f"policy{i}": info for i, info in enumerate(infos)})
-
-    def decide(self, request: Mapping[str, Any], entities: cedarpy.Entities) -> Decision:
-        result = cedarpy.is_authorized(dict(request), self.parsed, entities)
-        diagnostics = result.diagnostics
-        errors = tuple(diagnostics.errors)
-        # Cedar skips a policy whose evaluation fails; for a forbid that would fail open (an
-        # argument of an unexpected type slipping past a limit). A forbid that errs denies.
-        failed_forbids = tuple(
-            self.info[ref]
-            for ref in _failed_policies(errors)
-            if ref in self.info and self.info[ref].effect == "forbid"
-        )
-        if failed_forbids:
-            return Decision(allowed=False, policies=failed_forbids, errors=errors)
-        return Decision(
-            allowed=result.allowed,
-            policies=tuple(self.info[r] for r in diagnostics.reasons if r in self.info),
-            errors=errors,
-        )
+def _now() -> dict[str, Any]:
+    """`context.now`, worked out once a second (it has a resolution of a minute)."""
+    second = int(time.time())
+    cached = _now_cache.get(second)
+    if cached is None:
+        cached = now_context(dt.datetime.fromtimestamp(second, dt.UTC))
+        _now_cache.clear()
+        _now_cache[second] = cached
+    return cached
 
 
-_FAILED_POLICY = re.compile(r"policy `(policy\d+)`")
-
-
-def _failed_policies(errors: Sequence[str]) -> list[str]:
-    return [m.group(1) for e in errors if (m := _FAILED_POLICY.search(e))]
+_now_cache: dict[int, dict[str, Any]] = {}
 
 
 class CedarAuthorizer:
@@ -88,12 +60,14 @@ class CedarAuthorizer:
         tools: Iterable[ToolSpec],
     ) -> None:
         # `access:` is one policy over entity attributes, so its cost does not grow with roles.
-        sources = [PolicySource("access", ACCESS_POLICY, "access"), *policies]
+        # Reading a result is permitted by the call itself; result rules are forbids.
+        builtin = [PolicySource("access", ACCESS_POLICY, "access"), PolicySource("read", READ_POLICY, "read")]
+        sources = [*builtin, *policies]
         enforced = [s for s in sources if not s.shadow]
-        self._enforced = _PolicySet.build(enforced)
+        self._enforced = PolicySet.build(enforced)
         shadows = [s for s in sources if s.shadow]
         # The shadow set is the enforced set plus the log_only policies: what enforcing them would do.
-        self._shadow = _PolicySet.build([*enforced, *shadows]) if shadows else None
+        self._shadow = PolicySet.build([*enforced, *shadows]) if shadows else None
         self._entities = EntityStore(principals, tools, access)
         self._listed: dict[tuple[str, ...], tuple[float, frozenset[str]]] = {}
 
@@ -125,6 +99,34 @@ class CedarAuthorizer:
             self._listed[key] = (now + LIST_CACHE_SECONDS, allowed)
         return [t for t in tools if t.name in allowed]
 
+    # -- the ResultAuthorizer protocol (pipeline/results.py) ---------------------------------
+
+    def guards_results(self, tool: ToolSpec) -> bool:
+        """Could a policy withhold a result of `tool`? (Read-only tools only.)"""
+        if not tool.annotations.read_only:
+            return False
+        sets = [self._enforced, self._shadow] if self._shadow is not None else [self._enforced]
+        return any(s.slice(tool.name, tool.backend, READ).guards_results for s in sets)
+
+    def decide_results(self, call: Call, results: Sequence[Any]) -> list[Decision]:
+        """One decision per result (or list item): may the caller read it?"""
+        keys = self._context_keys(call.tool, READ)
+        fields = self._result_fields(call.tool)
+        base = self._context(call.principal, call.arguments, call.door, keys)
+        reads = keys is None or "result" in keys
+        decisions: list[Decision | None] = []
+        contexts: list[dict[str, Any]] = []
+        for value in results:
+            if fields is not None and isinstance(value, Mapping):
+                value = {k: v for k, v in value.items() if k in fields}  # noqa: PLW2901 - only what policies read
+            try:
+                contexts.append({**base, "result": result_value(value)} if reads else base)
+                decisions.append(None)
+            except NotCheckable as exc:
+                decisions.append(not_checkable(str(exc)))
+        decided = iter(self._decide_many(call.principal, call.tool, READ, contexts))
+        return [d if d is not None else next(decided) for d in decisions]
+
     # -- decisions ---------------------------------------------------------------------------
 
     def explain(
@@ -136,15 +138,39 @@ class CedarAuthorizer:
         door: str,
         action: str = "call",
     ) -> Decision:
-        return self._decide(principal, tool, action, self._context(principal, arguments, door))
+        keys = self._context_keys(tool, action)
+        return self._decide(principal, tool, action, self._context(principal, arguments, door, keys))
+
+    def _context_keys(self, tool: ToolSpec, action: str) -> frozenset[str] | None:
+        """The parts of the context any policy for this tool and action reads (None: all)."""
+        keys = self._enforced.slice(tool.name, tool.backend, action).context_keys
+        if self._shadow is not None and keys is not None:
+            shadow = self._shadow.slice(tool.name, tool.backend, action).context_keys
+            keys = None if shadow is None else keys | shadow
+        return keys
+
+    def _result_fields(self, tool: ToolSpec) -> frozenset[str] | None:
+        fields = self._enforced.slice(tool.name, tool.backend, READ).result_fields
+        if self._shadow is not None and fields is not None:
+            shadow = self._shadow.slice(tool.name, tool.backend, READ).result_fields
+            fields = None if shadow is None else fields | shadow
+        return fields
 
     @staticmethod
-    def _context(principal: Principal, arguments: Any, door: str) -> dict[str, Any]:
-        """`{args, now, door[, on_behalf_of]}`. Authorization runs before validation: arguments
-        that are not an object give `args: {}` here and are then refused by validation."""
-        args = cedar_value(arguments) if isinstance(arguments, Mapping) else {}
-        context = {"args": args, "now": now_context(dt.datetime.now(dt.UTC)), "door": door}
-        if principal.on_behalf_of is not None:
+    def _context(
+        principal: Principal, arguments: Any, door: str, keys: frozenset[str] | None = None
+    ) -> dict[str, Any]:
+        """`{args, now, door[, on_behalf_of]}`, or the parts of it in `keys`. Authorization runs
+        before validation: arguments that are not an object give `args: {}` here and are then
+        refused by validation."""
+        context: dict[str, Any] = {}
+        if keys is None or "args" in keys:
+            context["args"] = cedar_value(arguments) if isinstance(arguments, Mapping) else {}
+        if keys is None or "now" in keys:
+            context["now"] = _now()
+        if keys is None or "door" in keys:
+            context["door"] = door
+        if principal.on_behalf_of is not None and (keys is None or "on_behalf_of" in keys):
             context["on_behalf_of"] = user_context(principal.on_behalf_of)
         return context
 
@@ -160,27 +186,46 @@ class CedarAuthorizer:
         return replace(decision, policies=granting)
 
     def _decide(self, principal: Principal, tool: ToolSpec, action: str, context: dict[str, Any]) -> Decision:
+        return self._decide_many(principal, tool, action, [context])[0]
+
+    def _decide_many(
+        self, principal: Principal, tool: ToolSpec, action: str, contexts: Sequence[dict[str, Any]]
+    ) -> list[Decision]:
+        if not contexts:
+            return []
         entities = self._entities.for_principal(principal)
-        request = {
+        fixed = {
             "principal": {"type": "Agent", "id": principal.id},
             "action": {"type": "Action", "id": action},
             "resource": {"type": "Tool", "id": tool.name},
-            "context": context,
         }
-        decision = self._name_granting_role(self._enforced.decide(request, entities), principal, tool)
-        if decision.errors:
-            log.warning("policy_errors", tool=tool.name, principal=principal.id, errors=list(decision.errors))
+        keys = self._context_keys(tool, action)
+        if keys is not None:  # only what the policies read: Cedar pays for every attribute
+            contexts = [{k: v for k, v in c.items() if k in keys} for c in contexts]
+        # Serialized here (orjson), so cedarpy passes the text through instead of re-encoding it.
+        requests = [{**fixed, "context": orjson.dumps(c).decode()} for c in contexts]
+        enforced = self._enforced.slice(tool.name, tool.backend, action).decide(requests, entities)
+        decisions = [self._name_granting_role(d, principal, tool) for d in enforced]
+        for decision in decisions:
+            if decision.errors:
+                log.warning(
+                    "policy_errors", tool=tool.name, principal=principal.id, errors=list(decision.errors)
+                )
         if self._shadow is None:
-            return decision
-        shadow = self._name_granting_role(self._shadow.decide(request, entities), principal, tool)
-        if shadow.allowed != decision.allowed:
-            log.info(
-                "policy_shadow_differs",
-                action=action,
-                tool=tool.name,
-                principal=principal.id,
-                enforced="allow" if decision.allowed else "deny",
-                shadow="allow" if shadow.allowed else "deny",
-                shadow_policies=[p.label for p in shadow.policies],
-            )
-        return Decision(decision.allowed, decision.policies, decision.errors, shadow)
+            return decisions
+        shadows = self._shadow.slice(tool.name, tool.backend, action).decide(requests, entities)
+        paired = []
+        for decision, raw in zip(decisions, shadows, strict=True):
+            shadow = self._name_granting_role(raw, principal, tool)
+            if shadow.allowed != decision.allowed:
+                log.info(
+                    "policy_shadow_differs",
+                    action=action,
+                    tool=tool.name,
+                    principal=principal.id,
+                    enforced="allow" if decision.allowed else "deny",
+                    shadow="allow" if shadow.allowed else "deny",
+                    shadow_policies=[p.label for p in shadow.policies],
+                )
+            paired.append(Decision(decision.allowed, decision.policies, decision.errors, shadow))
+        return paired

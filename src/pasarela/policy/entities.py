@@ -8,11 +8,14 @@ from dataclasses import replace
 from typing import Any
 
 import cedarpy
+import orjson
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.identity.principal import Principal
 from pasarela.policy.sources import granted_roles
 from pasarela.policy.values import cedar_value
+
+ADDED_ENTRIES = 10_000  # principals added at run time whose entities are kept
 
 
 def uid(kind: str, name: str) -> dict[str, str]:
@@ -82,11 +85,26 @@ class EntityStore:
                 documents[json.dumps(entity["uid"])] = entity
         self.entities = cedarpy.Entities.from_json_str(json.dumps(list(documents.values())))
         self._role_uids = {key for key in documents if '"Role"' in key}
+        # Principals not configured up front (JWT subjects), with their entities parsed once.
+        self._added: dict[bytes, cedarpy.Entities] = {}
 
     def for_principal(self, principal: Principal) -> cedarpy.Entities:
-        principal = replace(principal, on_behalf_of=None)  # the user travels in the context
-        if self._known.get(principal.id) == principal:
+        if principal.on_behalf_of is not None:
+            principal = replace(principal, on_behalf_of=None)  # the user travels in the context
+        known = self._known.get(principal.id)
+        if known is principal or known == principal:
             return self.entities
-        # Not configured up front (e.g. a JWT subject): add it, and any roles not yet known.
-        fresh = [e for e in agent_entities(principal) if json.dumps(e["uid"]) not in self._role_uids]
-        return self.entities.with_added_json_str(json.dumps(fresh))
+        key = orjson.dumps(
+            [principal.id, principal.kind, sorted(principal.roles), principal.attributes],
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+            default=str,
+        )
+        added = self._added.get(key)
+        if added is None:
+            # Not configured up front (e.g. a JWT subject): add it, and any roles not yet known.
+            fresh = [e for e in agent_entities(principal) if json.dumps(e["uid"]) not in self._role_uids]
+            added = self.entities.with_added_json_str(json.dumps(fresh))
+            if len(self._added) >= ADDED_ENTRIES:
+                self._added.clear()
+            self._added[key] = added
+        return added

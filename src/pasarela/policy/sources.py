@@ -42,6 +42,12 @@ when {{ principal has roles && resource has granted_to && resource.granted_to.co
 """
 
 
+# Reading a result (`Action::"read"`) is part of a permitted call: result rules are `forbid`s.
+READ_POLICY = """@id("read")
+permit(principal, action == Action::"read", resource);
+"""
+
+
 def granted_roles(access: Mapping[str, Sequence[str]], tool: str) -> list[str]:
     """The roles that `access:` lets use `tool` ('*' grants every tool)."""
     return sorted(role for role, tools in access.items() if tool in tools or ALL_TOOLS in tools)

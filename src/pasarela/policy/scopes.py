@@ -1,0 +1,83 @@
+"""Which policies can apply to a request for one tool and one action, read from their scopes.
+
+Cedar evaluates every policy of a set for every request (about a microsecond each); most
+policies name one action and one tool or backend, so a decision only needs the few whose
+scope can match. A policy whose scope cannot match is never satisfied and never errs (Cedar
+checks the scope before the conditions), so leaving it out changes no decision. Anything
+this reading does not recognise is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Uid = tuple[str, str]
+
+
+def _uid(node: Any) -> Uid | None:
+    if isinstance(node, Mapping) and isinstance(node.get("type"), str) and isinstance(node.get("id"), str):
+        return (node["type"], node["id"])
+    return None
+
+
+def _in(node: Any, ancestors: frozenset[Uid]) -> bool:
+    """Can `resource in <node>` hold for a resource whose self-and-ancestors are `ancestors`?"""
+    if not isinstance(node, Mapping):
+        return True
+    if "entity" in node:
+        target = _uid(node["entity"])
+        return target is None or target in ancestors
+    if "entities" in node and isinstance(node["entities"], list):
+        targets = [_uid(e) for e in node["entities"]]
+        return any(t is None or t in ancestors for t in targets)
+    return True
+
+
+def action_may_match(scope: Any, action: str) -> bool:
+    if not isinstance(scope, Mapping):
+        return True
+    op = scope.get("op")
+    this = ("Action", action)
+    if op == "All":
+        return True
+    if op == "==":
+        target = _uid(scope.get("entity"))
+        return target is None or target == this
+    if op == "in":
+        return _in(scope, frozenset({this}))
+    return True
+
+
+def resource_may_match(scope: Any, tool: str, backend: str) -> bool:
+    if not isinstance(scope, Mapping):
+        return True
+    op = scope.get("op")
+    this = ("Tool", tool)
+    ancestors = frozenset({this, ("Backend", backend)})  # a tool's only parent is its backend
+    if op == "All":
+        return True
+    if op == "==":
+        target = _uid(scope.get("entity"))
+        return target is None or target == this
+    if op == "in":
+        return _in(scope, ancestors)
+    if op == "is":
+        if scope.get("entity_type") != "Tool":
+            return False
+        return "in" not in scope or _in(scope["in"], ancestors)
+    return True
+
+
+def may_apply(policy: Mapping[str, Any], tool: str, backend: str, action: str) -> bool:
+    return action_may_match(policy.get("action"), action) and resource_may_match(
+        policy.get("resource"), tool, backend
+    )
+
+
+def names_action(policy: Mapping[str, Any], action: str) -> bool:
+    """Does the policy's action scope name `action` itself (not just leave actions open)?"""
+    scope = policy.get("action")
+    if not isinstance(scope, Mapping) or scope.get("op") == "All":
+        return False
+    return action_may_match(scope, action)
