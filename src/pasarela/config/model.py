@@ -45,6 +45,8 @@ class ServerSettings(Strict):
     # Host headers accepted on /mcp (DNS-rebinding protection); defaults depend on `host`.
     allowed_hosts: list[str] | None = None
     max_request_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    # Deeper arguments are refused at the door; capped well below what later stages can walk.
+    max_nesting_depth: int = Field(64, ge=1, le=200)
 
 
 class EnvSecretsSettings(Strict):
