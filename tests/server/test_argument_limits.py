@@ -34,9 +34,10 @@ def mcp(http: httpx.Client) -> RawMcp:
     return RawMcp(http, WRITER_KEY)
 
 
-def rest(http: httpx.Client, tool: str, arguments_json: bytes, **headers: str | bytes) -> httpx.Response:
+def rest(http: httpx.Client, tool: str, arguments_json: bytes, **headers: bytes) -> httpx.Response:
     body = b'{"arguments":' + arguments_json + b"}"
-    return http.post(f"/v1/tools/{tool}:call", content=body, headers=headers)
+    raw = [(name.encode(), value) for name, value in headers.items()]
+    return http.post(f"/v1/tools/{tool}:call", content=body, headers=raw)
 
 
 def mcp_problem(response: httpx.Response) -> dict[str, Any]:
