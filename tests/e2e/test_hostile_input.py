@@ -173,7 +173,7 @@ tool_names = (
     st.sampled_from(TOOLS)
     | st.sampled_from(TOOLS)
     | st.sampled_from(TOOLS)
-    | st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)
+    | st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
 )
 
 
