@@ -56,8 +56,9 @@ def assert_jsonrpc_names_the_limit(response: RawResponse) -> None:
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_reading(gateway: Served) -> None:
+    size = LIMIT * 2
     response = post_raw(
-        port_of(gateway), REST, AUTH, total=LIMIT * 2, chunked=False, content_length=LIMIT * 2
+        port_of(gateway), REST, AUTH, total=size, chunked=False, content_length=size, piece=b"x" * size
     )
     assert_problem_names_the_limit(response)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from pasarela.errors import ArgumentProblem, InvalidArguments, InvalidRequest
@@ -23,34 +24,54 @@ MAX_REPORTED = 20
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 
-def _step(path: str, key: object) -> str:
-    return f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}"
+def _pointer(keys: list[object]) -> str:
+    return "".join("/" + str(k).replace("~", "~0").replace("/", "~1") for k in keys) or "/"
+
+
+def _problem(value: Any, depth: int, max_depth: int) -> str | None:
+    """What is wrong with one value at this depth, if anything (containers: only their depth)."""
+    if isinstance(value, dict | list):
+        if depth > max_depth:
+            return f"nested deeper than the limit of {max_depth} levels (server.max_nesting_depth)"
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return "integer out of range: must fit in 64 bits"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number (NaN and Infinity cannot be sent on)"
+    return None
+
+
+def _children(value: dict[Any, Any] | list[Any]) -> Iterator[tuple[object, Any]]:
+    return iter(value.items()) if isinstance(value, dict) else enumerate(value)
 
 
 def check_arguments(arguments: Any, *, tool: str, max_depth: int) -> None:
-    """Raise InvalidArguments (422) naming each offending argument; iterative, so any depth is safe."""
+    """Raise InvalidArguments (422) naming each offending argument.
+
+    Walks with a stack of iterators, so memory grows with the depth (bounded), not the width,
+    and any depth is safe: no recursion."""
+    if not isinstance(arguments, dict):
+        return  # absent; the validation stage explains any other shape
     problems: list[ArgumentProblem] = []
-    stack: list[tuple[Any, str, int]] = [(arguments, "", 1)]
-    while stack and len(problems) < MAX_REPORTED:
-        value, path, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > max_depth:
-                message = f"nested deeper than the limit of {max_depth} levels (server.max_nesting_depth)"
-                problems.append(ArgumentProblem(path or "/", message))
-                continue
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            stack.extend((item, _step(path, key), depth + 1) for key, item in items)
-        elif isinstance(value, bool):
+    keys: list[object] = []  # the path to the container whose children are being walked
+    walking = [_children(arguments)]
+    while walking and len(problems) < MAX_REPORTED:
+        try:
+            key, value = next(walking[-1])
+        except StopIteration:
+            walking.pop()
+            if keys:
+                keys.pop()
             continue
-        elif isinstance(value, int):
-            if not INT64_MIN <= value <= INT64_MAX:
-                problems.append(ArgumentProblem(path or "/", "integer out of range: must fit in 64 bits"))
-        elif isinstance(value, float) and not math.isfinite(value):
-            problems.append(
-                ArgumentProblem(path or "/", "not a finite number (NaN and Infinity cannot be sent on)")
-            )
+        message = _problem(value, len(walking) + 1, max_depth)
+        if message is not None:
+            problems.append(ArgumentProblem(_pointer([*keys, key]), message))
+        elif isinstance(value, dict | list):
+            walking.append(_children(value))
+            keys.append(key)
     if problems:
-        problems.sort(key=lambda p: p.path)
         paths = ", ".join(p.path for p in problems)
         raise InvalidArguments(f"arguments for {tool!r} are not acceptable at: {paths}", problems)
 
