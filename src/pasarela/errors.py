@@ -6,6 +6,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
     ├── ConfigError                    (startup / `pasarela check`; carries every ConfigProblem)
     ├── StartupError                   (cannot listen, and other operational start-up failures)
     ├── InvalidRequest                 400 invalid_request     (a malformed request body)
+    │   └── RequestTooLarge            413 request_too_large   (the body exceeds server.max_request_bytes)
     ├── AuthenticationError            401 unauthenticated
     ├── AccessDenied                   403 denied
     ├── ToolNotFound                   404 unknown_tool        (MCP: JSON-RPC -32602)
@@ -122,6 +123,18 @@ class InvalidRequest(PasarelaError):
     status = 400
     code = "invalid_request"
     title = "Malformed request"
+
+
+class RequestTooLarge(InvalidRequest):
+    status = 413
+    code = "request_too_large"
+    title = "Request body too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request body is larger than the limit of {limit} bytes (server.max_request_bytes)",
+            limit_bytes=limit,
+        )
 
 
 class AuthenticationError(PasarelaError):
@@ -295,6 +308,7 @@ __all__ = [
     "PasarelaError",
     "QuotaExceeded",
     "RateLimited",
+    "RequestTooLarge",
     "StartupError",
     "Throttled",
     "ToolNotFound",

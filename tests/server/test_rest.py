@@ -114,12 +114,21 @@ async def test_unauthenticated_requests_get_401(config: Path, headers: dict[str,
         for response in (
             await client.get("/v1/tools", headers=headers),
             await client.post("/v1/tools/getItem:call", json={"arguments": {}}, headers=headers),
-            await client.post("/mcp", json={}, headers=headers),
         ):
             assert response.status_code == 401
             assert response.headers["content-type"] == PROBLEM
             assert response.headers["www-authenticate"].startswith("Bearer")
             assert response.json()["type"] == "urn:pasarela:problem:unauthenticated"
+        # MCP clients read JSON-RPC errors, not problem+json: same status and header, the
+        # problem document as the error's data.
+        mcp = await client.post("/mcp", json={}, headers=headers)
+        assert mcp.status_code == 401
+        assert mcp.headers["content-type"] == "application/json"
+        assert mcp.headers["www-authenticate"].startswith("Bearer")
+        error = mcp.json()["error"]
+        assert error["code"] == -32001
+        assert error["message"].startswith("Authentication required: ")
+        assert error["data"]["type"] == "urn:pasarela:problem:unauthenticated"
 
 
 async def test_problem_documents(config: Path, upstream: RecordingUpstream) -> None:

@@ -47,6 +47,8 @@ class ServerSettings(Strict):
     allowed_hosts: list[str] | None = None
     max_request_bytes: int = Field(4 * 1024 * 1024, gt=0)
     mcp_sessions: McpSessionSettings = McpSessionSettings()
+    # Deeper arguments are refused at the door; capped well below what later stages can walk.
+    max_nesting_depth: int = Field(64, ge=1, le=200)
 
 
 class EnvSecretsSettings(Strict):

@@ -19,6 +19,23 @@ from pasarela.errors import AuthenticationError
 log = structlog.get_logger("pasarela.jwks")
 
 
+def usable_keys(document: Any) -> dict[str, jwt.PyJWK]:
+    """The signing keys of a JWKS document by key id; keys that cannot be used are skipped."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError('the JWKS document is not {"keys": [...]}')
+    keys: dict[str, jwt.PyJWK] = {}
+    for entry in document["keys"]:
+        try:
+            key = jwt.PyJWK(entry)
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
+            continue  # an odd or unsupported key must not hide the good ones
+        if isinstance(key.key_id, str) and key.key_id:
+            keys[key.key_id] = key
+    if not keys:
+        raise ValueError("the JWKS document holds no usable signing key")
+    return keys
+
+
 class JwksCache:
     def __init__(self, url: str, *, max_age: float, refetch_interval: float, timeout: float = 5.0) -> None:
         self.url = url
@@ -27,11 +44,15 @@ class JwksCache:
         self.timeout = timeout
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = -float("inf")
+        self._failed_at = -float("inf")
         self._lock = anyio.Lock()
         self.fetches = 0
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         now = time.monotonic()
+        if not self._keys and now - self._failed_at < self.refetch_interval:
+            # The provider just failed us: do not let every unauthenticated request refetch.
+            raise AuthenticationError("cannot verify tokens: the identity provider's keys are unavailable")
         stale = now - self._fetched_at > self.max_age
         if stale or (kid not in self._keys and now - self._fetched_at > self.refetch_interval):
             await self._refresh(since=self._fetched_at)
@@ -47,11 +68,11 @@ class JwksCache:
             if self._fetched_at != since:  # another request refreshed while we waited
                 return
             try:
-                document = await self._fetch()
-                keys = {k.key_id: k for k in jwt.PyJWKSet.from_dict(document).keys if k.key_id}
-            except (aiohttp.ClientError, TimeoutError, ValueError, jwt.PyJWKSetError) as exc:
+                keys = usable_keys(await self._fetch())
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError, jwt.PyJWTError) as exc:
                 log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__)
                 if not self._keys:
+                    self._failed_at = time.monotonic()
                     raise AuthenticationError(
                         "cannot verify tokens: the identity provider's keys are unavailable"
                     ) from exc

@@ -17,9 +17,18 @@ from pasarela.errors import AuthenticationError
 from pasarela.identity.jwks import JwksCache
 from pasarela.identity.principal import Principal
 
+# Far above any real token (a few KB); bounds the work an unauthenticated caller can cause.
+MAX_TOKEN_CHARS = 16 * 1024
+
 
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and token.startswith("eyJ")
+
+
+def _shown(value: Any) -> str:
+    """A caller-supplied header value, short enough to quote in an error."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def claim(claims: Mapping[str, Any], path: str) -> Any:
@@ -45,13 +54,19 @@ class JwtAuthenticator:
         return self.principal(claims)
 
     async def verify(self, token: str) -> dict[str, Any]:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise AuthenticationError(f"the bearer token is longer than {MAX_TOKEN_CHARS} characters")
         try:
+            # PyJWT checks the header's shape here: a JSON object, `kid` a string, `crit` a list
+            # of extensions it supports (none are: an unknown critical extension is refused).
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
             raise AuthenticationError("the bearer token is not a well-formed JWT") from None
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"the bearer token's header is not valid: {str(exc)[:120]}") from None
         algorithm = header.get("alg")
-        if algorithm not in self.settings.algorithms:
-            raise AuthenticationError(f"tokens signed with {algorithm!r} are not accepted")
+        if not isinstance(algorithm, str) or algorithm not in self.settings.algorithms:
+            raise AuthenticationError(f"tokens signed with {_shown(algorithm)} are not accepted")
         key = await self.keys.key(header.get("kid"))
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -73,8 +88,10 @@ class JwtAuthenticator:
             raise AuthenticationError("the token was issued by an untrusted issuer") from None
         except jwt.MissingRequiredClaimError as exc:
             raise AuthenticationError(f"the token lacks the {exc.claim!r} claim") from None
-        except jwt.InvalidTokenError:
+        except jwt.InvalidSignatureError:
             raise AuthenticationError("the token's signature is not valid") from None
+        except jwt.PyJWTError as exc:  # malformed claims, a key unfit for the algorithm, ...
+            raise AuthenticationError(f"the token is not valid: {str(exc)[:120]}") from None
         return claims
 
     def principal(self, claims: Mapping[str, Any]) -> Principal:

@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from pasarela.assembly import Runtime
+from pasarela.server.body_limit import BodyLimitMiddleware
 from pasarela.server.health import HealthRoutes
 from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import (
@@ -31,14 +32,19 @@ def create_app(runtime: Runtime | LiveRuntime) -> Starlette:
     server_settings = live.runtime.config.settings.server
     redactor = live.runtime.config.redactor  # one redactor for the process's life (reloads absorb)
 
-    mcp_server = create_mcp_server(lambda: live.runtime.gateway, redactor, principal_from_http)
+    mcp_server = create_mcp_server(
+        lambda: live.runtime.gateway,
+        redactor,
+        principal_from_http,
+        max_depth=server_settings.max_nesting_depth,
+    )
     sessions = create_session_manager(
         mcp_server,
         transport_security(server_settings.host, server_settings.port, server_settings.allowed_hosts),
         max_body_bytes=server_settings.max_request_bytes,
         sessions=server_settings.mcp_sessions,
     )
-    rest = RestDoor(live, redactor, max_body_bytes=server_settings.max_request_bytes)
+    rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
     health = HealthRoutes(live)
 
     @asynccontextmanager
@@ -62,6 +68,13 @@ def create_app(runtime: Runtime | LiveRuntime) -> Starlette:
             Middleware(
                 AuthenticateMiddleware,
                 authenticator=lambda: live.runtime.authenticator,
+                redactor=redactor,
+                prefixes=AGENT_DOORS,
+            ),
+            # After authentication: an anonymous caller is refused before any body is read.
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=server_settings.max_request_bytes,
                 redactor=redactor,
                 prefixes=AGENT_DOORS,
             ),

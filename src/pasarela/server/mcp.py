@@ -26,6 +26,7 @@ from pasarela.errors import PasarelaError
 from pasarela.identity import Principal
 from pasarela.pipeline import Gateway
 from pasarela.secrets import Redactor
+from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments, idempotency_key
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.sessions import FairSessionManager
 
@@ -59,7 +60,7 @@ def _idempotency_key(params: types.CallToolRequestParams) -> str | None:
     """`_meta.idempotency_key` of a tools/call, if the client sent one."""
     meta: Any = params.meta
     key = meta.get("idempotency_key") if isinstance(meta, dict) else getattr(meta, "idempotency_key", None)
-    return None if key is None else str(key)
+    return idempotency_key(key, source="_meta.idempotency_key")
 
 
 def error_result(error: PasarelaError, redactor: Redactor, request_id: str | None) -> types.CallToolResult:
@@ -98,9 +99,14 @@ class _McpTools:
 
 
 def create_mcp_server(
-    gateway_of: Callable[[], Gateway], redactor: Redactor, resolve_principal: PrincipalResolver
+    gateway_of: Callable[[], Gateway],
+    redactor: Redactor,
+    resolve_principal: PrincipalResolver,
+    *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> Server[Any]:
-    """`gateway_of()` is the current gateway: a reload may replace it between requests."""
+    """`gateway_of()` is the current gateway: a reload may replace it between requests;
+    `max_depth` bounds the nesting of arguments (server.max_nesting_depth)."""
     forms = _McpTools()
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -124,13 +130,15 @@ def create_mcp_server(
         principal = resolve_principal(ctx)
         request_id = _request_id(ctx)
         try:
+            key = _idempotency_key(params)
+            check_arguments(params.arguments, tool=params.name, max_depth=max_depth)
             outcome = await gateway_of().call(
                 principal,
                 params.name,
                 params.arguments,
                 door="mcp",
                 request_id=request_id,
-                idempotency_key=_idempotency_key(params),
+                idempotency_key=key,
             )
         except PasarelaError as exc:
             return error_result(exc, redactor, request_id)

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pasarela.errors import AuthenticationError
 from pasarela.identity import Authenticator, Principal
 from pasarela.secrets import Redactor
-from pasarela.server.problems import problem_response
+from pasarela.server.problems import door_error_response
 
 PRINCIPAL_KEY = "pasarela.principal"
 REQUEST_ID_KEY = "pasarela.request_id"
@@ -79,6 +79,10 @@ class AuthenticateMiddleware:
         self.redactor = redactor
         self.prefixes = prefixes
 
+    async def _refuse(self, error: AuthenticationError, scope: Scope, receive: Receive, send: Send) -> None:
+        response = door_error_response(error, self.redactor, scope, request_id_of(scope))
+        await response(scope, receive, send)
+
     def _protected(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.prefixes)
 
@@ -94,8 +98,12 @@ class AuthenticateMiddleware:
             )
         except AuthenticationError as exc:
             log.info("authentication_failed", path=scope["path"], reason=exc.detail)
-            response = problem_response(exc, self.redactor, request_id=request_id_of(scope))
-            await response(scope, receive, send)
+            await self._refuse(exc, scope, receive, send)
+            return
+        except Exception:  # a bug while checking credentials still fails closed, never a 500
+            log.exception("authentication_crashed", path=scope["path"])
+            error = AuthenticationError("the credentials could not be verified")
+            await self._refuse(error, scope, receive, send)
             return
         scope[PRINCIPAL_KEY] = principal
         # The MCP SDK binds each session to the identity in scope["user"]: a session opened by

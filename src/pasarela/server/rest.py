@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from typing import Any
 
@@ -14,11 +16,14 @@ from pasarela import jsonsafe
 from pasarela.catalog.formats import render
 from pasarela.errors import InvalidRequest, PasarelaError
 from pasarela.secrets import Redactor
+from pasarela.server.arguments import check_arguments, idempotency_key
 from pasarela.server.live import LiveRuntime
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.problems import problem_response
 
 REST_FORMATS = ("native", "openai", "anthropic")
+# 19 digits in a row may be an integer beyond 64 bits, which orjson would turn into a float.
+_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -26,10 +31,10 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 class RestDoor:
-    def __init__(self, live: LiveRuntime, redactor: Redactor, *, max_body_bytes: int) -> None:
+    def __init__(self, live: LiveRuntime, redactor: Redactor, *, max_depth: int) -> None:
         self.live = live
         self.redactor = redactor
-        self.max_body_bytes = max_body_bytes
+        self.max_depth = max_depth  # the body's size is bounded before it gets here (body_limit.py)
 
     def routes(self) -> list[Route]:
         return [
@@ -51,14 +56,15 @@ class RestDoor:
         started = time.perf_counter()
         name = request.path_params["name"]
         try:
-            arguments = await self._arguments(request)
+            key = idempotency_key(request.headers.get("idempotency-key"), source="the Idempotency-Key header")
+            arguments = await self._arguments(request, name)
             outcome = await self.live.runtime.gateway.call(
                 principal_of(request.scope),
                 name,
                 arguments,
                 door="rest",
                 request_id=request_id,
-                idempotency_key=request.headers.get("idempotency-key"),
+                idempotency_key=key,
             )
         except PasarelaError as exc:
             return problem_response(exc, self.redactor, request_id=request_id)
@@ -70,25 +76,35 @@ class RestDoor:
         }
         return json_response({"result": outcome.result, "meta": meta})
 
-    async def _arguments(self, request: Request) -> dict[str, Any]:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise InvalidRequest(f"the request body is larger than {self.max_body_bytes} bytes")
+    async def _arguments(self, request: Request, tool: str) -> dict[str, Any]:
         body = await request.body()
-        if len(body) > self.max_body_bytes:
-            raise InvalidRequest(f"the request body is larger than {self.max_body_bytes} bytes")
         if not body.strip():
             return {}
         try:
+            # orjson refuses lone surrogates, NaN/Infinity and 1e400, and nesting beyond 1024 levels.
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise InvalidRequest('the request body must be a JSON object: {"arguments": {...}}')
-        unknown = sorted(set(payload) - {"arguments"})
-        if unknown:
-            raise InvalidRequest(f'unknown field(s) {unknown}: expected {{"arguments": {{...}}}}')
-        arguments = payload.get("arguments", {})
-        if not isinstance(arguments, dict):
-            raise InvalidRequest('"arguments" must be a JSON object')
+        arguments = _arguments_of(payload)
+        check_arguments(arguments, tool=tool, max_depth=self.max_depth)
+        if _LONG_DIGITS.search(body) is not None:
+            # orjson rounds integers beyond 64 bits to floats; the standard parser keeps them
+            # exact, so they can be refused. The nesting was bounded just above.
+            try:
+                arguments = _arguments_of(json.loads(body))
+            except ValueError as exc:  # e.g. more digits than int() converts
+                raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+            check_arguments(arguments, tool=tool, max_depth=self.max_depth)
         return arguments
+
+
+def _arguments_of(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise InvalidRequest('the request body must be a JSON object: {"arguments": {...}}')
+    unknown = sorted(set(payload) - {"arguments"})
+    if unknown:
+        raise InvalidRequest(f'unknown field(s) {unknown}: expected {{"arguments": {{...}}}}')
+    arguments = payload.get("arguments", {})
+    if not isinstance(arguments, dict):
+        raise InvalidRequest('"arguments" must be a JSON object')
+    return arguments

@@ -14,7 +14,12 @@ from pasarela.server.mcp import create_mcp_server
 
 
 async def serve_stdio(runtime: Runtime, principal: Principal) -> None:
-    server = create_mcp_server(lambda: runtime.gateway, runtime.config.redactor, lambda ctx: principal)
+    server = create_mcp_server(
+        lambda: runtime.gateway,
+        runtime.config.redactor,
+        lambda ctx: principal,
+        max_depth=runtime.config.settings.server.max_nesting_depth,
+    )
     try:
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())

@@ -36,8 +36,19 @@ RESERVED_HEADERS = frozenset(
         "x-forwarded-proto",
     }
 )
-NO_CONTROL_CHARACTERS = r"^[^\r\n\x00]*$"
+# What HTTP allows in a field value (RFC 9110 section 5.5): no control character but tab. The
+# same set aiohttp refuses to send, so a header argument is refused at validation instead (422).
+FIELD_VALUE = r"^[^\x00-\x08\x0a-\x1f\x7f]*$"
 MAX_DESCRIPTION = 4096
+
+
+def field_value_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, also requiring a string to be a valid HTTP field value (`pattern` applies to
+    strings only, so other types are unaffected; they go on the wire as JSON, escaped)."""
+    if schema.get("pattern") in (None, FIELD_VALUE):
+        return {**schema, "pattern": FIELD_VALUE}
+    return {**schema, "allOf": [*schema.get("allOf", []), {"pattern": FIELD_VALUE}]}
+
 
 Location = Literal["path", "query", "header", "body_field", "body"]
 BodyKind = Literal["json", "form", "multipart", "raw"]
@@ -118,8 +129,8 @@ class OperationBuilder:
             schema = self._parameter_schema(param, used)
             if location == "path" and schema.get("type") == "string":
                 schema.setdefault("minLength", 1)
-            if location == "header" and schema.get("type", "string") == "string":
-                schema.setdefault("pattern", NO_CONTROL_CHARACTERS)
+            if location == "header":
+                schema = field_value_schema(schema)
             argument = claim(wire, location)
             properties[argument] = schema
             bindings.append(Binding(argument, location, wire))

@@ -19,7 +19,15 @@ from pasarela.connectors.openapi.operations import Operation
 from pasarela.errors import ArgumentProblem, InvalidArguments
 
 _TEMPLATE = re.compile(r"\{([^}]+)\}")
-_CONTROL = re.compile(r"[\r\n\x00]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # as operations.FIELD_VALUE
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # a lone surrogate cannot be
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(slots=True)
@@ -84,9 +92,10 @@ def build_wire_request(
             request.query.extend((binding.wire_name, item) for item in _values(value))
         elif binding.location == "header":
             text = scalar(value)
-            if _CONTROL.search(text):
+            # The schema's pattern refuses these first; this keeps aiohttp from ever raising.
+            if _CONTROL.search(text) or not _encodable(text):
                 raise InvalidArguments(
-                    "header arguments may not contain line breaks or NUL",
+                    f"header argument {binding.argument!r} is not a valid HTTP field value",
                     [ArgumentProblem(f"/{binding.argument}", "contains a control character")],
                 )
             request.headers[binding.wire_name] = text
