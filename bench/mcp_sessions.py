@@ -16,18 +16,9 @@ from pathlib import Path
 import httpx
 from tests.helpers.gateway import ENV, READER_KEY, bearer, write_config
 from tests.helpers.processes import served
+from tests.helpers.raw_mcp import INITIALIZE
 from tests.helpers.servers import free_port
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "b", "version": "1"},
-    },
-}
 HEADERS = {"Accept": "application/json, text/event-stream", **bearer(READER_KEY)}
 
 

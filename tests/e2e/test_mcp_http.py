@@ -11,6 +11,7 @@ import pytest
 from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, write_config
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.processes import serving
+from tests.helpers.raw_mcp import INITIALIZE
 from tests.helpers.servers import ThreadedServer, free_port
 from tests.helpers.upstream import RecordingUpstream, Reply, Seen, echo
 
@@ -91,20 +92,10 @@ async def test_without_a_valid_key_the_client_gets_401(gateway_url: str, key: st
 
 
 async def test_a_session_is_bound_to_the_principal_that_opened_it(gateway_url: str) -> None:
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     async with httpx.AsyncClient(base_url=gateway_url, timeout=10) as http:
         opened = await http.post(
-            "/mcp", json=initialize, headers={**accept, "Authorization": f"Bearer {READER_KEY}"}
+            "/mcp", json=INITIALIZE, headers={**accept, "Authorization": f"Bearer {READER_KEY}"}
         )
         assert opened.status_code == 200
         session = opened.headers["mcp-session-id"]

@@ -15,22 +15,13 @@ import pytest
 from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, write_config
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.processes import serving
+from tests.helpers.raw_mcp import INITIALIZE
 from tests.helpers.servers import ThreadedServer, free_port
 from tests.helpers.upstream import RecordingUpstream, echo
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 SESSIONS = "{per_principal: 3, open_rate: 5/minute}"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "a", "version": "1"},
-    },
-}
 STREAMS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
 
 

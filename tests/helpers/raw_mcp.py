@@ -8,6 +8,17 @@ from typing import Any
 import httpx
 
 PROTOCOL = "2025-06-18"
+# The first message of a legacy (2025-06-18) session.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": PROTOCOL,
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"},
+    },
+}
 
 
 def message_of(response: httpx.Response) -> Any:
@@ -30,17 +41,7 @@ class RawMcp:
             "Content-Type": "application/json",
             "Mcp-Protocol-Version": PROTOCOL,
         }
-        init = {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": PROTOCOL,
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"},
-            },
-        }
-        answer = self.post(json.dumps(init).encode())
+        answer = self.post(json.dumps(INITIALIZE).encode())
         answer.raise_for_status()
         self.headers["Mcp-Session-Id"] = answer.headers["mcp-session-id"]
         self.post(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
