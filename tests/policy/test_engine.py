@@ -187,6 +187,14 @@ def test_principals_not_known_at_load_are_decided_too() -> None:
     assert not ENGINE.explain(stranger, TOOLS[1], {}, door="rest").allowed
 
 
+def test_a_principal_named_like_a_configured_one_is_decided_by_its_own_roles() -> None:
+    # A JWT subject that happens to share a configured API key principal's id (not a 500).
+    namesake = Principal("support-eu", frozenset({"sales"}), {"region": "EU"})
+    assert ENGINE.explain(namesake, TOOLS[2], {}, door="rest").allowed, "sales may quote"
+    assert not ENGINE.explain(namesake, TOOLS[1], {}, door="rest").allowed, "but not open tickets"
+    assert ENGINE.explain(PRINCIPALS[0], TOOLS[1], {}, door="rest").allowed, "the configured one is unchanged"
+
+
 def test_log_only_never_denies_but_logs_what_it_would_have_denied() -> None:
     stream = io.StringIO()
     configure_logging(Redactor(), stream=stream)

@@ -83,6 +83,7 @@ class EntityStore:
             self._known[principal.id] = principal
             for entity in agent_entities(principal):
                 documents[json.dumps(entity["uid"])] = entity
+        self._documents = documents
         self.entities = cedarpy.Entities.from_json_str(json.dumps(list(documents.values())))
         self._role_uids = {key for key in documents if '"Role"' in key}
         # Principals not configured up front (JWT subjects), with their entities parsed once.
@@ -101,9 +102,16 @@ class EntityStore:
         )
         added = self._added.get(key)
         if added is None:
-            # Not configured up front (e.g. a JWT subject): add it, and any roles not yet known.
-            fresh = [e for e in agent_entities(principal) if json.dumps(e["uid"]) not in self._role_uids]
-            added = self.entities.with_added_json_str(json.dumps(fresh))
+            if known is not None:
+                # Same id as a configured principal (e.g. a JWT subject named like an API key's
+                # principal) but other roles or attributes: its own entity replaces the configured one.
+                documents = dict(self._documents)
+                documents.update((json.dumps(e["uid"]), e) for e in agent_entities(principal))
+                added = cedarpy.Entities.from_json_str(json.dumps(list(documents.values())))
+            else:
+                # Not configured up front (e.g. a JWT subject): add it, and any roles not yet known.
+                fresh = [e for e in agent_entities(principal) if json.dumps(e["uid"]) not in self._role_uids]
+                added = self.entities.with_added_json_str(json.dumps(fresh))
             if len(self._added) >= ADDED_ENTRIES:
                 self._added.clear()
             self._added[key] = added
