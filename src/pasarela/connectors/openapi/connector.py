@@ -19,6 +19,7 @@ from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.connectors.openapi.document import Document, DocumentError, read_document
 from pasarela.connectors.openapi.operations import Operation, OperationBuilder
 from pasarela.connectors.openapi.wire import WireRequest, build_wire_request
+from pasarela.connectors.openapi.yaml_fast import gc_paused
 from pasarela.connectors.retry_after import parse_retry_after
 from pasarela.errors import (
     UpstreamError,
@@ -51,7 +52,8 @@ class OpenApiConnector(HttpBackendConnector):
         builder = OperationBuilder(
             document.data, self.backend, swagger2=document.swagger2, openapi_31=document.openapi_31
         )
-        pairs = builder.build_all()
+        with gc_paused():  # thousands of schema objects, none garbage until the document goes
+            pairs = builder.build_all()
         self._operations = {spec.origin: operation for spec, operation in pairs}
         self._base_url = self._resolve_base_url(document)
         self._open_http()

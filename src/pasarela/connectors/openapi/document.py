@@ -12,6 +12,7 @@ import orjson
 import yaml
 
 from pasarela.config.yaml_source import SafeLoader
+from pasarela.connectors.openapi import yaml_fast
 
 
 class DocumentError(ValueError):
@@ -29,8 +30,7 @@ class Document:
 def parse_document(text: str | bytes, location: str) -> Document:
     try:
         looks_like_json = text.lstrip()[:1] in ("{", b"{")
-        # SafeLoader: the C or Python safe loader, never the full one.
-        data = orjson.loads(text) if looks_like_json else yaml.load(text, Loader=SafeLoader)  # noqa: S506
+        data = orjson.loads(text) if looks_like_json else load_yaml(text)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         raise DocumentError(f"{location} is neither valid JSON nor YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -45,6 +45,15 @@ def parse_document(text: str | bytes, location: str) -> Document:
     raise DocumentError(
         f"{location} is not a Swagger 2.0 or OpenAPI 3.x description (no `swagger: 2.0` or `openapi: 3.x` key)"
     )
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """What `yaml.load` with the safe loader gives, by the fast path when the text allows it."""
+    try:
+        return yaml_fast.load(text)
+    except yaml_fast.Unsupported:
+        # SafeLoader: the C or Python safe loader, never the full one.
+        return yaml.load(text, Loader=SafeLoader)  # noqa: S506
 
 
 async def read_document(source: str, base_dir: Path, *, timeout: float = 30.0) -> Document:
