@@ -467,6 +467,11 @@ class Settings(Strict):
         description="Durable state (audit, quotas, jobs, pins): sqlite:// or postgresql://",
     )
     shared: str = Field("memory://", description="Hot state shared by replicas: memory:// or redis://")
+    description_cache: bool | str = Field(
+        True,
+        description="Directory keeping converted backend descriptions by content hash (true: "
+        ".pasarela-cache beside the SQLite state file, or beside this file; false: off)",
+    )
     secrets: list[SecretSourceSettings] = [SecretSourceSettings(env=EnvSecretsSettings())]
     identity: IdentitySettings = IdentitySettings()
     backends: dict[Annotated[str, Field(pattern=NAME)], BackendSettings] = {}

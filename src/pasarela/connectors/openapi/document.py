@@ -57,6 +57,12 @@ def load_yaml(text: str | bytes) -> Any:
 
 
 async def read_document(source: str, base_dir: Path, *, timeout: float = 30.0) -> Document:
+    content, location = await read_source(source, base_dir, timeout=timeout)
+    return parse_document(content, location)
+
+
+async def read_source(source: str, base_dir: Path, *, timeout: float = 30.0) -> tuple[bytes, str]:
+    """The description's bytes and where they came from (a URL or an absolute path)."""
     if source.startswith(("http://", "https://")):
         try:
             async with (
@@ -67,17 +73,15 @@ async def read_document(source: str, base_dir: Path, *, timeout: float = 30.0) -
             ):
                 if response.status != 200:
                     raise DocumentError(f"cannot fetch {source}: HTTP {response.status}")
-                content = await response.read()
+                return await response.read(), source
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DocumentError(f"cannot fetch {source}: {type(exc).__name__} {exc}") from None
-        return parse_document(content, source)
     path = await anyio.Path(source).expanduser()
     if not path.is_absolute():
         path = anyio.Path(base_dir) / path
     try:
-        content = await path.read_bytes()
+        return await path.read_bytes(), str(path)
     except FileNotFoundError:
         raise DocumentError(f"file not found: {path}") from None
     except OSError as exc:
         raise DocumentError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_document(content, str(path))
