@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from pasarela.assembly import build_runtime
 from pasarela.catalog.description_cache import DescriptionCache, default_directory
 from pasarela.catalog.spec import ToolSpec
+from pasarela.config.loader import load_config
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.openapi import OpenApiConnector
 from pasarela.connectors.openapi import cache as entries
@@ -20,6 +22,7 @@ from pasarela.connectors.openapi.document import parse_document
 from pasarela.connectors.openapi.operations import Operation
 from pasarela.secrets import Redactor
 from tests.conftest import TWILIO_SPECS
+from tests.helpers.gateway import ENV
 from tests.helpers.processes import run_pasarela
 
 pytestmark = pytest.mark.anyio
@@ -305,3 +308,23 @@ def test_tools_list_twice_uses_the_entry_the_first_run_wrote(tmp_path: Path, set
     assert second.stdout == first.stdout
     assert len(json.loads(second.stdout)) == 2, "no tool was quarantined: the pins match"
     assert entry.stat().st_ino == inode, "a hit reads the entry; only a miss replaces it"
+
+
+async def test_a_reload_does_not_parse_an_unchanged_description(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "things.yaml").write_text(SPEC)
+    config = tmp_path / "pasarela.yaml"
+    config.write_text(
+        "version: 1\nbackends:\n  things: {openapi: things.yaml, base_url: 'http://127.0.0.1:9'}\naccess: {}\n"
+    )
+    parses = Parses(monkeypatch)
+    runtime = await build_runtime(load_config(config, environ=ENV))
+    # What SIGHUP does: build from the configuration read again, lending the running parts.
+    reloaded = await build_runtime(load_config(config, environ=ENV), reuse=runtime)
+    try:
+        assert parses.count == 1
+        assert [t.name for t in reloaded.gateway.catalog] == [t.name for t in runtime.gateway.catalog]
+    finally:
+        await runtime.aclose(keep=reloaded)
+        await reloaded.aclose()
