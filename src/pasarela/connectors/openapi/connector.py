@@ -21,6 +21,7 @@ from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.connectors.openapi import cache as entries
 from pasarela.connectors.openapi.document import Document, DocumentError, parse_document, read_source
 from pasarela.connectors.openapi.operations import Operation, OperationBuilder
+from pasarela.connectors.openapi.schemas import SchemaTooDeep
 from pasarela.connectors.openapi.wire import WireRequest, build_wire_request
 from pasarela.connectors.openapi.yaml_fast import gc_paused
 from pasarela.connectors.retry_after import parse_retry_after
@@ -79,8 +80,13 @@ class OpenApiConnector(HttpBackendConnector):
         builder = OperationBuilder(
             document.data, self.backend, swagger2=document.swagger2, openapi_31=document.openapi_31
         )
-        with gc_paused():  # thousands of schema objects, none garbage until the document goes
-            pairs = builder.build_all()
+        try:
+            with gc_paused():  # thousands of schema objects, none garbage until the document goes
+                pairs = builder.build_all()
+        except SchemaTooDeep as exc:
+            raise DocumentError(f"{location}: {exc}") from None
+        except RecursionError:  # a structure deep in some other way
+            raise DocumentError(f"{location} nests too deeply to convert") from None
         if self._cache is not None:
             self._cache.put(entries.KIND, self.backend, key, entries.encode(document, pairs))
         return document, pairs
