@@ -1,7 +1,9 @@
 """Benchmark: `pasarela tools list` on a big YAML OpenAPI description (~4 MB, ~470 operations).
 
-    .venv/bin/python -m bench.bigspec                 # cold (no cache) and warm, 3 runs each
+    .venv/bin/python -m bench.bigspec                   # cold (no cache) and warm, 3 runs each
+    .venv/bin/python -m bench.bigspec --no-cache        # warm runs parse again (cache off)
     .venv/bin/python -m bench.bigspec --write big.yaml  # only write the description
+    PYTHONPATH=/path/to/older/src .venv/bin/python -m bench.bigspec   # time another version
 
 The description is generated on demand (never committed): the real Twilio descriptions in
 tests/fixtures/openapi/twilio (MIT) are merged and repeated under new path prefixes, with
@@ -9,7 +11,8 @@ their operationIds and component schemas renamed per copy and every `$ref` rewri
 the operation count is reached; then dumped as block-style YAML. So the shapes are real:
 form bodies, deeply nested response schemas, `$ref`s, long descriptions, `x-` extensions.
 
-Each run is a separate `pasarela tools list` process timed by wall clock. Cold runs start
+Each run is a separate `pasarela tools list` process timed by wall clock and by CPU (on a
+shared machine the CPU time is the steadier figure). Cold runs start
 from an empty state directory (no pins, no description cache); warm runs repeat with both
 left by the previous run, as a restart or a reload would find them.
 """
@@ -17,6 +20,7 @@ left by the previous run, as a restart or a reload would find them.
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -94,13 +98,17 @@ def _config(directory: Path, cache: bool) -> Path:
         "version: 1\n"
         "backends:\n"
         "  twilio: {openapi: big.yaml, base_url: 'http://127.0.0.1:9'}\n"
-        f"description_cache: {'true' if cache else 'false'}\n"
-        "access: {}\n"
+        # Only written to turn it off, so the script also times versions without the setting
+        # (PYTHONPATH=<an older checkout>/src).
+        + ("" if cache else "description_cache: false\n")
+        + "access: {}\n"
     )
     return config
 
 
-def _tools_list(config: Path) -> tuple[float, int]:
+def _tools_list(config: Path) -> tuple[float, float, int]:
+    """Wall-clock and CPU seconds of one `pasarela tools list`, and how many tools it listed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pasarela", "tools", "list", "-c", str(config)],
@@ -108,9 +116,11 @@ def _tools_list(config: Path) -> tuple[float, int]:
         check=False,
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"tools list failed: {done.stderr.decode()[-2000:]}")
-    return elapsed, len(orjson.loads(done.stdout))
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu, len(orjson.loads(done.stdout))
 
 
 def main() -> None:
@@ -130,22 +140,26 @@ def main() -> None:
         spec = Path(tmp) / "big.yaml"
         size = write(spec, args.operations)
         print(f"description: {size / 1e6:.2f} MB YAML, {args.operations} operations")
-        cold, warm = [], []
+        cold: list[tuple[float, float]] = []
+        warm: list[tuple[float, float]] = []
         for _ in range(args.runs):
             run_dir = Path(tmp) / "run"
             shutil.rmtree(run_dir, ignore_errors=True)
             run_dir.mkdir()
             shutil.copy(spec, run_dir / "big.yaml")
             config = _config(run_dir, cache=not args.no_cache)
-            elapsed, tools = _tools_list(config)
-            cold.append(elapsed)
-            elapsed, again = _tools_list(config)
-            warm.append(elapsed)
+            *times, tools = _tools_list(config)
+            cold.append((times[0], times[1]))
+            *times, again = _tools_list(config)
+            warm.append((times[0], times[1]))
             assert tools == again == args.operations, (tools, again)
-        for label, times in (("cold (empty state)", cold), ("warm (pins and cache kept)", warm)):
+        for label, runs in (("cold (empty state)", cold), ("warm (pins and cache kept)", warm)):
+            walls = [wall for wall, _ in runs]
+            cpus = [cpu for _, cpu in runs]
             print(
-                f"{label:28} median {statistics.median(times):.2f} s "
-                f"(min {min(times):.2f}, max {max(times):.2f}; {len(times)} runs)"
+                f"{label:28} wall median {statistics.median(walls):.2f} s "
+                f"(min {min(walls):.2f}, max {max(walls):.2f}), "
+                f"CPU median {statistics.median(cpus):.2f} s; {len(runs)} runs"
             )
 
 
