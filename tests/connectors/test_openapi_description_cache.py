@@ -13,13 +13,14 @@ import pytest
 from pasarela.assembly import build_runtime
 from pasarela.catalog.description_cache import DescriptionCache, default_directory
 from pasarela.catalog.spec import ToolSpec
-from pasarela.config.loader import load_config
+from pasarela.config.loader import load_config, load_config_text
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.openapi import OpenApiConnector
 from pasarela.connectors.openapi import cache as entries
 from pasarela.connectors.openapi import connector as connector_module
 from pasarela.connectors.openapi.document import parse_document
 from pasarela.connectors.openapi.operations import Operation
+from pasarela.errors import ConfigError
 from pasarela.secrets import Redactor
 from tests.conftest import TWILIO_SPECS
 from tests.helpers.gateway import ENV
@@ -328,3 +329,25 @@ async def test_a_reload_does_not_parse_an_unchanged_description(
     finally:
         await runtime.aclose(keep=reloaded)
         await reloaded.aclose()
+
+
+async def test_a_secret_json_would_escape_is_still_recognised(spec: Path, tmp_path: Path) -> None:
+    secret = 'pa"ss\\wörd-ß'
+    spec.write_text(SPEC.replace("summary: One thing", f"summary: 'One thing {secret}'"))
+    tools, _ = await load(spec, tmp_path / "cache", redactor=Redactor([secret]))
+    assert secret in tools[0].description
+    assert not (tmp_path / "cache" / "openapi-things.json").exists()
+
+
+@pytest.mark.parametrize(("value", "expected"), [("'false'", False), ("'TRUE'", True), ("./c", "./c")])
+def test_the_setting_accepts_text_from_references(value: str, expected: object) -> None:
+    loaded = load_config_text(f"version: 1\ndescription_cache: {value}\n", source="p.yaml", base_dir=Path())
+    assert loaded.settings.description_cache == expected
+
+
+@pytest.mark.parametrize("value", ["''", "5", "[a]", "{}"])
+def test_a_bad_setting_is_one_clear_problem(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(f"version: 1\ndescription_cache: {value}\n", source="p.yaml", base_dir=Path())
+    assert len(caught.value.problems) == 1
+    assert "description_cache: expected true, false or a directory" in str(caught.value.problems[0])

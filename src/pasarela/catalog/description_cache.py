@@ -112,7 +112,7 @@ class DescriptionCache:
             log.debug("description_cache_skipped", backend=backend, reason="not exactly JSON")
             return False
         codec, body = encoded
-        if self.redactor.redact(body.decode()) != body.decode():
+        if self.redactor.scrub(payload) != payload:  # every string, before JSON escapes any
             log.debug("description_cache_skipped", backend=backend, reason="holds a secret")
             return False
         header = orjson.dumps(

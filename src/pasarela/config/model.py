@@ -503,6 +503,16 @@ class Settings(Strict):
         # `policies: |` (a Cedar string) is shorthand for one enforced inline source.
         return [{"inline": value}] if isinstance(value, str) else value
 
+    @field_validator("description_cache", mode="before")
+    @classmethod
+    def _cache_switch(cls, value: Any) -> Any:
+        # `${env:…}` gives text: "false" turns the cache off rather than naming a directory.
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+            return value
+        raise ValueError(f"expected true, false or a directory, got {value!r}")
+
     @field_validator("state")
     @classmethod
     def _state_scheme(cls, value: str) -> str:
