@@ -1,10 +1,11 @@
-"""Benchmark: how long importing large descriptions takes (GraphQL schemas and WSDLs).
+"""Benchmark: how long importing large descriptions takes (OpenAPI YAML, GraphQL schemas, WSDLs).
 
     .venv/bin/python -m bench.imports
 
-Builds a GraphQL SDL with many types and root fields, and a WSDL with many operations and
-complex types, and times turning each into tools (parse, build, generate every tool with
-its schemas) — the SOAP figure through the connector's own load().
+Builds a big YAML OpenAPI description (bench/bigspec.py), a GraphQL SDL with many types and
+root fields, and a WSDL with many operations and complex types, and times turning each into
+tools (parse, build, generate every tool with its schemas) — the OpenAPI and SOAP figures
+through the connectors' own load(), OpenAPI both parsed and from the description cache.
 """
 
 from __future__ import annotations
@@ -95,8 +96,47 @@ async def _load_soap(path: Path) -> int:
         await connector.aclose()
 
 
+async def _load_openapi(path: Path, cache_dir: Path | None) -> int:
+    from pasarela.catalog.description_cache import DescriptionCache
+    from pasarela.config.model import BackendSettings
+    from pasarela.connectors.openapi import OpenApiConnector
+    from pasarela.secrets import Redactor
+
+    connector = OpenApiConnector(
+        "big",
+        BackendSettings.model_validate({"openapi": str(path), "base_url": "http://127.0.0.1:9"}),
+        base_dir=path.parent,
+        redactor=Redactor(),
+        source="bench",
+        cache=DescriptionCache(cache_dir, Redactor()) if cache_dir is not None else None,
+    )
+    try:
+        return len(await connector.load())
+    finally:
+        await connector.aclose()
+
+
+def _openapi(scratch: Path) -> None:
+    from bench.bigspec import write
+
+    path = scratch / "big.yaml"
+    size = write(path, 470)
+    asyncio.run(_load_openapi(path, scratch / "cache"))  # fills the cache
+    for label, cache_dir in (("parsed", None), ("from the description cache", scratch / "cache")):
+        samples = []
+        for _ in range(3):
+            started = time.perf_counter()
+            tools = asyncio.run(_load_openapi(path, cache_dir))
+            samples.append(time.perf_counter() - started)
+        print(
+            f"OpenAPI YAML {size / 1024:7.0f} KiB → {tools} tools, {label}: "
+            f"median {statistics.median(samples) * 1000:7.1f} ms"
+        )
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
+        _openapi(Path(scratch))
         for operations in (100, 500):
             path = Path(scratch) / f"big{operations}.wsdl"
             path.write_text(large_wsdl(operations))

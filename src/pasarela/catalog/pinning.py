@@ -72,7 +72,9 @@ class ToolPins:
         quarantined: dict[str, Quarantined] = {}
         now = time.time()
         async with self.store.engine.begin() as db:
-            rows = {row.name: row for row in (await db.execute(select(tool_pins))).all()}
+            # Only what the comparison needs: the approved texts of every tool may be megabytes.
+            columns = select(tool_pins.c.name, tool_pins.c.digest, tool_pins.c.pending_digest)
+            rows = {row.name: row for row in (await db.execute(columns)).all()}
             fresh = []
             for spec in specs:
                 text = canonical(spec)

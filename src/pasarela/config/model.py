@@ -490,6 +490,11 @@ class Settings(Strict):
         description="Durable state (audit, quotas, jobs, pins): sqlite:// or postgresql://",
     )
     shared: str = Field("memory://", description="Hot state shared by replicas: memory:// or redis://")
+    description_cache: bool | str = Field(
+        True,
+        description="Directory keeping converted backend descriptions by content hash (true: "
+        ".pasarela-cache beside the SQLite state file, or beside this file; false: off)",
+    )
     secrets: list[SecretSourceSettings] = [SecretSourceSettings(env=EnvSecretsSettings())]
     identity: IdentitySettings = IdentitySettings()
     backends: dict[Annotated[str, Field(pattern=NAME)], BackendSettings] = {}
@@ -520,6 +525,16 @@ class Settings(Strict):
     def _policies_string(cls, value: Any) -> Any:
         # `policies: |` (a Cedar string) is shorthand for one enforced inline source.
         return [{"inline": value}] if isinstance(value, str) else value
+
+    @field_validator("description_cache", mode="before")
+    @classmethod
+    def _cache_switch(cls, value: Any) -> Any:
+        # `${env:…}` gives text: "false" turns the cache off rather than naming a directory.
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+            return value
+        raise ValueError(f"expected true, false or a directory, got {value!r}")
 
     @field_validator("state")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pasarela.catalog.description_cache import DescriptionCache, default_directory
 from pasarela.config.loader import LoadedConfig
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.base import Connector
@@ -15,7 +16,12 @@ ConnectorFactory = Callable[[str, BackendSettings, LoadedConfig], Connector]
 
 def _openapi(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
     return OpenApiConnector(
-        name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
+        name,
+        settings,
+        base_dir=config.base_dir,
+        redactor=config.redactor,
+        source=config.source,
+        cache=description_cache(config),
     )
 
 
@@ -53,6 +59,19 @@ def _soap(name: str, settings: BackendSettings, config: LoadedConfig) -> Connect
     return SoapConnector(
         name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
     )
+
+
+def description_cache(config: LoadedConfig) -> DescriptionCache | None:
+    """Where converted descriptions are kept (`description_cache:`), or None when it is off."""
+    setting = config.settings.description_cache
+    if setting is False:
+        return None
+    directory = (
+        default_directory(config.settings.state, config.base_dir)
+        if setting is True
+        else config.resolve_path(setting)
+    )
+    return DescriptionCache(directory, config.redactor)
 
 
 CONNECTORS: dict[str, ConnectorFactory] = {

@@ -10,15 +10,20 @@ from urllib.parse import urljoin
 
 import aiohttp
 import orjson
+import structlog
 from yarl import URL
 
+from pasarela.catalog.description_cache import DescriptionCache
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_session import HttpBackendConnector
-from pasarela.connectors.openapi.document import Document, DocumentError, read_document
+from pasarela.connectors.openapi import cache as entries
+from pasarela.connectors.openapi.document import Document, DocumentError, parse_document, read_source
 from pasarela.connectors.openapi.operations import Operation, OperationBuilder
+from pasarela.connectors.openapi.schemas import SchemaTooDeep
 from pasarela.connectors.openapi.wire import WireRequest, build_wire_request
+from pasarela.connectors.openapi.yaml_fast import gc_paused
 from pasarela.connectors.retry_after import parse_retry_after
 from pasarela.errors import (
     UpstreamError,
@@ -27,35 +32,76 @@ from pasarela.errors import (
 )
 from pasarela.secrets import Redactor
 
+log = structlog.get_logger("pasarela.description_cache")
 _TEMPLATE = re.compile(r"\{([^}]+)\}")
 MAX_ERROR_BODY = 2000
 
 
 class OpenApiConnector(HttpBackendConnector):
     def __init__(
-        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+        self,
+        backend: str,
+        settings: BackendSettings,
+        *,
+        base_dir: Path,
+        redactor: Redactor,
+        source: str,
+        cache: DescriptionCache | None = None,
     ) -> None:
         assert settings.openapi is not None
         super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self._operations: dict[str, Operation] = {}
         self._base_url = ""
+        self._cache = cache
 
     # -- loading ---------------------------------------------------------------------------
 
     async def load(self) -> list[ToolSpec]:
         assert self.settings.openapi is not None
         try:
-            document = await read_document(self.settings.openapi, self.base_dir)
+            content, location = await read_source(self.settings.openapi, self.base_dir)
+            key = (
+                self._cache.key(entries.KIND, self.backend, content, entries.fingerprint())
+                if self._cache
+                else ""
+            )
+            document, pairs = self._cached(key, location) or self._convert(content, location, key)
         except DocumentError as exc:
             raise self.config_error("openapi", str(exc)) from None
-        builder = OperationBuilder(
-            document.data, self.backend, swagger2=document.swagger2, openapi_31=document.openapi_31
-        )
-        pairs = builder.build_all()
         self._operations = {spec.origin: operation for spec, operation in pairs}
         self._base_url = self._resolve_base_url(document)
         self._open_http()
         return [spec for spec, _ in pairs]
+
+    def _convert(
+        self, content: bytes, location: str, key: str
+    ) -> tuple[Document, list[tuple[ToolSpec, Operation]]]:
+        document = parse_document(content, location)
+        builder = OperationBuilder(
+            document.data, self.backend, swagger2=document.swagger2, openapi_31=document.openapi_31
+        )
+        try:
+            with gc_paused():  # thousands of schema objects, none garbage until the document goes
+                pairs = builder.build_all()
+        except SchemaTooDeep as exc:
+            raise DocumentError(f"{location}: {exc}") from None
+        except RecursionError:  # a structure deep in some other way
+            raise DocumentError(f"{location} nests too deeply to convert") from None
+        if self._cache is not None:
+            self._cache.put(entries.KIND, self.backend, key, entries.encode(document, pairs))
+        return document, pairs
+
+    def _cached(self, key: str, location: str) -> tuple[Document, list[tuple[ToolSpec, Operation]]] | None:
+        """The tools an unchanged description gave last time, without parsing it again."""
+        if self._cache is None:
+            return None
+        try:
+            with gc_paused():  # a few MB of fresh objects, as when parsing
+                entry = self._cache.get(entries.KIND, self.backend, key)
+                return None if entry is None else entries.decode(entry, location)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("description_cache_corrupt", backend=self.backend, error=str(exc)[:200])
+            return None  # not an entry this code wrote: parse the description instead
 
     def _resolve_base_url(self, document: Document) -> str:
         if self.settings.base_url:

@@ -12,6 +12,7 @@ import orjson
 import yaml
 
 from pasarela.config.yaml_source import SafeLoader
+from pasarela.connectors.openapi import yaml_fast
 
 
 class DocumentError(ValueError):
@@ -29,8 +30,7 @@ class Document:
 def parse_document(text: str | bytes, location: str) -> Document:
     try:
         looks_like_json = text.lstrip()[:1] in ("{", b"{")
-        # SafeLoader: the C or Python safe loader, never the full one.
-        data = orjson.loads(text) if looks_like_json else yaml.load(text, Loader=SafeLoader)  # noqa: S506
+        data = orjson.loads(text) if looks_like_json else load_yaml(text)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         raise DocumentError(f"{location} is neither valid JSON nor YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -47,7 +47,22 @@ def parse_document(text: str | bytes, location: str) -> Document:
     )
 
 
+def load_yaml(text: str | bytes) -> Any:
+    """What `yaml.load` with the safe loader gives, by the fast path when the text allows it."""
+    try:
+        return yaml_fast.load(text)
+    except yaml_fast.Unsupported:
+        # SafeLoader: the C or Python safe loader, never the full one.
+        return yaml.load(text, Loader=SafeLoader)  # noqa: S506
+
+
 async def read_document(source: str, base_dir: Path, *, timeout: float = 30.0) -> Document:
+    content, location = await read_source(source, base_dir, timeout=timeout)
+    return parse_document(content, location)
+
+
+async def read_source(source: str, base_dir: Path, *, timeout: float = 30.0) -> tuple[bytes, str]:
+    """The description's bytes and where they came from (a URL or an absolute path)."""
     if source.startswith(("http://", "https://")):
         try:
             async with (
@@ -58,17 +73,15 @@ async def read_document(source: str, base_dir: Path, *, timeout: float = 30.0) -
             ):
                 if response.status != 200:
                     raise DocumentError(f"cannot fetch {source}: HTTP {response.status}")
-                content = await response.read()
+                return await response.read(), source
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DocumentError(f"cannot fetch {source}: {type(exc).__name__} {exc}") from None
-        return parse_document(content, source)
     path = await anyio.Path(source).expanduser()
     if not path.is_absolute():
         path = anyio.Path(base_dir) / path
     try:
-        content = await path.read_bytes()
+        return await path.read_bytes(), str(path)
     except FileNotFoundError:
         raise DocumentError(f"file not found: {path}") from None
     except OSError as exc:
         raise DocumentError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_document(content, str(path))

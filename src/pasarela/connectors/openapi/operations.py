@@ -13,7 +13,12 @@ from typing import Any, Literal
 
 from pasarela.catalog.naming import make_unique, sanitize_argument_name, sanitize_tool_name
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
-from pasarela.connectors.openapi.schemas import SchemaConverter, UnresolvableReference, deref
+from pasarela.connectors.openapi.schemas import (
+    SchemaConverter,
+    SchemaTooDeep,
+    UnresolvableReference,
+    deref,
+)
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Headers the gateway owns: an argument may never set them.
@@ -95,9 +100,13 @@ class OperationBuilder:
         self._origins: set[str] = set()
 
     def build_all(self) -> list[tuple[ToolSpec, Operation]]:
-        return [
-            self.build(path, method, item, op) for path, method, item, op in iter_operations(self.document)
-        ]
+        built = []
+        for path, method, item, op in iter_operations(self.document):
+            try:
+                built.append(self.build(path, method, item, op))
+            except SchemaTooDeep as exc:
+                raise SchemaTooDeep(f"{method.upper()} {path}: {exc}") from None
+        return built
 
     def build(
         self, path: str, method: str, item: dict[str, Any], op: dict[str, Any]

@@ -32,7 +32,16 @@ _SCHEMA_MAP_KEYS = ("properties", "patternProperties", "dependentSchemas", "$def
 _DROPPED = frozenset({"discriminator", "xml", "externalDocs", "nullable", "example", "x-nullable"})
 
 
+# Real schemas nest a few levels; beyond this a description is refused (the tools' schemas
+# would pass JSON encoders' and validators' own limits, or Python's recursion limit).
+MAX_DEPTH = 100
+
+
 class UnresolvableReference(LookupError):
+    pass
+
+
+class SchemaTooDeep(ValueError):
     pass
 
 
@@ -72,9 +81,19 @@ class SchemaConverter:
         self.defs: dict[str, Any] = {}
         self._name_by_ref: dict[str, str] = {}
         self._deps: dict[str, set[str]] = {}
+        self._depth = 0
 
     def convert(self, schema: Any, used: set[str]) -> Any:
         """Convert `schema`; add the names of the definitions it references directly to `used`."""
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise SchemaTooDeep(f"a schema nests deeper than {MAX_DEPTH} levels")
+            return self._convert(schema, used)
+        finally:
+            self._depth -= 1
+
+    def _convert(self, schema: Any, used: set[str]) -> Any:
         if isinstance(schema, bool):
             return schema
         if not isinstance(schema, dict):
