@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from pasarela.assembly import Runtime
+from pasarela.audit import search
 from pasarela.catalog.formats import render
 from pasarela.errors import ConfigError
 from tests.helpers.faults import Answer, FaultyUpstream
@@ -101,6 +102,22 @@ async def test_a_result_breaking_its_contract_is_an_upstream_contract_error(
             {"backend": "items", "tool": "getItem", "schema": "customer@2"},
         )
         assert violations == 1
+
+
+async def test_a_transform_that_cannot_read_the_answer_is_an_audited_contract_error(
+    tmp_path: Path, upstream: FaultyUpstream
+) -> None:
+    upstream.default = Answer(200, {"Id": "x", "Score": "not a number"})
+    extra = "tools:\n  getItem: {transform: '{score: abs(Score)}'}\n"
+    async with gateway_for(tmp_path, upstream.url, extra=extra, audit=True) as (client, runtime):
+        response = await get_item(client)
+        assert response.status_code == 502, response.text
+        assert response.json()["type"] == "urn:pasarela:problem:upstream_contract"
+        assert "transform cannot read" in response.json()["detail"]
+        assert runtime.audit is not None
+        await runtime.audit.flush()
+        records = await search(runtime.state)
+    assert [(r["tool"], r["outcome"]) for r in records] == [("getItem", "upstream_contract")]
 
 
 async def test_schemas_may_live_in_files(tmp_path: Path, upstream: FaultyUpstream) -> None:

@@ -160,3 +160,33 @@ async def test_a_connector_bug_becomes_a_clean_internal_error() -> None:
     assert caught.value.status == 500
     assert "req-1" in caught.value.detail
     assert "a bug in a connector" not in caught.value.detail
+
+
+class BrokenStage:
+    """A stage with a bug after the backend answered (as a transform on an odd shape was)."""
+
+    async def __call__(self, call: Call, call_next: Next) -> Outcome:
+        outcome = await call_next(call)
+        return Outcome(outcome.result["missing"], outcome.meta)  # KeyError
+
+
+class SeenOutcomes:
+    def __init__(self) -> None:
+        self.errors: list[PasarelaError] = []
+
+    async def __call__(self, call: Call, call_next: Next) -> Outcome:
+        try:
+            return await call_next(call)
+        except PasarelaError as exc:  # what the audit and telemetry stages catch
+            self.errors.append(exc)
+            raise
+
+
+async def test_a_bug_in_any_stage_reaches_the_outer_stages_as_a_pasarela_error() -> None:
+    seen = SeenOutcomes()
+    gw = gateway(RecordingConnector(), seen, BrokenStage())
+    with pytest.raises(PasarelaError) as caught:
+        await gw.call(ADMIN, "close_account", {}, door="test", request_id="req-2")
+    assert type(caught.value) is PasarelaError and caught.value.status == 500
+    assert "req-2" in caught.value.detail
+    assert seen.errors == [caught.value], "the outer stages saw it, so it is recorded"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import jmespath
 import jmespath.parser
 import structlog
+from jmespath.exceptions import JMESPathError
 
 from pasarela.contracts.arguments import ArgumentMap
 from pasarela.contracts.registry import Contract
@@ -45,7 +46,13 @@ class ContractStage:
         outcome = await call_next(call)
         result = outcome.result
         if contract.transform is not None:
-            result = contract.transform.search(result)
+            try:
+                result = contract.transform.search(result)
+            except JMESPathError as exc:  # e.g. a function given a value of another type
+                raise UpstreamContractError(
+                    f"{call.tool.backend} answered {call.tool.name} in a shape its transform cannot read: {exc}",
+                    backend=call.tool.backend,
+                ) from None
         if contract.output is not None:
             problems = contract.output.problems(result)
             if problems:

@@ -113,6 +113,26 @@ class Gateway:
 
 def _bind(stage: Stage, call_next: Next) -> Next:
     async def run(call: Call) -> Outcome:
-        return await stage(call, call_next)
+        try:
+            return await stage(call, call_next)
+        except PasarelaError:
+            raise
+        except Exception as exc:
+            # The one boundary for foreign errors, at every link: translated where it was raised,
+            # so the stages outside it (audit, telemetry) see a PasarelaError and record the call.
+            raise _internal(call, exc) from exc
 
     return run
+
+
+def _internal(call: Call, exc: Exception) -> PasarelaError:
+    log.error(
+        "gateway_failed",
+        tool=call.tool.name,
+        request_id=call.request_id,
+        error=type(exc).__name__,
+        exc_info=exc,
+    )
+    return PasarelaError(
+        f"the gateway failed while handling {call.tool.name!r}; quote request id {call.request_id} to the operator"
+    )
