@@ -143,6 +143,23 @@ async def test_a_failed_first_call_frees_the_key(
         assert upstream.count() == 2
 
 
+async def test_a_cancelled_first_call_frees_the_key(
+    tmp_path: Path, upstream: FaultyUpstream, state_url: str
+) -> None:
+    upstream.then(Answer(201, {"id": "slow"}, delay=5.0))
+    async with gateway(tmp_path, upstream, state_url) as (_, runtime):
+        writer = runtime.authenticator.api_keys.principals()
+        [principal] = [p for p in writer if p.id == "writer"]
+        with anyio.move_on_after(0.5):  # the client goes away mid-call
+            await runtime.gateway.call(
+                principal, "createItem", {"name": "x"}, door="rest", idempotency_key="order-9"
+            )
+        retried = await runtime.gateway.call(
+            principal, "createItem", {"name": "x"}, door="rest", idempotency_key="order-9"
+        )
+        assert retried.result == {"id": "new"}, "the retry runs, rather than 409 for the abandon period"
+
+
 async def test_an_overlong_key_is_a_400(tmp_path: Path, upstream: FaultyUpstream, state_url: str) -> None:
     async with gateway(tmp_path, upstream, state_url) as (client, _):
         response = await create_item(client, key="k" * 256)

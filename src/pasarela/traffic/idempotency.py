@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import orjson
 from sqlalchemy import and_, delete, or_, select, update
 
@@ -122,9 +123,13 @@ class IdempotencyStage:
         try:
             outcome = await call_next(call)
         except BaseException:
-            await self._ledger.release(principal, key)
+            # Shielded: a cancelled call (the client went away) must not leave its key pending,
+            # or every retry would get 409 until the key is abandoned.
+            with anyio.CancelScope(shield=True):
+                await self._ledger.release(principal, key)
             raise
-        await self._ledger.complete(principal, key, outcome)
+        with anyio.CancelScope(shield=True):  # the write happened: its retries must replay it
+            await self._ledger.complete(principal, key, outcome)
         return outcome
 
     def _replay(self, call: Call, key: str, digest: str, earlier: Claim) -> Outcome:
