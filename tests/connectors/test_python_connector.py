@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -8,13 +9,21 @@ from jsonschema import Draft202012Validator
 from pasarela.catalog import ToolSpec
 from pasarela.config.model import BackendSettings
 from pasarela.connectors.python import PythonConnector
-from pasarela.errors import ConfigError, InvalidArguments, UpstreamError
+from pasarela.errors import ConfigError, InvalidArguments, UpstreamError, UpstreamTimeout
+from pasarela.secrets import Redactor
+from tests.connectors import slow_tools
 
 pytestmark = pytest.mark.anyio
 
 
-async def load(target: str) -> tuple[PythonConnector, dict[str, ToolSpec]]:
-    c = PythonConnector("py", BackendSettings(python=target), source="t.yaml", base_dir=Path("."))
+async def load(target: str, **settings: Any) -> tuple[PythonConnector, dict[str, ToolSpec]]:
+    c = PythonConnector(
+        "py",
+        BackendSettings(python=target, **settings),
+        base_dir=Path("."),
+        redactor=Redactor(),
+        source="t.yaml",
+    )
     return c, {t.name: t for t in await c.load()}
 
 
@@ -57,8 +66,21 @@ async def test_bad_arguments_and_failures() -> None:
     with pytest.raises(UpstreamError) as caught:
         await c.invoke(tools["explode"], {})
     assert "secret internal detail" not in caught.value.detail
-    with pytest.raises(UpstreamError, match="did not finish within"):
+    with pytest.raises(UpstreamTimeout, match="did not finish within"):
         await c.invoke(tools["sleepy"], {"seconds": 5}, timeout=0.1)
+
+
+async def test_the_backend_timeout_bounds_every_tool_sync_ones_included() -> None:
+    c, tools = await load("tests.connectors.slow_tools", timeout=0.2)
+    with pytest.raises(UpstreamTimeout) as caught:
+        await c.invoke(tools["snooze"], {"seconds": 30})
+    assert caught.value.status == 504
+    with pytest.raises(UpstreamTimeout):
+        await c.invoke(tools["nap"], {"seconds": 2})
+    assert not slow_tools.FINISHED.is_set(), "the call answered at its limit, not when the thread ended"
+    assert (await c.invoke(tools["snooze"], {"seconds": 0}, timeout=5)).data == "done", (
+        "a tool's own limit wins"
+    )
 
 
 async def test_module_attribute_selects_one_tool() -> None:

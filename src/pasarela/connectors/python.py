@@ -12,7 +12,6 @@ and coerced by the same model before the function runs. Sync functions run in a 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import inspect
@@ -31,15 +30,17 @@ from pydantic_core import to_jsonable_python
 from pasarela.catalog.naming import sanitize_tool_name
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.model import BackendSettings
+from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.errors import (
     ArgumentProblem,
     ConfigError,
-    ConfigProblem,
     InvalidArguments,
     PasarelaError,
     UpstreamError,
+    UpstreamTimeout,
 )
+from pasarela.secrets import Redactor
 
 MARKER = "__pasarela_tool__"
 
@@ -132,15 +133,15 @@ def _describe(
     )
 
 
-class PythonConnector:
+class PythonConnector(BackendConnector):
     """Tools from `@tool` functions found at `package.module` or `package.module:attr`."""
 
-    def __init__(self, backend: str, settings: BackendSettings, *, source: str, base_dir: Path) -> None:
+    def __init__(
+        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+    ) -> None:
+        super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         assert settings.python is not None
-        self.backend = backend
         self.target = settings.python
-        self.source = source
-        self.base_dir = base_dir
         self._tools: dict[str, PythonTool] = {}
 
     async def load(self) -> list[ToolSpec]:
@@ -162,7 +163,7 @@ class PythonConnector:
         ]
 
     def _problem(self, message: str) -> ConfigError:
-        return ConfigError([ConfigProblem(self.source, f"backends.{self.backend}.python", message)])
+        return self.config_error("python", message)
 
     def _import(self) -> Any:
         module_name, _, attribute = self.target.partition(":")
@@ -197,17 +198,22 @@ class PythonConnector:
             ]
             raise InvalidArguments(f"arguments for {tool.name!r} are not valid", problems) from None
         kwargs = {field: getattr(parsed, field) for field in type(parsed).model_fields}
+        limit = self.time_limit(timeout)
         try:
-            with anyio.fail_after(timeout) if timeout is not None else contextlib.nullcontext():
+            with anyio.fail_after(limit):
                 if inspect.iscoroutinefunction(target.func):
                     result = await target.func(**kwargs)
                 else:
-                    result = await anyio.to_thread.run_sync(functools.partial(target.func, **kwargs))
+                    # A thread cannot be stopped: at the limit the call answers and the thread is
+                    # left to finish on its own (its result is dropped).
+                    result = await anyio.to_thread.run_sync(
+                        functools.partial(target.func, **kwargs), abandon_on_cancel=True
+                    )
         except PasarelaError:
             raise
         except TimeoutError as exc:
-            raise UpstreamError(
-                f"{tool.name} did not finish within {timeout:g}s", backend=self.backend
+            raise UpstreamTimeout(
+                f"{tool.name} did not finish within {limit:g}s", backend=self.backend
             ) from exc
         except Exception as exc:  # the function is the backend: its failure is an upstream error
             raise UpstreamError(f"{tool.name} failed: {type(exc).__name__}", backend=self.backend) from exc

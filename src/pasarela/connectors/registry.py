@@ -26,7 +26,9 @@ def _openapi(name: str, settings: BackendSettings, config: LoadedConfig) -> Conn
 
 
 def _python(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
-    return PythonConnector(name, settings, source=config.source, base_dir=config.base_dir)
+    return PythonConnector(
+        name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
+    )
 
 
 def _sql(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
