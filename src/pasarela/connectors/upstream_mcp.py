@@ -140,7 +140,7 @@ class UpstreamMcpConnector(BackendConnector):
             await self.aclose()
             raise self.config_error(
                 "mcp",
-                f"cannot list the upstream server's tools: {type(exc).__name__}: {self.redactor.redact(str(exc))[:200]}",
+                f"cannot list the upstream server's tools: {type(exc).__name__}: {self.redactor.excerpt(str(exc), 200)}",
             ) from None
         return [self._spec(tool) for tool in tools]
 
@@ -196,7 +196,7 @@ class UpstreamMcpConnector(BackendConnector):
             raise UpstreamError(
                 f"{self.backend} reported an error from {tool.origin}",
                 backend=self.backend,
-                upstream_body=self.redactor.redact(_text(result)[:MAX_ERROR_TEXT]),
+                upstream_body=self.redactor.excerpt(_text(result), MAX_ERROR_TEXT),
             )
         return UpstreamResult(_data(result))
 

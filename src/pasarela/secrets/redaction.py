@@ -42,6 +42,17 @@ class Redactor:
             return text
         return pattern.sub(MASK, text)
 
+    def excerpt(self, text: str | bytes, limit: int) -> str:
+        """The first `limit` characters of `text`, redacted *before* it is cut.
+
+        Cutting first would leave the prefix of a secret that straddles the cut unmasked. Only
+        `limit` plus the longest secret's length is read, so a huge body costs no more.
+        """
+        reach = limit + max((len(v) for v in self._values), default=0)
+        if isinstance(text, bytes):
+            text = text[: reach * 4].decode("utf-8", errors="replace")  # at most 4 bytes a character
+        return self.redact(text[:reach])[:limit]
+
     def scrub(self, value: Any) -> Any:
         """`value` (any JSON) with every known secret masked in its strings; as is if none are known."""
         if self._pattern is None:

@@ -142,7 +142,7 @@ class GraphQLConnector(HttpBackendConnector):
                 f"{self.backend} answered HTTP {status} without a GraphQL response",
                 backend=self.backend,
                 upstream_status=status,
-                upstream_body=self.redactor.redact(body[:500].decode("utf-8", errors="replace")),
+                upstream_body=self.redactor.excerpt(body, 500),
             )
         if status >= 400 and "data" not in answer and "errors" not in answer:
             raise UpstreamError(

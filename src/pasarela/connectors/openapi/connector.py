@@ -187,7 +187,7 @@ class OpenApiConnector(HttpBackendConnector):
             ) from exc
 
     def _error_body(self, body: bytes, content_type: str) -> Any:
-        text = self.redactor.redact(body[:MAX_ERROR_BODY].decode("utf-8", errors="replace"))
+        text = self.redactor.excerpt(body, MAX_ERROR_BODY)
         if "json" in content_type:
             try:
                 return orjson.loads(text)

@@ -101,7 +101,7 @@ class SoapConnector(BackendConnector):
                 "soap", "cannot load the WSDL: its types nest too deeply for zeep"
             ) from None
         except (OSError, requests.RequestException, zeep.exceptions.Error, ValueError) as exc:
-            message = self.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:300]
+            message = self.redactor.excerpt(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 300)
             raise self.config_error(
                 "soap", f"cannot load the WSDL: {type(exc).__name__}: {message}"
             ) from None
@@ -184,7 +184,7 @@ class SoapConnector(BackendConnector):
                 backend=self.backend,
                 upstream_status=500,
                 fault_code=str(fault.code),
-                upstream_body=self.redactor.redact(str(fault.message or ""))[:2000],
+                upstream_body=self.redactor.excerpt(str(fault.message or ""), 2000),
             ) from None
         except zeep.exceptions.TransportError as exc:
             raise UpstreamError(

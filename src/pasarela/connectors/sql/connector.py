@@ -196,7 +196,7 @@ class SqlConnector(BackendConnector):
 
     def _first_line(self, exc: BaseException) -> str:
         lines = str(exc).strip().splitlines()
-        return self.redactor.redact((lines[0] if lines else type(exc).__name__)[:300])
+        return self.redactor.excerpt(lines[0] if lines else type(exc).__name__, 300)
 
     async def _run(self, query: NamedQuery, params: Mapping[str, Any], deadline: float) -> dict[str, Any]:
         engine = self._read_engine if query.read_only else self._engine
