@@ -240,10 +240,13 @@ class UpstreamError(PasarelaError):
         backend: str,
         upstream_status: int | None = None,
         retry_after: float | None = None,
+        request_refused: bool = False,
         **extra: Any,
     ) -> None:
         self.backend = backend
         self.upstream_status = upstream_status
+        # The backend refused this request as wrong (like a 4xx): it says nothing of its health.
+        self.request_refused = request_refused
         if upstream_status is not None:
             extra["upstream_status"] = upstream_status
         super().__init__(detail, backend=backend, **extra)

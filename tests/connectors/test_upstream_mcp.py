@@ -41,7 +41,7 @@ STDIO_BACKEND = f"""\
     mcp: {{command: {sys.executable}, args: [-m, tests.connectors.upstream_mcp_server], cwd: {REPO}}}
     prefix: crm_
 """
-ACCESS = "access:\n  reader: [crm_lookup_customer, crm_add, crm_fail]\n"
+ACCESS = "access:\n  reader: [crm_lookup_customer, crm_add, crm_fail, crm_refuse]\n"
 
 
 async def call(
@@ -101,6 +101,24 @@ async def test_a_lost_session_is_re_established(tmp_path: Path, upstream_url: st
         again = await call(client, "crm_add", {"a": 2, "b": 2})
         assert again.status_code == 200, again.text
         assert again.json()["result"] == {"result": 4}
+
+
+async def test_a_refusal_is_an_upstream_error_not_a_broken_session(tmp_path: Path, upstream_url: str) -> None:
+    breaker = "    circuit_breaker: {min_calls: 3, failure_ratio: 0.5, min_principals: 1}\n"
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:1", backends=http_backend(upstream_url) + breaker, extra=ACCESS
+    ) as (client, runtime):
+        assert (await call(client, "crm_add", {"a": 1, "b": 1})).status_code == 200
+        session = runtime.gateway.connectors["crm_mcp"]._session  # type: ignore[attr-defined]
+        for _ in range(6):
+            refused = await call(client, "crm_refuse", {"account": "ACC-9"})
+            assert refused.status_code == 502, refused.text
+            problem = refused.json()
+            assert (problem["code"], problem["upstream_code"]) == ("upstream_error", -32602)
+            assert "no account ACC-9" in problem["detail"]
+        assert runtime.gateway.connectors["crm_mcp"]._session is session, "no reconnect"  # type: ignore[attr-defined]
+        after = await call(client, "crm_add", {"a": 2, "b": 2})
+        assert after.status_code == 200, "refusals did not open the breaker"
 
 
 async def test_federated_tools_through_the_mcp_door(tmp_path: Path, upstream_url: str) -> None:

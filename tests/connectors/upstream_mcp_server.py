@@ -10,7 +10,8 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, ToolAnnotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 server: MCPServer[Any] = MCPServer("upstream-crm")
@@ -34,6 +35,12 @@ def add(a: int, b: int) -> int:
 def fail() -> str:
     """Always fails."""
     raise ValueError("upstream broke, token=upstream-secret-value")
+
+
+@server.tool()
+def refuse(account: str) -> str:
+    """Refuses with a JSON-RPC error, as a server does for a request it will not serve."""
+    raise MCPError(INVALID_PARAMS, f"no account {account}")
 
 
 def app(token: str | None = None) -> ASGIApp:

@@ -43,10 +43,22 @@ SESSION_ERRORS: tuple[type[Exception], ...] = (
     anyio.EndOfStream,
     httpx2.TransportError,
     OSError,
-    MCPError,
+)
+LOAD_ERRORS: tuple[type[Exception], ...] = (TimeoutError, MCPError, *SESSION_ERRORS)
+# JSON-RPC errors that say the request was wrong, not that the server is unwell.
+REQUEST_ERRORS = frozenset(
+    {types.PARSE_ERROR, types.INVALID_REQUEST, types.METHOD_NOT_FOUND, types.INVALID_PARAMS}
 )
 
-LOAD_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *SESSION_ERRORS)
+
+def session_broken(exc: MCPError) -> bool:
+    """How the SDK's client reports a lost connection or an expired session, unlike a refusal."""
+    code, message = exc.error.code, exc.error.message
+    return (
+        code == types.CONNECTION_CLOSED
+        or (code == types.INVALID_REQUEST and message == "Session terminated")
+        or (code == types.INTERNAL_ERROR and message == "Server returned an error response")
+    )
 
 
 class _Session:
@@ -186,6 +198,14 @@ class UpstreamMcpConnector(BackendConnector):
                 raise UpstreamTimeout(
                     f"{self.backend} did not answer {tool.name} within {limit:g}s", backend=self.backend
                 ) from None
+            except MCPError as exc:
+                if not session_broken(exc):
+                    raise self._refusal(tool, exc) from None
+                if attempt == 2:
+                    raise UpstreamUnavailable(
+                        f"the session with {self.backend} failed ({exc.error.message})", backend=self.backend
+                    ) from None
+                log.info("upstream_mcp_reconnect", backend=self.backend, error=exc.error.message)
             except SESSION_ERRORS as exc:
                 if attempt == 2:
                     raise UpstreamUnavailable(
@@ -199,6 +219,16 @@ class UpstreamMcpConnector(BackendConnector):
                 upstream_body=self.redactor.excerpt(_text(result), MAX_ERROR_TEXT),
             )
         return UpstreamResult(_data(result))
+
+    def _refusal(self, tool: ToolSpec, exc: MCPError) -> UpstreamError:
+        """An ordinary JSON-RPC error: the session is fine, so no reconnect; a refused request
+        does not count against the backend's breaker."""
+        return UpstreamError(
+            f"{self.backend} refused {tool.origin}: {self.redactor.excerpt(exc.error.message, 500)}",
+            backend=self.backend,
+            upstream_code=exc.error.code,
+            request_refused=exc.error.code in REQUEST_ERRORS,
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:

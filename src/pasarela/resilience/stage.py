@@ -27,6 +27,8 @@ class BackendGuard:
 
 def counts_against_backend(exc: UpstreamError) -> bool:
     """Failures that say the backend is unwell (not that the request was wrong)."""
+    if exc.request_refused:
+        return False
     status = exc.upstream_status
     return status is None or status >= 500 or status == 429
 
