@@ -37,6 +37,7 @@ async def _reset_postgres(url: str) -> str | None:
             "pasarela_quota_usage",
             "pasarela_idempotency",
             "pasarela_schema_pins",
+            "pasarela_alembic_version",
         ):
             await connection.execute(f"DROP TABLE IF EXISTS {table}")
     finally:

@@ -30,6 +30,7 @@ from pasarela.commands.common import (
     with_runtime,
     with_state,
 )
+from pasarela.commands.state import state_app
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.contracts import load_registry
 from pasarela.contracts.pins import SchemaPins, SchemaReport, check_schemas
@@ -56,6 +57,7 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(config_app, name="config")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+app.add_typer(state_app, name="state")
 schemas_app = typer.Typer(help="The schema registry (schemas: in the configuration).", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 

@@ -16,6 +16,7 @@ from pasarela.assembly import Runtime, build_runtime
 from pasarela.config import LoadedConfig, load_config
 from pasarela.errors import ConfigError, StartupError
 from pasarela.state import StateStore, open_state
+from pasarela.state.store import SchemaMode
 from pasarela.telemetry import configure_logging
 
 T = TypeVar("T")
@@ -73,9 +74,11 @@ def quiet_logs(loaded: LoadedConfig) -> None:
     configure_logging(loaded.redactor, level="warning", fmt=loaded.settings.logging.format)
 
 
-def with_state(loaded: LoadedConfig, work: Callable[[StateStore], Awaitable[T]]) -> T:
+def with_state(
+    loaded: LoadedConfig, work: Callable[[StateStore], Awaitable[T]], *, schema: SchemaMode = "check"
+) -> T:
     async def main() -> T:
-        store = await open_state(loaded.settings.state, loaded.base_dir, source=loaded.source)
+        store = await open_state(loaded.settings.state, loaded.base_dir, source=loaded.source, schema=schema)
         try:
             return await work(store)
         finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from pasarela.errors import ConfigError, ConfigProblem
+from pasarela.state.migrate import Revision, prepare, revision
 from pasarela.state.tables import metadata
+
+SchemaMode = Literal["check", "upgrade", "read"]
 
 
 def _sqlite(url: str, base_dir: Path) -> str:
@@ -60,8 +63,12 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
 
 
 class StateStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, schema: Revision | None = None, migrated: tuple[str, ...] = ()
+    ) -> None:
         self.engine = engine
+        self.schema = schema  # the schema revision found when the store was opened
+        self.migrated = migrated  # the migrations opening it applied
 
     @property
     def dialect(self) -> str:
@@ -76,7 +83,11 @@ class StateStore:
         await self.engine.dispose()
 
 
-async def open_state(url: str, base_dir: Path, *, source: str = "<config>") -> StateStore:
+async def open_state(
+    url: str, base_dir: Path, *, source: str = "<config>", schema: SchemaMode = "check"
+) -> StateStore:
+    """Open the store. Its schema: `check` creates a fresh store and refuses one that is behind,
+    `upgrade` applies pending migrations, `read` changes nothing (for `pasarela state status`)."""
     scheme = url.split("://", 1)[0].split("+", 1)[0]
     backend = STATE_BACKENDS.get(scheme)
     if backend is None:
@@ -97,10 +108,29 @@ async def open_state(url: str, base_dir: Path, *, source: str = "<config>") -> S
         ) from None
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
+            applied: list[str] = []
+            if schema == "read":
+                status = await revision(connection)
+            else:
+                status, applied = await prepare(connection, allow_upgrade=schema == "upgrade")
+                if not status.behind or applied:
+                    # A table someone dropped comes back empty (the audit's anchors report the loss).
+                    await connection.run_sync(metadata.create_all)
     except (SQLAlchemyError, OSError) as exc:  # SQLAlchemy wraps the drivers' errors; refusals are OSError
         await engine.dispose()
         raise ConfigError(
             [ConfigProblem(source, "state", f"cannot open the state store: {type(exc).__name__}: {exc}")]
         ) from None
-    return StateStore(engine)
+    if schema == "check" and status.behind and status.current is not None:
+        await engine.dispose()
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    source,
+                    "state",
+                    f"the state store is at schema revision {status.current}, this Pasarela needs "
+                    f"{status.head}: back it up, then run `pasarela state migrate`",
+                )
+            ]
+        )
+    return StateStore(engine, status, tuple(applied))

@@ -1,0 +1,94 @@
+"""Schema migrations of the state store, with Alembic (SQLite and PostgreSQL alike).
+
+A fresh store is created at the newest revision. A store made before migrations existed holds
+the baseline tables and is stamped as the baseline. A store behind this version of Pasarela
+is refused at start with the command that upgrades it (`pasarela state migrate`): changing a
+schema that holds an audit trail is an operator's decision, taken after a backup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+SCRIPTS = Path(__file__).parent / "migrations"
+BASELINE = "0001"
+# Our own version table: a PostgreSQL database may hold another application's `alembic_version`.
+VERSION_TABLE = "pasarela_alembic_version"
+_LOCK_ID = 0x70617361  # "pasa": replicas starting together migrate one at a time
+
+
+def ours(name: str | None, kind: str, parent: object) -> bool:
+    """Alembic's `include_name`: the database may hold other applications' tables."""
+    return kind != "table" or bool(name and name.startswith("pasarela_"))
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    current: str | None  # None: an empty store
+    head: str
+    pending: tuple[str, ...]  # oldest first
+    stamped: bool  # the store records its revision (stores made before migrations do not)
+
+    @property
+    def behind(self) -> bool:
+        return bool(self.pending)
+
+
+def _config(connection: Any) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _status(connection: Any) -> Revision:
+    script = ScriptDirectory.from_config(_config(connection))
+    head = script.get_current_head()
+    assert head is not None
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    current = context.get_current_revision()
+    stamped = current is not None
+    if current is None and any(t.startswith("pasarela_") for t in inspect(connection).get_table_names()):
+        current = BASELINE  # made by create_all before migrations: exactly the baseline's tables
+    revisions = script.iterate_revisions(head, current) if current != head else ()
+    pending = tuple(reversed([r.revision for r in revisions if r.revision != current]))
+    if current is None:
+        pending = tuple(reversed([r.revision for r in script.iterate_revisions(head, "base")]))
+    return Revision(current, head, pending, stamped)
+
+
+def _upgrade(connection: Any) -> list[str]:
+    status = _status(connection)
+    config = _config(connection)
+    if status.current is not None and not status.stamped:
+        command.stamp(config, status.current)
+    command.upgrade(config, "head")
+    return list(status.pending)
+
+
+async def _lock(connection: AsyncConnection) -> None:
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+
+
+async def revision(connection: AsyncConnection) -> Revision:
+    return await connection.run_sync(_status)
+
+
+async def prepare(connection: AsyncConnection, *, allow_upgrade: bool) -> tuple[Revision, list[str]]:
+    """At start: create a fresh store, stamp an unversioned one, upgrade one that is behind only
+    when allowed. The revision found, and the migrations applied."""
+    await _lock(connection)
+    status = await revision(connection)
+    if status.current is None or (allow_upgrade and status.behind) or not status.stamped:
+        return status, await connection.run_sync(_upgrade)  # creating, upgrading, or only stamping
+    return status, []

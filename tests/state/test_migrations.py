@@ -1,0 +1,118 @@
+"""The state store migrates with Alembic: fresh, unversioned and behind stores, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from pasarela.errors import ConfigError
+from pasarela.state import migrate, open_state
+from pasarela.state.tables import metadata
+from tests.helpers.processes import run_pasarela
+
+pytestmark = pytest.mark.anyio
+
+EXTRA_REVISION = '''"""A test-only revision: one more table.
+
+Revision ID: 9001
+Revises: 0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9001"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("pasarela_test_extra", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("pasarela_test_extra")
+'''
+
+
+def tables(connection: object) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_a_fresh_store_is_created_at_the_head_and_matches_the_tables(
+    state_url: str, tmp_path: Path
+) -> None:
+    store = await open_state(state_url, tmp_path)
+    async with store.engine.connect() as db:
+        status = await migrate.revision(db)
+        drift = await db.run_sync(
+            lambda c: compare_metadata(
+                MigrationContext.configure(
+                    c, opts={"version_table": migrate.VERSION_TABLE, "include_name": migrate.ours}
+                ),
+                metadata,
+            )
+        )
+    await store.aclose()
+    assert (status.current, status.behind, status.stamped) == (status.head, False, True)
+    assert drift == [], "the migrations create exactly the tables in state/tables.py"
+
+
+async def test_a_store_made_before_migrations_is_stamped_as_the_baseline(
+    state_url: str, tmp_path: Path
+) -> None:
+    store = await open_state(state_url, tmp_path)
+    async with store.engine.begin() as db:
+        await db.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))  # as create_all left stores
+    await store.aclose()
+    store = await open_state(state_url, tmp_path)
+    async with store.engine.connect() as db:
+        status = await migrate.revision(db)
+    await store.aclose()
+    assert (status.current, status.stamped) == (migrate.BASELINE, True)
+
+
+async def test_a_store_behind_is_refused_until_migrated(
+    state_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_state(state_url, tmp_path)  # at 0001
+    await store.aclose()
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "9001_extra.py").write_text(EXTRA_REVISION)
+    monkeypatch.setattr(migrate, "SCRIPTS", scripts)
+    try:
+        with pytest.raises(
+            ConfigError, match=r"at schema revision 0001, this Pasarela needs 9001: back it up"
+        ):
+            await open_state(state_url, tmp_path)
+        store = await open_state(state_url, tmp_path, schema="upgrade")
+        async with store.engine.connect() as db:
+            assert "pasarela_test_extra" in await db.run_sync(tables)
+            assert (await migrate.revision(db)).current == "9001"
+        await store.aclose()
+        store = await open_state(state_url, tmp_path)  # current now: opens without a word
+    finally:
+        async with store.engine.begin() as db:
+            await db.execute(text("DROP TABLE IF EXISTS pasarela_test_extra"))
+            await db.execute(text(f"DROP TABLE IF EXISTS {migrate.VERSION_TABLE}"))
+        await store.aclose()
+
+
+def test_cli_state_status_and_migrate(tmp_path: Path) -> None:
+    config = tmp_path / "pasarela.yaml"
+    config.write_text("version: 1\nstate: sqlite:///./state.db\nbackends: {}\naccess: {}\n")
+    status = run_pasarela("state", "status", "-c", str(config))
+    assert status.returncode == 0, status.stderr
+    assert "revision: none (empty store)" in status.stdout, "status changes nothing"
+    migrated = run_pasarela("state", "migrate", "-c", str(config))
+    assert migrated.returncode == 0, migrated.stderr
+    assert "applied: 0001; now at 0001" in migrated.stdout
+    again = run_pasarela("state", "status", "-c", str(config))
+    assert "revision: 0001" in again.stdout and "up to date" in again.stdout
