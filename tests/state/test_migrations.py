@@ -61,6 +61,7 @@ async def test_a_fresh_store_is_created_at_the_head_and_matches_the_tables(
         )
     await store.aclose()
     assert (status.current, status.behind, status.stamped) == (status.head, False, True)
+    assert status.head == migrate.HEAD, "migrate.HEAD names the newest script"
     assert drift == [], "the migrations create exactly the tables in state/tables.py"
 
 
@@ -87,6 +88,7 @@ async def test_a_store_behind_is_refused_until_migrated(
     shutil.copytree(migrate.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     (scripts / "versions" / "9001_extra.py").write_text(EXTRA_REVISION)
     monkeypatch.setattr(migrate, "SCRIPTS", scripts)
+    monkeypatch.setattr(migrate, "HEAD", "9001")
     try:
         with pytest.raises(
             ConfigError, match=r"at schema revision 0001, this Pasarela needs 9001: back it up"

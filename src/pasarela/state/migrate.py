@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import column, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SCRIPTS = Path(__file__).parent / "migrations"
 BASELINE = "0001"
+# The newest revision, so that opening a current store needs neither Alembic nor its scripts
+# (importing them costs a quarter of a second); a test holds it equal to the scripts' head.
+HEAD = "0001"
 # Our own version table: a PostgreSQL database may hold another application's `alembic_version`.
 VERSION_TABLE = "pasarela_alembic_version"
 _LOCK_ID = 0x70617361  # "pasa": replicas starting together migrate one at a time
@@ -44,6 +46,8 @@ class Revision:
 
 
 def _config(connection: Any) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     config.attributes["connection"] = connection
@@ -51,6 +55,9 @@ def _config(connection: Any) -> Config:
 
 
 def _status(connection: Any) -> Revision:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_config(connection))
     head = script.get_current_head()
     assert head is not None
@@ -67,12 +74,22 @@ def _status(connection: Any) -> Revision:
 
 
 def _upgrade(connection: Any) -> list[str]:
+    from alembic import command
+
     status = _status(connection)
     config = _config(connection)
     if status.current is not None and not status.stamped:
         command.stamp(config, status.current)
     command.upgrade(config, "head")
     return list(status.pending)
+
+
+def _stamped(connection: Any) -> str | None:
+    """The revision the store records, read with plain SQL."""
+    if VERSION_TABLE not in inspect(connection).get_table_names():
+        return None
+    found = connection.execute(select(column("version_num")).select_from(table(VERSION_TABLE))).scalar()
+    return None if found is None else str(found)
 
 
 async def _lock(connection: AsyncConnection) -> None:
@@ -88,6 +105,8 @@ async def prepare(connection: AsyncConnection, *, allow_upgrade: bool) -> tuple[
     """At start: create a fresh store, stamp an unversioned one, upgrade one that is behind only
     when allowed. The revision found, and the migrations applied."""
     await _lock(connection)
+    if await connection.run_sync(_stamped) == HEAD:
+        return Revision(HEAD, HEAD, (), stamped=True), []
     status = await revision(connection)
     if status.current is None or (allow_upgrade and status.behind) or not status.stamped:
         return status, await connection.run_sync(_upgrade)  # creating, upgrading, or only stamping
