@@ -79,13 +79,13 @@ def large_wsdl(operations: int) -> str:
 
 
 async def _load_soap(path: Path) -> int:
-    from pasarela.config.model import BackendSettings
+    from pasarela.config.backends import SoapBackend
     from pasarela.connectors.soap import SoapConnector
     from pasarela.secrets import Redactor
 
     connector = SoapConnector(
         "big",
-        BackendSettings.model_validate({"soap": str(path)}),
+        SoapBackend.model_validate({"soap": str(path)}),
         base_dir=path.parent,
         redactor=Redactor(),
         source="bench",
@@ -98,13 +98,13 @@ async def _load_soap(path: Path) -> int:
 
 async def _load_openapi(path: Path, cache_dir: Path | None) -> int:
     from pasarela.catalog.description_cache import DescriptionCache
-    from pasarela.config.model import BackendSettings
+    from pasarela.config.backends import OpenApiBackend
     from pasarela.connectors.openapi import OpenApiConnector
     from pasarela.secrets import Redactor
 
     connector = OpenApiConnector(
         "big",
-        BackendSettings.model_validate({"openapi": str(path), "base_url": "http://127.0.0.1:9"}),
+        OpenApiBackend.model_validate({"openapi": str(path), "base_url": "http://127.0.0.1:9"}),
         base_dir=path.parent,
         redactor=Redactor(),
         source="bench",

@@ -59,7 +59,7 @@ def test_check_reports_every_problem_with_its_key_path(tmp_path: Path) -> None:
         f"{broken}:2: server.port:",
         f"{broken}:5: identity.api_keys[0].key_sha256: expected 64 hexadecimal characters",
         f"{broken}:7: backends.crm.timeout: expected a duration",
-        f"{broken}:7: backends.crm.retries: unknown key; expected one of:",
+        f"{broken}:7: backends.crm.retries: unknown key for openapi backends; expected one of:",
     ):
         assert expected in done.stderr, done.stderr
 

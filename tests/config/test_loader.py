@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from pasarela.config import LoadedConfig, load_config, load_config_text
+from pasarela.config.backends import OpenApiBackend
 from pasarela.errors import ConfigError
 
 
@@ -51,8 +52,29 @@ def test_unknown_top_level_key_is_an_error(tmp_path: Path) -> None:
 def test_backend_needs_exactly_one_kind(tmp_path: Path) -> None:
     found = problems_of("version: 1\nbackends:\n  x: {openapi: a.yaml, python: m}\n", tmp_path)
     assert found == [
-        "backends.x|3|expected exactly one backend kind (openapi | python | sql | mcp | graphql | soap), found: openapi, python"
+        "backends.x|3|a backend needs exactly one kind key: openapi | python | sql | mcp | graphql | soap; "
+        "found: openapi, python"
     ]
+
+
+def test_a_backend_refuses_another_kinds_settings(tmp_path: Path) -> None:
+    found = problems_of(
+        "version: 1\nbackends:\n  crm:\n    openapi: a.yaml\n    queries: {q: {sql: 'select 1'}}\n"
+        "    ws_security: {username: u, password: p}\n    max_rows: 5\n    retry: {attemptz: 2}\n",
+        tmp_path,
+    )
+    keys = {f.split("|")[0]: f for f in found}
+    assert set(keys) == {
+        "backends.crm.queries",
+        "backends.crm.ws_security",
+        "backends.crm.max_rows",
+        "backends.crm.retry.attemptz",
+    }
+    assert (
+        "|5|unknown key for openapi backends; expected one of: auth, auto_approve_changes, base_url"
+        in keys["backends.crm.queries"]
+    )
+    assert "|8|unknown key; expected one of: attempts" in keys["backends.crm.retry.attemptz"]
 
 
 def test_durations(tmp_path: Path) -> None:
@@ -80,6 +102,7 @@ def test_env_and_secret_interpolation(tmp_path: Path) -> None:
         {"SPEC_DIR": "/specs", "S_FROM_ENV": "env-secret-456"},
     )
     crm = loaded.settings.backends["crm"]
+    assert isinstance(crm, OpenApiBackend)
     assert crm.openapi == "/specs/crm.yaml"
     assert crm.base_url == "http://localhost:9"
     assert crm.headers == {"X-Literal": "${not-a-reference}", "X-Env-Secret": "env-secret-456"}

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from pasarela.catalog import ToolSpec
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import OpenApiBackend
 from pasarela.connectors.openapi import OpenApiConnector
 from pasarela.secrets import Redactor
 
@@ -12,7 +12,7 @@ from pasarela.secrets import Redactor
 def connector(spec: str | Path, **settings: Any) -> OpenApiConnector:
     return OpenApiConnector(
         "test",
-        BackendSettings(openapi=str(spec), **settings),
+        OpenApiBackend(openapi=str(spec), **settings),
         base_dir=Path("."),
         redactor=Redactor(),
         source="test.yaml",

@@ -13,8 +13,8 @@ import pytest
 from pasarela.assembly import build_runtime
 from pasarela.catalog.description_cache import DescriptionCache, default_directory
 from pasarela.catalog.spec import ToolSpec
+from pasarela.config.backends import OpenApiBackend
 from pasarela.config.loader import load_config, load_config_text
-from pasarela.config.model import BackendSettings
 from pasarela.connectors.openapi import OpenApiConnector
 from pasarela.connectors.openapi import cache as entries
 from pasarela.connectors.openapi import connector as connector_module
@@ -80,7 +80,7 @@ def make(
 ) -> OpenApiConnector:
     return OpenApiConnector(
         "things",
-        BackendSettings(openapi=str(spec), **settings),
+        OpenApiBackend(openapi=str(spec), **settings),
         base_dir=spec.parent,
         redactor=redactor or Redactor(),
         source="test.yaml",

@@ -7,7 +7,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from pasarela.catalog import ToolSpec
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import PythonBackend
 from pasarela.connectors.python import PythonConnector
 from pasarela.errors import ConfigError, InvalidArguments, UpstreamError, UpstreamTimeout
 from pasarela.secrets import Redactor
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 async def load(target: str, **settings: Any) -> tuple[PythonConnector, dict[str, ToolSpec]]:
     c = PythonConnector(
         "py",
-        BackendSettings(python=target, **settings),
+        PythonBackend(python=target, **settings),
         base_dir=Path("."),
         redactor=Redactor(),
         source="t.yaml",

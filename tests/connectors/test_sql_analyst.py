@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from pasarela.catalog.spec import ToolSpec
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import SqlBackend
 from pasarela.connectors.sql import SqlConnector
 from pasarela.connectors.sql.guard import UnsafeSql, parse_one, require_read_only
 from pasarela.connectors.sql.reads import Catalog, checked_select
@@ -257,7 +257,7 @@ class Connector(SqlConnector):
 @pytest.fixture
 async def analyst(database: str) -> AsyncIterator[tuple[Connector, list[str]]]:
     """The connector, and every statement it sends to the database (recorded as sent)."""
-    backend = BackendSettings.model_validate({"sql": database, "analyst": {"tables": TABLES, "max_rows": 50}})
+    backend = SqlBackend.model_validate({"sql": database, "analyst": {"tables": TABLES, "max_rows": 50}})
     sql = Connector("bank", backend, base_dir=Path("."), redactor=Redactor(), source="pasarela.yaml")
     sql.specs = await sql.load()  # loaded once: the columns are read on the first call
     sent: list[str] = []
@@ -342,7 +342,7 @@ def test_odd_queries_get_a_clear_refusal_not_a_crash(sql: str, expected: str) ->
 
 
 async def test_a_query_longer_than_max_sql_length_is_refused_before_any_work(tmp_path: Path) -> None:
-    backend = BackendSettings.model_validate(
+    backend = SqlBackend.model_validate(
         {"sql": f"sqlite:///{tmp_path / 'none.db'}", "analyst": {"tables": TABLES, "max_sql_length": 100}}
     )
     sql = SqlConnector("bank", backend, base_dir=Path("."), redactor=Redactor(), source="pasarela.yaml")

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import SqlBackend
 from pasarela.connectors.sql import SqlConnector
 from pasarela.errors import ConfigError, InvalidArguments, UpstreamError, UpstreamTimeout
 from pasarela.secrets import Redactor
@@ -76,7 +76,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 async def connector(url: str, **settings: Any) -> SqlConnector:
-    backend = BackendSettings.model_validate({"sql": url, **settings})
+    backend = SqlBackend.model_validate({"sql": url, **settings})
     sql = SqlConnector("bank", backend, base_dir=Path("."), redactor=Redactor(), source="pasarela.yaml")
     await sql.load()
     return sql

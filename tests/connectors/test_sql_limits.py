@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import SqlBackend
 from pasarela.connectors.sql import SqlConnector
 from pasarela.errors import UpstreamTimeout
 from pasarela.secrets import Redactor
@@ -114,7 +114,7 @@ async def test_a_runaway_query_is_stopped_by_the_database(
     database: tuple[str, Callable[[], Awaitable[bool]]],
 ) -> None:
     url, busy = database
-    backend = BackendSettings.model_validate(
+    backend = SqlBackend.model_validate(
         {"sql": url, "timeout": LIMIT, "queries": {"runaway": {"sql": RUNAWAY}, "quick": {"sql": QUICK}}}
     )
     sql = SqlConnector("dwh", backend, base_dir=Path("."), redactor=Redactor(), source="pasarela.yaml")
@@ -139,7 +139,7 @@ async def test_a_runaway_query_is_stopped_by_the_database(
 async def test_the_analyst_tool_is_time_limited_too(tmp_path: Path) -> None:
     path = tmp_path / "slow.db"
     await _setup(_driver(f"sqlite:///{path}"))
-    backend = BackendSettings.model_validate(
+    backend = SqlBackend.model_validate(
         {"sql": f"sqlite:///{path}", "timeout": LIMIT, "analyst": {"tables": {"sqlslow_one": "*"}}}
     )
     sql = SqlConnector("dwh", backend, base_dir=Path("."), redactor=Redactor(), source="pasarela.yaml")

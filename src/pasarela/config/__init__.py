@@ -1,7 +1,8 @@
 """The pasarela.yaml model and its loader."""
 
+from pasarela.config.backends import BackendSettings
 from pasarela.config.loader import DEFAULT_CONFIG, LoadedConfig, load_config, load_config_text
-from pasarela.config.model import BackendSettings, Settings, ToolSettings, json_schema
+from pasarela.config.model import Settings, ToolSettings, json_schema
 
 __all__ = [
     "DEFAULT_CONFIG",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from pasarela.config.base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GraphQLOperationSettings(_Strict):
+class GraphQLOperationSettings(Strict):
     """A named operation: one GraphQL document with variables, served as a tool."""
 
     document: str = Field(description="A query or mutation; its variables become the tool's arguments")

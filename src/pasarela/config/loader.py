@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from pasarela.config.backends import BACKEND_KINDS, BACKEND_MODELS, BackendBase
 from pasarela.config.interpolation import Interpolator
 from pasarela.config.model import SecretSourceSettings, Settings, VaultSecretsSettings
 from pasarela.config.yaml_source import Path as KeyPath
@@ -165,12 +166,17 @@ def _translate(
 ) -> list[ConfigProblem]:
     found: list[ConfigProblem] = []
     for error in exc.errors(include_url=False):
-        loc = (*prefix, *error["loc"])
+        loc, backend = _untagged((*prefix, *error["loc"]))
         kind = error["type"]
         if kind == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(loc[:-1], backend)
+            what = f" for {backend.kind} backends" if backend is not None and len(loc) == 3 else ""
             hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
-            message = f"unknown key{hint}"
+            message = f"unknown key{what}{hint}"
+        elif kind == "backend_kind":
+            given = error.get("input")
+            present = [k for k in BACKEND_KINDS if isinstance(given, dict) and k in given]
+            message = f"{error['msg']}; found: {', '.join(present) or 'none'}"
         elif kind == "missing":
             message = "required key is missing"
         else:
@@ -213,8 +219,18 @@ def _step(annotation: Any, part: str | int) -> Any:
     return None
 
 
-def _allowed_keys(loc: KeyPath) -> list[str] | None:
+def _untagged(loc: KeyPath) -> tuple[KeyPath, type[BackendBase] | None]:
+    """Pydantic puts a tagged union's tag in the path (`backends.crm.openapi.retry`): drop it, and
+    say which kind of backend the rest of the path is in."""
+    if len(loc) >= 3 and loc[0] == "backends" and isinstance(loc[2], str) and loc[2] in BACKEND_MODELS:
+        return (*loc[:2], *loc[3:]), BACKEND_MODELS[loc[2]]
+    return loc, None
+
+
+def _allowed_keys(loc: KeyPath, backend: type[BackendBase] | None = None) -> list[str] | None:
     annotation: Any = Settings
+    if backend is not None:  # within one backend: walk from its kind's model
+        annotation, loc = backend, loc[2:]
     for part in loc:
         annotation = _step(annotation, part)
         if annotation is None:

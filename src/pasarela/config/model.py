@@ -5,39 +5,25 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from pasarela.config.backends import BackendSettings
+from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.durations import Duration
-from pasarela.config.graphql import GraphQLOperationSettings
-from pasarela.config.sql import SqlAnalystSettings, SqlQuerySettings
 from pasarela.config.traffic import (
     CacheSettings,
     CacheStoreSettings,
-    CircuitBreakerSettings,
     IdempotencySettings,
     McpSessionSettings,
     QuotaRule,
     RateLimitRule,
-    RetrySettings,
     check_rate,
 )
 
-NAME = r"^[A-Za-z0-9_-]{1,64}$"
 SCHEMA_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}@[0-9]{1,6}$"  # customer@2
 _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 STATE_SCHEMES = ("sqlite", "postgresql")
 SHARED_SCHEMES = ("memory", "redis", "rediss")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _exactly_one(model: BaseModel, fields: tuple[str, ...], what: str) -> None:
-    present = [f for f in fields if getattr(model, f) is not None]
-    if len(present) != 1:
-        found = ", ".join(present) if present else "none"
-        raise ValueError(f"expected exactly one {what} ({' | '.join(fields)}), found: {found}")
 
 
 class ServerSettings(Strict):
@@ -86,7 +72,7 @@ class SecretSourceSettings(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
-        _exactly_one(self, ("env", "file", "vault"), "secret provider")
+        exactly_one(self, ("env", "file", "vault"), "secret provider")
         return self
 
 
@@ -109,7 +95,7 @@ class ApiKeySettings(Strict):
 
     @model_validator(mode="after")
     def _one_key(self) -> Self:
-        _exactly_one(self, ("key_sha256", "key"), "way to give the key")
+        exactly_one(self, ("key_sha256", "key"), "way to give the key")
         return self
 
 
@@ -185,149 +171,6 @@ class IdentitySettings(Strict):
                 raise ValueError(f"principal {entry.principal!r} is listed twice")
             seen.add(entry.principal)
         return self
-
-
-class BasicCredentials(Strict):
-    username: str
-    password: SecretStr
-
-
-class ApiKeyCredential(Strict):
-    header: str | None = None
-    query: str | None = None
-    value: SecretStr
-
-    @model_validator(mode="after")
-    def _one_place(self) -> Self:
-        _exactly_one(self, ("header", "query"), "place for the key")
-        return self
-
-
-class OAuth2ClientCredentials(Strict):
-    token_url: str
-    client_id: str
-    client_secret: SecretStr
-    scopes: list[str] = []
-    audience: str | None = None
-
-
-class BackendAuthSettings(Strict):
-    """How the gateway authenticates to a backend. Agents never see or supply this."""
-
-    bearer: SecretStr | None = None
-    basic: BasicCredentials | None = None
-    api_key: ApiKeyCredential | None = None
-    oauth2_client_credentials: OAuth2ClientCredentials | None = None
-
-    @model_validator(mode="after")
-    def _one_scheme(self) -> Self:
-        _exactly_one(self, ("bearer", "basic", "api_key", "oauth2_client_credentials"), "auth scheme")
-        return self
-
-
-class ToolSelectionSettings(Strict):
-    include: list[str] | None = None
-    exclude: list[str] = []
-    rename: dict[str, Annotated[str, Field(pattern=NAME)]] = {}
-
-
-BACKEND_KINDS = ("openapi", "python", "sql", "mcp", "graphql", "soap")
-
-
-class WsSecuritySettings(Strict):
-    """WS-Security UsernameToken in the SOAP header."""
-
-    username: str
-    password: SecretStr
-    digest: bool = Field(
-        False, description="Send a password digest (with nonce and created) instead of the text"
-    )
-
-
-class McpStdioSettings(Strict):
-    """An MCP server started as a subprocess, spoken to over its stdin/stdout."""
-
-    command: str = Field(description="The executable, e.g. python or npx")
-    args: list[str] = []
-    env: dict[str, str] = Field({}, description="Extra environment for the server (use ${secret:…})")
-    cwd: str | None = Field(None, description="Working directory (default: this file's directory)")
-
-
-class BackendSettings(Strict):
-    """One enterprise system. The key that names the description also names the kind."""
-
-    openapi: str | None = Field(None, description="Path or URL of a Swagger 2.0 / OpenAPI 3.x description")
-    python: str | None = Field(
-        None, description="`package.module` or `package.module:attr` holding @tool functions"
-    )
-    sql: str | None = Field(
-        None,
-        description="Database URL: sqlite:///file.db, postgresql://…, mysql://… (use ${secret:…} for passwords)",
-    )
-    queries: dict[Annotated[str, Field(pattern=NAME)], SqlQuerySettings] = Field(
-        {}, description="sql: named queries, each a tool"
-    )
-    analyst: SqlAnalystSettings | None = Field(None, description="sql: an optional SELECT-only query tool")
-    graphql: str | None = Field(None, description="A GraphQL endpoint URL")
-    soap: str | None = Field(None, description="Path or URL of a WSDL (imports and includes are followed)")
-    ws_security: WsSecuritySettings | None = Field(None, description="soap: a WS-Security UsernameToken")
-    schema_file: str | None = Field(
-        None, alias="schema", description="graphql: an SDL file; default: ask the endpoint (introspection)"
-    )
-    generate: bool = Field(True, description="graphql: a tool per root Query and Mutation field")
-    depth: int = Field(2, ge=1, le=5, description="graphql: generated selections include objects this deep")
-    operations: dict[Annotated[str, Field(pattern=NAME)], GraphQLOperationSettings] = Field(
-        {}, description="graphql: named operations (a document with variables), each a tool"
-    )
-    mcp: str | McpStdioSettings | None = Field(
-        None, description="An upstream MCP server: its Streamable HTTP URL, or {command, args} for stdio"
-    )
-    prefix: str | None = Field(
-        None, description="mcp: prepended to every upstream tool name (default: the backend's name and _)"
-    )
-    read_only: bool = Field(True, description="sql: queries are read-only unless they say otherwise")
-    max_rows: int = Field(500, gt=0, description="sql: at most this many rows per result")
-    base_url: str | None = None
-    auth: BackendAuthSettings | None = None
-    headers: dict[str, str] = Field({}, description="Fixed headers sent with every upstream request")
-    timeout: Duration = 10.0
-    connect_timeout: Duration = 5.0
-    max_connections: int = Field(100, gt=0)
-    concurrency: int | None = Field(
-        50, gt=0, description="Calls in flight to this backend at once (bulkhead); null = unbounded"
-    )
-    concurrency_wait: Duration = Field(
-        1.0, description="How long a call may wait for a free slot before failing with 503 throttled"
-    )
-    concurrency_per_principal: int | None = Field(
-        None,
-        gt=0,
-        description="At most this many of the slots for one principal, always (default: only its fair share "
-        "of concurrency while others wait)",
-    )
-    rate_limit: str | None = Field(None, description="For all agents together, e.g. 500/second")
-    retry: RetrySettings = RetrySettings()
-    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
-    tools: ToolSelectionSettings = ToolSelectionSettings()
-    auto_approve_changes: bool = Field(
-        False, description="Accept changed tool definitions without review (development only)"
-    )
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Self:
-        _exactly_one(self, BACKEND_KINDS, "backend kind")
-        if self.base_url is not None and not re.match(r"^https?://", self.base_url):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
-        return self
-
-    @field_validator("rate_limit")
-    @classmethod
-    def _rate(cls, value: str | None) -> str | None:
-        return None if value is None else check_rate(value)
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in BACKEND_KINDS if getattr(self, k) is not None)
 
 
 class RedactSettings(Strict):
@@ -455,7 +298,7 @@ class PolicySourceSettings(Strict):
 
     @model_validator(mode="after")
     def _one_place(self) -> Self:
-        _exactly_one(self, ("inline", "file"), "policy source")
+        exactly_one(self, ("inline", "file"), "policy source")
         return self
 
 

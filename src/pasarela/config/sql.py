@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from pasarela.config.base import Strict
 
 TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SqlQuerySettings(_Strict):
+class SqlQuerySettings(Strict):
     """One named query: a tool whose parameters are bound, never interpolated."""
 
     sql: str = Field(description="The statement, with :name placeholders for the parameters")
@@ -27,7 +25,7 @@ class SqlQuerySettings(_Strict):
     max_rows: int | None = Field(None, gt=0, description="Overrides the backend's max_rows")
 
 
-class SqlAnalystSettings(_Strict):
+class SqlAnalystSettings(Strict):
     """A `query` tool taking SELECTs over an allowlist of tables and columns, with a forced LIMIT."""
 
     name: Annotated[str, Field(pattern=TOOL_NAME)] = "query"

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Literal, Self
 
 from limits import parse_many
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from pasarela.config.base import Strict
 from pasarela.config.durations import Duration
 
 KeyDimension = Literal["principal", "role", "tool", "backend"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def check_rate(value: str) -> str:
@@ -27,7 +24,7 @@ def check_rate(value: str) -> str:
     return value
 
 
-class RetrySettings(_Strict):
+class RetrySettings(Strict):
     """Retries of idempotent calls on retryable failures, with exponential backoff and jitter."""
 
     attempts: int = Field(3, ge=1, le=10, description="Total attempts, the first included (1 = never retry)")
@@ -42,7 +39,7 @@ class RetrySettings(_Strict):
     budget_window: Duration = Field(10.0, description="The window the retry budget is counted over")
 
 
-class CircuitBreakerSettings(_Strict):
+class CircuitBreakerSettings(Strict):
     """Stop calling a failing backend for a while, then probe it."""
 
     enabled: bool = True
@@ -60,7 +57,7 @@ class CircuitBreakerSettings(_Strict):
     )
 
 
-class CacheSettings(_Strict):
+class CacheSettings(Strict):
     """Results of a read-only tool, kept per identity unless declared otherwise."""
 
     ttl: Duration = Field(description="How long a result is served from the cache; 0 = never cache")
@@ -82,7 +79,7 @@ class CacheSettings(_Strict):
         return self
 
 
-class _Match(_Strict):
+class _Match(Strict):
     """Which calls a rule applies to; an empty list matches anything."""
 
     principals: list[str] = Field([], description="Principal ids the rule applies to")
@@ -112,18 +109,18 @@ class QuotaRule(_Match):
     per: Literal["day", "month"] = Field(description="The budget resets at the start of each UTC day/month")
 
 
-class IdempotencySettings(_Strict):
+class IdempotencySettings(Strict):
     ttl: Duration = Field(86400.0, description="How long a key's first outcome is kept for replay")
     abandon_after: Duration = Field(
         300.0, description="A first call still unfinished after this long (a crashed replica) frees its key"
     )
 
 
-class CacheStoreSettings(_Strict):
+class CacheStoreSettings(Strict):
     max_entries: int = Field(10_000, gt=0, description="memory:// only: least recently used entries go first")
 
 
-class McpSessionSettings(_Strict):
+class McpSessionSettings(Strict):
     """MCP sessions (Streamable HTTP): no principal may take the table from the others."""
 
     max: int = Field(10_000, gt=0, description="Open sessions on this replica, all principals together")

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Generic, TypeVar
 
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import BackendBase
 from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.secrets import Redactor
 
+S = TypeVar("S", bound=BackendBase)
 
-class BackendConnector:
-    """Base of the connectors built from `backends.<name>` (one shape of constructor for all)."""
 
-    def __init__(
-        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
-    ) -> None:
+class BackendConnector(Generic[S]):
+    """Base of the connectors built from `backends.<name>` (one shape of constructor for all),
+    typed by the settings of their kind."""
+
+    def __init__(self, backend: str, settings: S, *, base_dir: Path, redactor: Redactor, source: str) -> None:
         self.backend = backend
         self.settings = settings
         self.base_dir = base_dir  # relative paths in the settings are relative to the config file

@@ -10,7 +10,7 @@ from typing import Protocol
 import aiohttp
 import anyio
 
-from pasarela.config.model import BackendAuthSettings, OAuth2ClientCredentials
+from pasarela.config.backends import BackendAuthSettings, OAuth2ClientCredentials
 from pasarela.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 # Refresh a token this long before it expires, so no request carries an expiring one.

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 
 from pasarela import __version__
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import HttpBackend
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.http_auth import BackendAuth, StaticAuth, build_auth
 from pasarela.secrets import Redactor
 
 
-def make_session(settings: BackendSettings) -> aiohttp.ClientSession:
+def make_session(settings: HttpBackend) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(
             limit=settings.max_connections, limit_per_host=settings.max_connections, ttl_dns_cache=300
@@ -27,12 +28,13 @@ def make_session(settings: BackendSettings) -> aiohttp.ClientSession:
     )
 
 
-class HttpBackendConnector(BackendConnector):
+H = TypeVar("H", bound=HttpBackend)
+
+
+class HttpBackendConnector(BackendConnector[H]):
     """A connector that speaks HTTP: one pooled session and the backend's credential."""
 
-    def __init__(
-        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
-    ) -> None:
+    def __init__(self, backend: str, settings: H, *, base_dir: Path, redactor: Redactor, source: str) -> None:
         super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self._session: aiohttp.ClientSession | None = None
         self._auth: BackendAuth = StaticAuth()

@@ -29,7 +29,7 @@ from pydantic_core import to_jsonable_python
 
 from pasarela.catalog.naming import sanitize_tool_name
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import PythonBackend
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.errors import (
@@ -133,14 +133,13 @@ def _describe(
     )
 
 
-class PythonConnector(BackendConnector):
+class PythonConnector(BackendConnector[PythonBackend]):
     """Tools from `@tool` functions found at `package.module` or `package.module:attr`."""
 
     def __init__(
-        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+        self, backend: str, settings: PythonBackend, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
         super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
-        assert settings.python is not None
         self.target = settings.python
         self._tools: dict[str, PythonTool] = {}
 

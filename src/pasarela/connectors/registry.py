@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pasarela.catalog.description_cache import DescriptionCache, default_directory
+from pasarela.config.backends import (
+    BackendBase,
+    BackendSettings,
+    GraphQLBackend,
+    McpBackend,
+    OpenApiBackend,
+    PythonBackend,
+    SoapBackend,
+    SqlBackend,
+)
 from pasarela.config.loader import LoadedConfig
-from pasarela.config.model import BackendSettings
 from pasarela.connectors.base import Connector
 from pasarela.connectors.openapi import OpenApiConnector
 from pasarela.connectors.python import PythonConnector
 
-ConnectorFactory = Callable[[str, BackendSettings, LoadedConfig], Connector]
+ConnectorFactory = Callable[[str, Any, LoadedConfig], Connector]
 
 
-def _openapi(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+def _openapi(name: str, settings: OpenApiBackend, config: LoadedConfig) -> Connector:
     return OpenApiConnector(
         name,
         settings,
@@ -25,13 +35,13 @@ def _openapi(name: str, settings: BackendSettings, config: LoadedConfig) -> Conn
     )
 
 
-def _python(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+def _python(name: str, settings: PythonBackend, config: LoadedConfig) -> Connector:
     return PythonConnector(
         name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
     )
 
 
-def _sql(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+def _sql(name: str, settings: SqlBackend, config: LoadedConfig) -> Connector:
     from pasarela.connectors.sql import SqlConnector  # sqlglot is only imported when SQL is used
 
     return SqlConnector(
@@ -39,7 +49,7 @@ def _sql(name: str, settings: BackendSettings, config: LoadedConfig) -> Connecto
     )
 
 
-def _mcp(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+def _mcp(name: str, settings: McpBackend, config: LoadedConfig) -> Connector:
     from pasarela.connectors.upstream_mcp import UpstreamMcpConnector
 
     return UpstreamMcpConnector(
@@ -47,7 +57,7 @@ def _mcp(name: str, settings: BackendSettings, config: LoadedConfig) -> Connecto
     )
 
 
-def _graphql(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+def _graphql(name: str, settings: GraphQLBackend, config: LoadedConfig) -> Connector:
     from pasarela.connectors.graphql import GraphQLConnector
 
     return GraphQLConnector(
@@ -55,7 +65,7 @@ def _graphql(name: str, settings: BackendSettings, config: LoadedConfig) -> Conn
     )
 
 
-def _soap(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
+def _soap(name: str, settings: SoapBackend, config: LoadedConfig) -> Connector:
     from pasarela.connectors.soap import SoapConnector  # zeep is only imported when SOAP is used
 
     return SoapConnector(
@@ -76,15 +86,16 @@ def description_cache(config: LoadedConfig) -> DescriptionCache | None:
     return DescriptionCache(directory, config.redactor)
 
 
-CONNECTORS: dict[str, ConnectorFactory] = {
-    "soap": _soap,
-    "openapi": _openapi,
-    "python": _python,
-    "sql": _sql,
-    "mcp": _mcp,
-    "graphql": _graphql,
+# By settings model: the kinds are those of config.backends.BACKEND_MODELS, each with its factory.
+CONNECTORS: dict[type[BackendBase], ConnectorFactory] = {
+    SoapBackend: _soap,
+    OpenApiBackend: _openapi,
+    PythonBackend: _python,
+    SqlBackend: _sql,
+    McpBackend: _mcp,
+    GraphQLBackend: _graphql,
 }
 
 
 def create_connector(name: str, settings: BackendSettings, config: LoadedConfig) -> Connector:
-    return CONNECTORS[settings.kind](name, settings, config)
+    return CONNECTORS[type(settings)](name, settings, config)

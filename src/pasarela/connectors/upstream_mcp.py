@@ -27,7 +27,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
-from pasarela.config.model import BackendSettings, McpStdioSettings
+from pasarela.config.backends import McpBackend, McpStdioSettings
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_auth import static_headers
@@ -94,11 +94,10 @@ class _Session:
             await self._task
 
 
-class UpstreamMcpConnector(BackendConnector):
+class UpstreamMcpConnector(BackendConnector[McpBackend]):
     def __init__(
-        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+        self, backend: str, settings: McpBackend, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
-        assert settings.mcp is not None
         super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self.prefix = settings.prefix if settings.prefix is not None else f"{backend}_"
         self._session: _Session | None = None

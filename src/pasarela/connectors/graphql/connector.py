@@ -19,7 +19,7 @@ import orjson
 
 from graphql import GraphQLError, GraphQLSchema, build_client_schema, build_schema, get_introspection_query
 from pasarela.catalog.spec import ToolSpec
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import GraphQLBackend
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.graphql.documents import Operation, operation_tool, root_field_tool
 from pasarela.connectors.http_session import HttpBackendConnector
@@ -29,11 +29,10 @@ from pasarela.secrets import Redactor
 MAX_ERRORS = 5
 
 
-class GraphQLConnector(HttpBackendConnector):
+class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
     def __init__(
-        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+        self, backend: str, settings: GraphQLBackend, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
-        assert settings.graphql is not None
         super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self.url = settings.graphql
         self._operations: dict[str, Operation] = {}

@@ -15,7 +15,7 @@ from yarl import URL
 
 from pasarela.catalog.description_cache import DescriptionCache
 from pasarela.catalog.spec import ToolSpec
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import OpenApiBackend
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.connectors.openapi import cache as entries
@@ -37,18 +37,17 @@ _TEMPLATE = re.compile(r"\{([^}]+)\}")
 MAX_ERROR_BODY = 2000
 
 
-class OpenApiConnector(HttpBackendConnector):
+class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
     def __init__(
         self,
         backend: str,
-        settings: BackendSettings,
+        settings: OpenApiBackend,
         *,
         base_dir: Path,
         redactor: Redactor,
         source: str,
         cache: DescriptionCache | None = None,
     ) -> None:
-        assert settings.openapi is not None
         super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self._operations: dict[str, Operation] = {}
         self._base_url = ""
@@ -57,7 +56,6 @@ class OpenApiConnector(HttpBackendConnector):
     # -- loading ---------------------------------------------------------------------------
 
     async def load(self) -> list[ToolSpec]:
-        assert self.settings.openapi is not None
         try:
             content, location = await read_source(self.settings.openapi, self.base_dir)
             key = (

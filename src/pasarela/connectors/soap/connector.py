@@ -27,7 +27,7 @@ from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import SoapBackend
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.http_auth import static_headers
@@ -46,18 +46,16 @@ class _Target:
     only_child: str | None = None
 
 
-class SoapConnector(BackendConnector):
+class SoapConnector(BackendConnector[SoapBackend]):
     def __init__(
-        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+        self, backend: str, settings: SoapBackend, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
-        assert settings.soap is not None
         super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self._client: zeep.Client | None = None
         self._targets: dict[str, _Target] = {}
         self._bound: dict[tuple[str, str], Any] = {}
 
     def _location(self) -> str:
-        assert self.settings.soap is not None
         location = self.settings.soap
         if location.startswith(("http://", "https://")):
             return location

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pasarela.catalog.spec import ToolSpec
-from pasarela.config.model import BackendSettings
+from pasarela.config.backends import SqlBackend
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import UpstreamResult
 from pasarela.connectors.sql.analyst import Analyst
@@ -50,11 +50,10 @@ _GRACE = 1.0
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "mysql": "mysql+aiomysql"}
 
 
-class SqlConnector(BackendConnector):
+class SqlConnector(BackendConnector[SqlBackend]):
     def __init__(
-        self, backend: str, settings: BackendSettings, *, base_dir: Path, redactor: Redactor, source: str
+        self, backend: str, settings: SqlBackend, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
-        assert settings.sql is not None
         super().__init__(backend, settings, base_dir=base_dir, redactor=redactor, source=source)
         self.dialect = dialect_of(settings.sql)
         self._queries: dict[str, NamedQuery] = {}
@@ -108,7 +107,6 @@ class SqlConnector(BackendConnector):
         return specs
 
     def _engines(self) -> tuple[AsyncEngine | None, AsyncEngine]:
-        assert self.settings.sql is not None
         url = make_url(self.settings.sql)
         scheme = url.drivername.split("+", 1)[0]
         family = "mysql" if scheme in ("mysql", "mariadb") else scheme

@@ -1,0 +1,219 @@
+"""`backends:` — one model per kind of system, chosen by the key that names the kind.
+
+An `openapi` backend accepts what an OpenAPI backend uses and nothing else: another kind's
+settings (`queries` on a REST system, `ws_security` on SQL) are unknown keys, reported with the
+keys that kind accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import Discriminator, Field, SecretStr, Tag, field_validator, model_validator
+
+from pasarela.config.base import NAME, Strict, exactly_one
+from pasarela.config.durations import Duration
+from pasarela.config.graphql import GraphQLOperationSettings
+from pasarela.config.sql import SqlAnalystSettings, SqlQuerySettings
+from pasarela.config.traffic import CircuitBreakerSettings, RetrySettings, check_rate
+
+
+class BasicCredentials(Strict):
+    username: str
+    password: SecretStr
+
+
+class ApiKeyCredential(Strict):
+    header: str | None = None
+    query: str | None = None
+    value: SecretStr
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Self:
+        exactly_one(self, ("header", "query"), "place for the key")
+        return self
+
+
+class OAuth2ClientCredentials(Strict):
+    token_url: str
+    client_id: str
+    client_secret: SecretStr
+    scopes: list[str] = []
+    audience: str | None = None
+
+
+class BackendAuthSettings(Strict):
+    """How the gateway authenticates to a backend. Agents never see or supply this."""
+
+    bearer: SecretStr | None = None
+    basic: BasicCredentials | None = None
+    api_key: ApiKeyCredential | None = None
+    oauth2_client_credentials: OAuth2ClientCredentials | None = None
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> Self:
+        exactly_one(self, ("bearer", "basic", "api_key", "oauth2_client_credentials"), "auth scheme")
+        return self
+
+
+class ToolSelectionSettings(Strict):
+    include: list[str] | None = None
+    exclude: list[str] = []
+    rename: dict[str, Annotated[str, Field(pattern=NAME)]] = {}
+
+
+class WsSecuritySettings(Strict):
+    """WS-Security UsernameToken in the SOAP header."""
+
+    username: str
+    password: SecretStr
+    digest: bool = Field(
+        False, description="Send a password digest (with nonce and created) instead of the text"
+    )
+
+
+class McpStdioSettings(Strict):
+    """An MCP server started as a subprocess, spoken to over its stdin/stdout."""
+
+    command: str = Field(description="The executable, e.g. python or npx")
+    args: list[str] = []
+    env: dict[str, str] = Field({}, description="Extra environment for the server (use ${secret:…})")
+    cwd: str | None = Field(None, description="Working directory (default: this file's directory)")
+
+
+class BackendBase(Strict):
+    """What every kind of backend has: time limits, traffic control and tool selection."""
+
+    kind: ClassVar[str]
+
+    timeout: Duration = 10.0
+    connect_timeout: Duration = 5.0
+    concurrency: int | None = Field(
+        50, gt=0, description="Calls in flight to this backend at once (bulkhead); null = unbounded"
+    )
+    concurrency_wait: Duration = Field(
+        1.0, description="How long a call may wait for a free slot before failing with 503 throttled"
+    )
+    concurrency_per_principal: int | None = Field(
+        None,
+        gt=0,
+        description="At most this many of the slots for one principal, always (default: only its fair share "
+        "of concurrency while others wait)",
+    )
+    rate_limit: str | None = Field(None, description="For all agents together, e.g. 500/second")
+    retry: RetrySettings = RetrySettings()
+    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    tools: ToolSelectionSettings = ToolSelectionSettings()
+    auto_approve_changes: bool = Field(
+        False, description="Accept changed tool definitions without review (development only)"
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        return None if value is None else check_rate(value)
+
+
+class HttpBackend(BackendBase):
+    """Backends reached over HTTP: the gateway's own credential, fixed headers, a pool."""
+
+    auth: BackendAuthSettings | None = None
+    headers: dict[str, str] = Field({}, description="Fixed headers sent with every upstream request")
+    max_connections: int = Field(100, gt=0)
+
+
+class _BaseUrl(HttpBackend):
+    base_url: str | None = Field(None, description="Overrides the address the description gives")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        return value
+
+
+class OpenApiBackend(_BaseUrl):
+    kind: ClassVar[str] = "openapi"
+    openapi: str = Field(description="Path or URL of a Swagger 2.0 / OpenAPI 3.x description")
+
+
+class SoapBackend(_BaseUrl):
+    kind: ClassVar[str] = "soap"
+    soap: str = Field(description="Path or URL of a WSDL (imports and includes are followed)")
+    ws_security: WsSecuritySettings | None = Field(None, description="A WS-Security UsernameToken")
+
+
+class GraphQLBackend(HttpBackend):
+    kind: ClassVar[str] = "graphql"
+    graphql: str = Field(description="A GraphQL endpoint URL")
+    schema_file: str | None = Field(
+        None, alias="schema", description="An SDL file; default: ask the endpoint (introspection)"
+    )
+    generate: bool = Field(True, description="A tool per root Query and Mutation field")
+    depth: int = Field(2, ge=1, le=5, description="Generated selections include objects this deep")
+    operations: dict[Annotated[str, Field(pattern=NAME)], GraphQLOperationSettings] = Field(
+        {}, description="Named operations (a document with variables), each a tool"
+    )
+
+
+class McpBackend(HttpBackend):
+    kind: ClassVar[str] = "mcp"
+    mcp: str | McpStdioSettings = Field(
+        description="An upstream MCP server: its Streamable HTTP URL, or {command, args} for stdio"
+    )
+    prefix: str | None = Field(
+        None, description="Prepended to every upstream tool name (default: the backend's name and _)"
+    )
+
+
+class SqlBackend(BackendBase):
+    kind: ClassVar[str] = "sql"
+    sql: str = Field(
+        description="Database URL: sqlite:///file.db, postgresql://…, mysql://… (use ${secret:…} for passwords)",
+    )
+    queries: dict[Annotated[str, Field(pattern=NAME)], SqlQuerySettings] = Field(
+        {}, description="Named queries, each a tool"
+    )
+    analyst: SqlAnalystSettings | None = Field(None, description="An optional SELECT-only query tool")
+    read_only: bool = Field(True, description="Queries are read-only unless they say otherwise")
+    max_rows: int = Field(500, gt=0, description="At most this many rows per result")
+    max_connections: int = Field(100, gt=0)
+
+
+class PythonBackend(BackendBase):
+    kind: ClassVar[str] = "python"
+    python: str = Field(description="`package.module` or `package.module:attr` holding @tool functions")
+
+
+BACKEND_MODELS: dict[str, type[BackendBase]] = {
+    model.kind: model
+    for model in (OpenApiBackend, PythonBackend, SqlBackend, McpBackend, GraphQLBackend, SoapBackend)
+}
+BACKEND_KINDS = tuple(BACKEND_MODELS)
+
+
+def kind_of(value: Any) -> str | None:
+    """The kind a backend's settings declare: the one kind key present (None: none or several)."""
+    if isinstance(value, BackendBase):
+        return value.kind
+    if not isinstance(value, dict):
+        return None
+    present = [kind for kind in BACKEND_KINDS if kind in value]
+    return present[0] if len(present) == 1 else None
+
+
+BackendSettings = Annotated[
+    Annotated[OpenApiBackend, Tag("openapi")]
+    | Annotated[PythonBackend, Tag("python")]
+    | Annotated[SqlBackend, Tag("sql")]
+    | Annotated[McpBackend, Tag("mcp")]
+    | Annotated[GraphQLBackend, Tag("graphql")]
+    | Annotated[SoapBackend, Tag("soap")],
+    Discriminator(
+        kind_of,
+        custom_error_type="backend_kind",
+        custom_error_message=f"a backend needs exactly one kind key: {' | '.join(BACKEND_KINDS)}",
+    ),
+]
