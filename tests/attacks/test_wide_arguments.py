@@ -5,7 +5,6 @@ of CPU and one agent sending a few in parallel stalled the gateway for every oth
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import orjson

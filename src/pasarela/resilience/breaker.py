@@ -136,7 +136,7 @@ class CircuitBreaker:
             name, self.settings.half_open_calls, self._state_ttl
         ):
             return Permit(caller=caller, caller_probe=True)
-        self._caller_refused(tool, state, opened_at, now)
+        raise self._caller_refused(tool, state, opened_at, now)
 
     async def _refuse_isolated(self, tool: str, caller: str | None, now: float) -> None:
         if caller is None:
@@ -144,12 +144,14 @@ class CircuitBreaker:
         opened_at = await self._opened_at(caller_name(self.backend, caller), now)
         if self._state_at(opened_at, now) is BreakerState.OPEN:
             assert opened_at is not None
-            self._caller_refused(tool, BreakerState.OPEN, opened_at, now)
+            raise self._caller_refused(tool, BreakerState.OPEN, opened_at, now)
 
-    def _caller_refused(self, tool: str, state: BreakerState, opened_at: float, now: float) -> None:
+    def _caller_refused(
+        self, tool: str, state: BreakerState, opened_at: float, now: float
+    ) -> CallerCircuitOpen:
         self._metrics.caller_breaker_rejections.labels(self.backend, tool).inc()
         retry_after = self._retry_after(state, opened_at, now)
-        raise CallerCircuitOpen(
+        return CallerCircuitOpen(
             f"your calls to {self.backend} keep failing, and other principals' calls do not: yours "
             f"are paused for {max(1, round(retry_after))}s (theirs are unaffected). If the backend "
             "rejects what you send, check your arguments (types, ranges, ids) rather than retrying",

@@ -72,10 +72,10 @@ def check_arguments(arguments: Any, *, tool: str, max_depth: int, max_values: in
             continue
         seen += 1
         if seen > max_values:  # stop at once: the walk itself must stay cheap
-            message = f"more than {max_values} values (arguments hold at most {max_values}, nested included)"
+            limit = f"more than {max_values} values (arguments hold at most {max_values}, nested included)"
             raise InvalidArguments(
                 f"arguments for {tool!r} are too large: more than {max_values} values",
-                [ArgumentProblem("/", message)],
+                [ArgumentProblem("/", limit)],
             )
         message = _problem(value, len(walking) + 1, max_depth)
         if message is not None:
