@@ -87,6 +87,14 @@ class AuditStage:
                 if committed is not None and not await self._settled(committed, call):
                     log.error("audit_not_durable", request_id=call.request_id, outcome=exc.code)
                 raise
+            except BaseException as exc:
+                # The agent cancelled (MCP `notifications/cancelled`, a dropped connection) or a
+                # stage failed unexpectedly: the backend may already have done the work, so the
+                # call is recorded all the same. Nothing is awaited here: a cancelled task may not
+                # wait, and the record is queued for the next batch.
+                code = "cancelled" if isinstance(exc, asyncio.CancelledError) else "internal"
+                self._record(call, notes.get("decision"), code, None, started, durable=False)
+                raise
             committed = self._record(
                 call, notes.get("decision"), "ok", outcome.meta.get("upstream_status"), started, durable
             )

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import yaml
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from pasarela.config.loader import LoadedConfig
 from pasarela.errors import ArgumentProblem, ConfigError, ConfigProblem
@@ -34,10 +34,30 @@ class Contract:
         found = []
         for error in self.validator.iter_errors(data):
             pointer = "/" + "/".join(str(p) for p in error.absolute_path)
-            found.append(ArgumentProblem(pointer, error.message[:200]))
+            found.append(ArgumentProblem(pointer, _without_values(error)[:200]))
             if len(found) >= limit:
                 break
         return found
+
+
+def _without_values(error: ValidationError) -> str:
+    """What the schema expected, never the value found: a result breaking its contract is answered
+    (and logged) before any result rule could decide whether the caller may see it."""
+    keyword, expected = error.validator, error.validator_value
+    if keyword == "required":
+        return str(error.message)  # names the missing property: the schema's words, not data
+    if keyword in ("additionalProperties", "unevaluatedProperties") and expected is False:
+        return "holds properties the schema does not allow"
+    if keyword == "type":
+        return f"not of type {orjson.dumps(expected).decode()}"
+    if keyword == "enum":
+        return f"not one of {orjson.dumps(expected).decode()}"
+    scalar = isinstance(expected, str | int | float | bool) or (
+        isinstance(expected, list) and all(isinstance(v, str | int | float | bool) for v in expected)
+    )
+    if scalar:
+        return f"breaks {keyword!r}: {orjson.dumps(expected).decode()}"
+    return f"breaks {keyword!r} of the schema"
 
 
 class SchemaRegistry:

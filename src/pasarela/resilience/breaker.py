@@ -108,10 +108,11 @@ class CircuitBreaker:
             if state is BreakerState.CLOSED:
                 return await self._admit_caller(tool, caller, now)
             assert opened_at is not None
-            if state is BreakerState.HALF_OPEN and await self._store.take_probe(
-                self.backend, self.settings.half_open_calls, self._state_ttl
-            ):
-                return Permit(probe=True, caller=caller)
+            if state is BreakerState.HALF_OPEN:
+                # An isolated caller may not probe for everyone: its inputs would decide for all.
+                await self._refuse_isolated(tool, caller, now)
+                if await self._store.take_probe(self.backend, self.settings.half_open_calls, self._state_ttl):
+                    return Permit(probe=True, caller=caller)
         except SharedStoreError as exc:
             log.warning("breaker_store_unavailable", backend=self.backend, error=str(exc))
             return Permit(tracked=False)
@@ -135,9 +136,22 @@ class CircuitBreaker:
             name, self.settings.half_open_calls, self._state_ttl
         ):
             return Permit(caller=caller, caller_probe=True)
+        raise self._caller_refused(tool, state, opened_at, now)
+
+    async def _refuse_isolated(self, tool: str, caller: str | None, now: float) -> None:
+        if caller is None:
+            return
+        opened_at = await self._opened_at(caller_name(self.backend, caller), now)
+        if self._state_at(opened_at, now) is BreakerState.OPEN:
+            assert opened_at is not None
+            raise self._caller_refused(tool, BreakerState.OPEN, opened_at, now)
+
+    def _caller_refused(
+        self, tool: str, state: BreakerState, opened_at: float, now: float
+    ) -> CallerCircuitOpen:
         self._metrics.caller_breaker_rejections.labels(self.backend, tool).inc()
         retry_after = self._retry_after(state, opened_at, now)
-        raise CallerCircuitOpen(
+        return CallerCircuitOpen(
             f"your calls to {self.backend} keep failing, and other principals' calls do not: yours "
             f"are paused for {max(1, round(retry_after))}s (theirs are unaffected). If the backend "
             "rejects what you send, check your arguments (types, ranges, ids) rather than retrying",
@@ -162,7 +176,9 @@ class CircuitBreaker:
         slow = self.settings.slow_call
         failed = failed or (slow is not None and duration >= slow)
         try:
-            if permit.probe:
+            if permit.probe and permit.caller is not None and failed:
+                await self._record_caller_probe_failure(permit.caller)
+            elif permit.probe:
                 await self._record_probe(self.backend, failed)
             elif permit.caller_probe:
                 assert permit.caller is not None
@@ -181,6 +197,27 @@ class CircuitBreaker:
             await self._store.reset(name)
             self._seen[name] = (None, self._clock())
             self._transition(name, BreakerState.CLOSED, "probes_succeeded")
+
+    async def _record_caller_probe_failure(self, caller: str) -> None:
+        """A probe failed: it reopens the circuit for everyone only if others are failing too.
+        A caller failing alone is isolated and its probe given back, so one agent's inputs
+        cannot keep the backend's circuit open (docs/resilience.md)."""
+        settings, now = self.settings, self._clock()
+        await self._store.record_caller(self.backend, caller, now, True, settings.window)
+        failing = await self._store.failing_callers(
+            self.backend, now, settings.window, settings.failure_ratio, settings.min_principals
+        )
+        if failing >= settings.min_principals:
+            await self._open(self.backend, f"a probe failed, {failing}+ principals failing")
+            return
+        await self._isolate_caller(caller, "its probe failed while no other principal's calls fail")
+        await self._store.release_probe(self.backend)
+
+    async def _isolate_caller(self, caller: str, reason: str) -> None:
+        name, now = caller_name(self.backend, caller), self._clock()
+        await self._store.isolate(self.backend, caller, now, self._state_ttl)
+        self._seen[name] = (now, now)
+        self._transition(name, BreakerState.OPEN, reason)
 
     def _tripping(self, counts: WindowCounts) -> bool:
         return (
@@ -209,7 +246,7 @@ class CircuitBreaker:
                 return
         name = caller_name(self.backend, caller)
         if self._tripping(own) and await self._store.opened_at(name) is None:
-            await self._open(name, f"{own.failures}/{own.calls} of one caller's calls failed")
+            await self._isolate_caller(caller, f"{own.failures}/{own.calls} of one caller's calls failed")
 
     async def _open(self, name: str, reason: str) -> None:
         now = self._clock()

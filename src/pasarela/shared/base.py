@@ -74,6 +74,15 @@ class BreakerStore(Protocol):
         Returns (all callers' counts, this caller's counts) over the last `window` seconds."""
         ...
 
+    async def isolate(self, name: str, caller: str, now: float, ttl: float) -> None:
+        """Open `caller`'s own breaker at `now` and take its calls out of the breaker's window
+        (bucket by bucket): an isolated caller's failures no longer weigh on the backend's."""
+        ...
+
+    async def release_probe(self, name: str) -> None:
+        """Give back a probe taken with `take_probe` whose outcome did not judge the breaker."""
+        ...
+
     async def failing_callers(self, name: str, now: float, window: float, ratio: float, enough: int) -> int:
         """How many callers that failed in the last `window` seconds are failing now: their own
         window is `failing(ratio)`, or their own breaker is open. Stops counting at `enough`."""

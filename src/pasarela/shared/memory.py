@@ -107,6 +107,21 @@ class MemoryBreakers:
             now, failed, window
         )
 
+    async def isolate(self, name: str, caller: str, now: float, ttl: float) -> None:
+        own = self._breakers.get(caller_name(name, caller))
+        backend = self._breakers.get(name)
+        if own is not None and backend is not None:
+            for bucket, (calls, failures) in own.buckets.items():
+                counts = backend.buckets.get(bucket)
+                if counts is not None:
+                    counts[0], counts[1] = max(0, counts[0] - calls), max(0, counts[1] - failures)
+        await self.trip(caller_name(name, caller), now, ttl)
+
+    async def release_probe(self, name: str) -> None:
+        breaker = self._breakers.get(name)
+        if breaker is not None and breaker.probes > 0:
+            breaker.probes -= 1
+
     async def failing_callers(self, name: str, now: float, window: float, ratio: float, enough: int) -> int:
         breaker = self._breakers.get(name)
         if breaker is None:

@@ -139,6 +139,35 @@ class RedisBreakers:
         *_, everyone, mine = await _guarded(run)
         return await self._tally(key, everyone, current), await self._tally(own, mine, current)
 
+    async def isolate(self, name: str, caller: str, now: float, ttl: float) -> None:
+        backend = self._keys(name)[3]
+        own = self._keys(caller_name(name, caller))[3]
+
+        async def read() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(own)
+                pipe.hgetall(backend)
+                result: list[Any] = await pipe.execute()
+                return result
+
+        mine, everyone = await _guarded(read)
+        # Never below zero: the backend's window may have been reset since (it tripped).
+        taken = {f: min(int(v), int(everyone[f])) for f, v in mine.items() if f in everyone}
+
+        async def run() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for field, value in taken.items():
+                    pipe.hincrby(backend, field.decode(), -value)
+                await pipe.execute()
+
+        if taken:
+            await _guarded(run)
+        await self.trip(caller_name(name, caller), now, ttl)
+
+    async def release_probe(self, name: str) -> None:
+        _, probes, _, _, _ = self._keys(name)
+        await _guarded(lambda: self._client.decr(probes))
+
     async def failing_callers(self, name: str, now: float, window: float, ratio: float, enough: int) -> int:
         failers = self._keys(name)[4]
         current = bucket_of(now, window)
