@@ -47,6 +47,12 @@ class ServerSettings(Strict):
     allowed_hosts: list[str] | None = None
     max_request_bytes: int = Field(4 * 1024 * 1024, gt=0)
     mcp_sessions: McpSessionSettings = McpSessionSettings()
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes serving the port (one per core); more than one needs shared: redis://",
+    )
 
 
 class EnvSecretsSettings(Strict):
@@ -515,6 +521,24 @@ class Settings(Strict):
     @classmethod
     def _shared_scheme(cls, value: str) -> str:
         return _check_scheme(value, SHARED_SCHEMES)
+
+    @model_validator(mode="after")
+    def _workers_share(self) -> Self:
+        problem = workers_problem(self.shared, self.server.workers)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+def workers_problem(shared: str, workers: int) -> str | None:
+    """Why `workers` processes cannot run on this shared state (None when they can)."""
+    if workers > 1 and shared.split("://", 1)[0] == "memory":
+        return (
+            f"server.workers is {workers}, but shared is memory://, which lives inside one process: "
+            "each worker would keep its own rate limits, breakers, bulkheads, idempotency keys and "
+            "cache. Set shared: redis://… so all the workers share them, or run one worker"
+        )
+    return None
 
 
 def json_schema() -> dict[str, Any]:
