@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 from collections.abc import Callable
@@ -69,6 +70,10 @@ async def serve_http(
         raise
     live = LiveRuntime(runtime)
     app = create_app(live, slot)
+    # Everything built so far lives as long as the process: out of the collector's sight, a
+    # full collection no longer walks it (they took up to 280 ms under load: the MCP tail).
+    gc.collect()
+    gc.freeze()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
