@@ -24,9 +24,17 @@ async def open_sessions(
 ) -> list[Client]:
     sessions = []
     for _ in range(count):
-        http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
-        client = Client(streamable_http_client(url, http_client=http), mode=mode)
-        sessions.append(await stack.enter_async_context(client))
+        for attempt in range(5):  # a gateway may refuse an opening under load: try again
+            http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
+            client = Client(streamable_http_client(url, http_client=http), mode=mode)
+            try:
+                sessions.append(await stack.enter_async_context(client))
+                break
+            except Exception as exc:
+                print(f"error opening a session (attempt {attempt + 1}): {exc}", file=sys.stderr, flush=True)
+                await anyio.sleep(0.5)
+    if len(sessions) < count:
+        print(f"only {len(sessions)} of {count} sessions opened", file=sys.stderr, flush=True)
     return sessions
 
 
