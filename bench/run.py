@@ -1,6 +1,7 @@
 """Benchmark: the same call directly, through the REST door and through the MCP door.
 
     .venv/bin/python -m bench.run [--rate 200] [--duration 20] [--concurrency 32]
+    .venv/bin/python -m bench.run --targets --mcp-closed 8 32 --workers 2   # MCP sessions only
 
 Starts a fast upstream and `pasarela serve` as separate processes, then for each target
 runs an open-loop phase at a fixed rate (latency measured from each request's *intended*
@@ -33,6 +34,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from tests.helpers.servers import free_port
 
+from bench.mcpdriver import open_sessions, sessions_loop
 from bench.rawhttp import RawPool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,13 +127,20 @@ async def closed_loop(call: Caller, concurrency: int, duration: float) -> tuple[
 
 
 def write_config(
-    directory: Path, upstream: str, port: int, *, audit: bool = True, durability: str = "writes"
+    directory: Path,
+    upstream: str,
+    port: int,
+    *,
+    audit: bool = True,
+    durability: str = "writes",
+    shared: str = "memory://",
 ) -> Path:
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     path = directory / "pasarela.yaml"
     path.write_text(
         f"""version: 1
 server: {{host: 127.0.0.1, port: {port}}}
+shared: {shared}
 identity:
   api_keys: [{{principal: bench, key_sha256: "{digest}", roles: [bench]}}]
 backends:
@@ -144,8 +153,8 @@ audit: {{enabled: {"true" if audit else "false"}, durability: {durability}}}
     return path
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited early")
@@ -158,50 +167,107 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def processes(
-    profile: Path | None, *, audit: bool = True, durability: str = "writes"
-) -> Iterator[tuple[str, str]]:
-    upstream_port, gateway_port = free_port(), free_port()
-    upstream_url = f"http://127.0.0.1:{upstream_port}"
+def upstream_process() -> Iterator[str]:
+    """bench/upstream.py in its own process; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.upstream", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/openapi.json", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@contextmanager
+def gateway_process(
+    upstream_url: str,
+    profile: Path | None = None,
+    *,
+    audit: bool = True,
+    durability: str = "writes",
+    workers: int = 1,
+    shared: str | None = None,
+) -> Iterator[str]:
+    """`pasarela serve` (with `workers` processes) in front of `upstream_url`; yields its URL."""
+    gateway_port = free_port()
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started: list[subprocess.Popen[bytes]] = []
+    # Several workers need shared state all of them see (memory:// is refused).
+    shared = shared or ("redis://127.0.0.1:6379/14" if workers > 1 else "memory://")
     with tempfile.TemporaryDirectory() as scratch:
+        config = write_config(
+            Path(scratch), upstream_url, gateway_port, audit=audit, durability=durability, shared=shared
+        )
+        prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
+        gateway = subprocess.Popen(
+            [*prefix, "-m", "pasarela", "serve", "-c", str(config), "--workers", str(workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            upstream = subprocess.Popen(
-                [sys.executable, "-m", "bench.upstream", "--port", str(upstream_port)], cwd=ROOT, env=env
-            )
-            started.append(upstream)
-            wait_ready(upstream_url + "/openapi.json", upstream)
-            config = write_config(
-                Path(scratch), upstream_url, gateway_port, audit=audit, durability=durability
-            )
-            prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
-            gateway = subprocess.Popen(
-                [*prefix, "-m", "pasarela", "serve", "-c", str(config)],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            started.append(gateway)
             wait_ready(gateway_url + "/healthz", gateway)
-            yield upstream_url, gateway_url
+            yield gateway_url
         finally:
-            for process in reversed(started):
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop(gateway)
+
+
+@contextmanager
+def processes(
+    profile: Path | None,
+    *,
+    audit: bool = True,
+    durability: str = "writes",
+    workers: int = 1,
+    shared: str | None = None,
+) -> Iterator[tuple[str, str]]:
+    with (
+        upstream_process() as upstream_url,
+        gateway_process(
+            upstream_url, profile, audit=audit, durability=durability, workers=workers, shared=shared
+        ) as gateway_url,
+    ):
+        yield upstream_url, gateway_url
+
+
+async def mcp_closed(gateway_url: str, counts: list[int], duration: float) -> list[Result]:
+    """Closed loops of N official-client sessions, one call in flight each (bench/mcpdriver.py)."""
+    results = []
+    for count in counts:
+        async with AsyncExitStack() as stack:
+            sessions = await open_sessions(
+                stack, f"{gateway_url}/mcp", {"Authorization": f"Bearer {KEY}"}, count
+            )
+            latencies, errors, elapsed = await sessions_loop(
+                sessions, "get_thing", {"thing_id": "42"}, duration
+            )
+        results.append(summarise(f"mcp-{count}-sessions", "closed", None, latencies, errors, elapsed))
+        print(results[-1], flush=True)
+    return results
 
 
 async def run(args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
-    with processes(args.profile, audit=not args.no_audit, durability=args.durability) as (
-        upstream_url,
-        gateway_url,
-    ):
+    with processes(
+        args.profile,
+        audit=not args.no_audit,
+        durability=args.durability,
+        workers=args.workers,
+        shared=args.shared,
+    ) as (upstream_url, gateway_url):
         async with AsyncExitStack() as stack:
             direct = RawPool(upstream_url, args.concurrency)
             rest = RawPool(gateway_url, args.concurrency)
@@ -224,7 +290,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                 b'{"arguments": {"thing_id": "42"}}',
             )
             sessions: list[Client] = []
-            for _ in range(args.mcp_sessions):
+            for _ in range(args.mcp_sessions if "mcp" in args.targets else 0):
                 http = await stack.enter_async_context(
                     create_mcp_http_client(headers={"Authorization": f"Bearer {KEY}"})
                 )
@@ -269,6 +335,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                 latencies, errors, elapsed = await closed_loop(call, args.concurrency, args.duration)
                 results.append(summarise(name, "saturation", None, latencies, errors, elapsed))
                 print(results[-1], flush=True)
+        results += await mcp_closed(gateway_url, args.mcp_closed, args.duration)
     return results
 
 
@@ -306,7 +373,16 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--concurrency", type=int, default=32, help="workers at saturation")
     parser.add_argument("--mcp-sessions", type=int, default=8)
-    parser.add_argument("--targets", nargs="+", default=["direct", "rest", "mcp"])
+    parser.add_argument("--targets", nargs="*", default=["direct", "rest", "mcp"])
+    parser.add_argument(
+        "--mcp-closed",
+        nargs="*",
+        type=int,
+        default=[],
+        help="then closed loops of this many MCP sessions, one call in flight each (e.g. 8 32)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="pasarela serve --workers")
+    parser.add_argument("--shared", help="shared: for the gateway (default memory://, redis:// with workers)")
     parser.add_argument("--profile", type=Path, help="run the gateway under cProfile, write the profile here")
     parser.add_argument("--no-audit", action="store_true", help="run the gateway with the audit trail off")
     parser.add_argument(
@@ -317,7 +393,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     try:
-        results = anyio.run(run, args)
+        results = anyio.run(run, args, backend_options={"use_uvloop": True})  # the driver's own CPU, lowest
     except BaseExceptionGroup as group:
         leaves = []
         stack: list[BaseException] = [group]

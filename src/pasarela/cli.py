@@ -32,9 +32,10 @@ from pasarela.commands.common import (
 )
 from pasarela.commands.state import state_app
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
+from pasarela.config.model import workers_problem
 from pasarela.contracts import load_registry
 from pasarela.contracts.pins import SchemaPins, SchemaReport, check_schemas
-from pasarela.errors import ConfigError, PasarelaError
+from pasarela.errors import ConfigError, ConfigProblem, PasarelaError
 from pasarela.identity import Principal
 from pasarela.pipeline import Decision
 from pasarela.state import StateStore
@@ -78,15 +79,24 @@ def serve(
     config: ConfigOption = Path(DEFAULT_CONFIG),
     host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Override server.port.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Override server.workers (processes, one per core).")
+    ] = None,
 ) -> None:
     """Run the gateway (MCP at /mcp, REST at /v1)."""
     from pasarela.server.serve import serve_http
+    from pasarela.server.workers import run_workers
 
     loaded = load(config)
     configure_logging(
         loaded.redactor, level=loaded.settings.logging.level, fmt=loaded.settings.logging.format
     )
+    count = workers or loaded.settings.server.workers
+    if (problem := workers_problem(loaded.settings.shared, count)) is not None:
+        raise fail_config(ConfigError([ConfigProblem(str(config), "server.workers", problem)]))
     try:
+        if count > 1:
+            return run_workers(config, loaded, host, port, count)
         reload = functools.partial(load_config, config)  # SIGHUP: read the file (and secrets) again
         anyio.run(
             functools.partial(serve_http, loaded, host, port, reload=reload),

@@ -35,6 +35,12 @@ class ServerSettings(Strict):
     mcp_sessions: McpSessionSettings = McpSessionSettings()
     # Deeper arguments are refused at the door; capped well below what later stages can walk.
     max_nesting_depth: int = Field(64, ge=1, le=200)
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes serving the port (one per core); more than one needs shared: redis://",
+    )
 
 
 class EnvSecretsSettings(Strict):
@@ -388,6 +394,24 @@ class Settings(Strict):
     @classmethod
     def _shared_scheme(cls, value: str) -> str:
         return _check_scheme(value, SHARED_SCHEMES)
+
+    @model_validator(mode="after")
+    def _workers_share(self) -> Self:
+        problem = workers_problem(self.shared, self.server.workers)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+def workers_problem(shared: str, workers: int) -> str | None:
+    """Why `workers` processes cannot run on this shared state (None when they can)."""
+    if workers > 1 and shared.split("://", 1)[0] == "memory":
+        return (
+            f"server.workers is {workers}, but shared is memory://, which lives inside one process: "
+            "each worker would keep its own rate limits, breakers, bulkheads, idempotency keys and "
+            "cache. Set shared: redis://… so all the workers share them, or run one worker"
+        )
+    return None
 
 
 def json_schema() -> dict[str, Any]:

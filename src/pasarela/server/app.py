@@ -21,13 +21,15 @@ from pasarela.server.mcp import (
     transport_security,
 )
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
+from pasarela.server.peers import WorkerSlot
 from pasarela.server.rest import RestDoor
 
 AGENT_DOORS = ("/v1", "/mcp")
 
 
-def create_app(runtime: Runtime | LiveRuntime) -> Starlette:
-    """The ASGI app; give it a LiveRuntime to be able to reload (the server settings stay)."""
+def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -> Starlette:
+    """The ASGI app; give it a LiveRuntime to be able to reload (the server settings stay).
+    `slot` says which worker of `serve --workers N` this app runs in."""
     live = runtime if isinstance(runtime, LiveRuntime) else LiveRuntime(runtime)
     server_settings = live.runtime.config.settings.server
     redactor = live.runtime.config.redactor  # one redactor for the process's life (reloads absorb)
@@ -43,6 +45,8 @@ def create_app(runtime: Runtime | LiveRuntime) -> Starlette:
         transport_security(server_settings.host, server_settings.port, server_settings.allowed_hosts),
         max_body_bytes=server_settings.max_request_bytes,
         sessions=server_settings.mcp_sessions,
+        slot=slot,
+        on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
     )
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
     health = HealthRoutes(live)
@@ -55,6 +59,8 @@ def create_app(runtime: Runtime | LiveRuntime) -> Starlette:
                 yield
             finally:
                 health.ready = False
+                if sessions.forwarder is not None:
+                    await sessions.forwarder.aclose()
                 await live.aclose()
 
     return Starlette(

@@ -14,7 +14,6 @@ import mcp_types as types
 import orjson
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 
@@ -28,6 +27,7 @@ from pasarela.pipeline import Gateway
 from pasarela.secrets import Redactor
 from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments, idempotency_key
 from pasarela.server.middleware import principal_of, request_id_of
+from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
 
 PrincipalResolver = Callable[[ServerRequestContext[Any]], Principal]
@@ -183,8 +183,16 @@ def create_session_manager(
     *,
     max_body_bytes: int,
     sessions: McpSessionSettings | None = None,
-) -> StreamableHTTPSessionManager:
-    """Sessions are capped and rate-limited per principal (server/sessions.py)."""
+    slot: WorkerSlot | None = None,
+    on_forward: Callable[[], None] = lambda: None,
+) -> FairSessionManager:
+    """Sessions are capped and rate-limited per principal (server/sessions.py); with `slot`,
+    a session's requests reach the worker that holds it (server/peers.py)."""
     return FairSessionManager(
-        server, sessions or McpSessionSettings(), security, max_body_bytes=max_body_bytes
+        server,
+        sessions or McpSessionSettings(),
+        security,
+        max_body_bytes=max_body_bytes,
+        slot=slot,
+        on_forward=on_forward,
     )

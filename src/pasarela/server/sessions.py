@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from starlette.types import Receive, Scope, Send
 from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import RateLimited
 from pasarela.server.middleware import PRINCIPAL_KEY
+from pasarela.server.peers import Forwarder, WorkerSlot
 
 log = structlog.get_logger("pasarela.mcp.sessions")
 
@@ -98,6 +100,8 @@ class FairSessionManager(StreamableHTTPSessionManager):
         security: TransportSecuritySettings,
         *,
         max_body_bytes: int,
+        slot: WorkerSlot | None = None,
+        on_forward: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(
             app=app,
@@ -110,10 +114,19 @@ class FairSessionManager(StreamableHTTPSessionManager):
         self.table = SessionTable()
         self._rate = parse(settings.open_rate)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        # Under `serve --workers N`: session ids name their worker; the others pass requests on.
+        self.slot = slot
+        self.forwarder = Forwarder(slot) if slot is not None and slot.count > 1 else None
+        self._on_forward = on_forward
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = Headers(scope=scope).get(MCP_SESSION_ID_HEADER)
         if session is not None:
+            owner = self.slot.owner(session) if self.slot is not None else None
+            if self.forwarder is not None and owner is not None and owner != self.forwarder.slot.index:
+                self._on_forward()
+                await self.forwarder(owner, scope, receive, send)
+                return
             await self._serve_existing(session, scope, receive, send)
             return
         principal = getattr(scope.get(PRINCIPAL_KEY), "id", None)
@@ -189,12 +202,23 @@ class FairSessionManager(StreamableHTTPSessionManager):
 
     def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
         transport = super()._admit_session(requestor)
+        if transport is not None and self.slot is not None and transport.mcp_session_id is not None:
+            self._name_by_worker(transport, transport.mcp_session_id)
         opening = _opening.get()
         if transport is not None and opening is not None and transport.mcp_session_id is not None:
             opening.pending = False
             self._unpend(opening.principal)
             self.table.add(opening.principal, transport.mcp_session_id)
         return transport
+
+    def _name_by_worker(self, transport: StreamableHTTPServerTransport, made: str) -> None:
+        """Rename a session the SDK just registered (nothing has seen its id yet) to name this worker."""
+        assert self.slot is not None
+        named = self.slot.session_id(made)
+        transport.mcp_session_id = named
+        self._server_instances[named] = self._server_instances.pop(made)
+        if made in self._session_owners:
+            self._session_owners[named] = self._session_owners.pop(made)
 
     async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
         self.table.remove(session_id)

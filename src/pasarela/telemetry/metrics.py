@@ -1,8 +1,18 @@
-"""Prometheus metrics, on a registry per gateway (so several gateways can share a process)."""
+"""Prometheus metrics, on a registry per gateway (so several gateways can share a process).
+
+Under `pasarela serve --workers N` every worker writes its values to files in
+PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, chosen when the module is
+imported) and /metrics, whichever worker answers it, sums them across the workers.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -83,6 +93,7 @@ class GatewayMetrics:
             "Circuit breaker state as last seen by this replica: 0 closed, 1 open, 2 half-open",
             ["backend"],
             registry=self.registry,
+            multiprocess_mode="livemostrecent",  # the latest any live worker saw
         )
         self.breaker_transitions = Counter(
             "pasarela_circuit_breaker_transitions",
@@ -119,6 +130,7 @@ class GatewayMetrics:
             "Calls in flight to each backend from this replica",
             ["backend"],
             registry=self.registry,
+            multiprocess_mode="livesum",  # the replica's workers together
         )
         self.fallbacks = Counter(
             "pasarela_fallbacks",
@@ -127,5 +139,16 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.mcp_forwarded = Counter(
+            "pasarela_mcp_forwarded_requests",
+            "Requests of a handshake-era MCP session passed to the worker that holds it",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
+        directory = os.environ.get(MULTIPROC_ENV)
+        if directory:  # every worker's values, not just this one's
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)
