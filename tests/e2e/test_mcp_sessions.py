@@ -7,12 +7,13 @@ official MCP client, can still initialize and call a tool.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, write_config
+from tests.helpers.gateway import ENV, NOBODY_KEY, READER_KEY, WRITER_KEY, bearer, write_config
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.processes import serving
 from tests.helpers.raw_mcp import INITIALIZE
@@ -96,3 +97,23 @@ def test_a_busy_session_is_never_evicted(gateway_url: str) -> None:
                 stream.__exit__(None, None, None)
     for session in sessions:
         assert ping(gateway_url, key, session).status_code == 200
+
+
+def test_the_global_cap_takes_several_principals_to_reach(tmp_path: Path) -> None:
+    """max 4, per_principal 2: one agent opening ten sessions holds two; it takes two agents to fill it."""
+    with ThreadedServer(RecordingUpstream(echo)) as upstream:
+        port = free_port()
+        config = write_config(tmp_path, upstream.url, port=port)
+        config.write_text(
+            config.read_text().replace(
+                f"server: {{host: 127.0.0.1, port: {port}}}",
+                f"server: {{host: 127.0.0.1, port: {port}, "
+                "mcp_sessions: {max: 4, per_principal: 2, open_rate: 100/minute}}",
+            )
+        )
+        with serving(config, port, ENV) as url:
+            alone = [initialize(url, READER_KEY).status_code for _ in range(10)]
+            assert alone == [200] * 10, "its own idle sessions make room: the table never fills"
+            assert [initialize(url, WRITER_KEY).status_code for _ in range(2)] == [200, 200]
+            # Two principals at their caps fill the table: only now is a third refused.
+            assert initialize(url, NOBODY_KEY).status_code == 503
