@@ -61,10 +61,16 @@ class Runtime:
             await self.shared.aclose()
 
 
-async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -> Runtime:
+async def build_runtime(
+    config: LoadedConfig, *, reuse: Runtime | None = None, read_only: bool = False
+) -> Runtime:
     """Build every part for `config`; on reload, `reuse` (the running runtime) lends the parts
     whose settings did not change — state and shared stores, the audit writer, the metrics —
-    so counters, limits, cached results and the audit chain carry on."""
+    so counters, limits, cached results and the audit chain carry on.
+
+    `read_only` is for commands that only look (`check`, `tools list`, `policy explain`): no
+    pins are written, no audit writer is opened, the shared store is a private memory:// one,
+    and the state store's schema is read, never created or stamped."""
     settings = config.settings
     connectors: dict[str, Connector] = {}
     tools: list[ToolSpec] = []
@@ -73,7 +79,9 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
     if reuse is not None and before is not None and before.state == settings.state:
         state = reuse.state
     else:
-        state = await open_state(settings.state, config.base_dir, source=config.source)
+        state = await open_state(
+            settings.state, config.base_dir, source=config.source, schema="read" if read_only else "check"
+        )
     shared: SharedState | None = None
     if (
         reuse is not None
@@ -105,7 +113,7 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
             raise ConfigError(problems)
         # Pinned as the backends serve them, before the operator's own overrides.
         auto_approve = {name for name, backend in settings.backends.items() if backend.auto_approve_changes}
-        quarantined = await ToolPins(state).reconcile(tools, auto_approve)
+        quarantined = await ToolPins(state).reconcile(tools, auto_approve, write=not read_only)
         tools, held, problems = derive_tools(
             tools, {name: q.message for name, q in quarantined.items()}, settings.tools, config.source
         )
@@ -128,7 +136,9 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
         if problems:
             raise ConfigError(problems)
         if shared is None:
-            shared = await _open_shared(config)
+            shared = await (
+                open_shared("memory://", source=config.source) if read_only else _open_shared(config)
+            )
         if (
             reuse is not None
             and reuse.state is state
@@ -137,7 +147,7 @@ async def build_runtime(config: LoadedConfig, *, reuse: Runtime | None = None) -
         ):
             audit = reuse.audit
         else:
-            audit = await _audit_writer(config, state)
+            audit = None if read_only else await _audit_writer(config, state)
     except ConfigError as exc:
         await _close_all(connectors, state, shared, reuse)
         raise ConfigError(config.locate(exc.problems)) from None

@@ -174,7 +174,7 @@ def check(config: ConfigOption = Path(DEFAULT_CONFIG)) -> None:
         catalog = runtime.gateway.catalog
         return f"{config}: OK — {len(catalog)} tool(s) from {len(loaded.settings.backends)} backend(s)"
 
-    err.print(with_runtime(loaded, summarise), markup=False)
+    err.print(with_runtime(loaded, summarise, read_only=True), markup=False)
 
 
 @tools_app.command("list")
@@ -197,7 +197,7 @@ def tools_list(
         return render(tools, fmt)
 
     try:
-        print_json(with_runtime(loaded, listing))
+        print_json(with_runtime(loaded, listing, read_only=True))
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
         raise typer.Exit(1) from None
@@ -425,7 +425,7 @@ def policy_explain(
         return report
 
     try:
-        report = with_runtime(loaded, explain)
+        report = with_runtime(loaded, explain, read_only=True)
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
         raise typer.Exit(2) from None

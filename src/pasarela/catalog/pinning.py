@@ -16,7 +16,7 @@ import difflib
 import hashlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -66,64 +66,29 @@ class ToolPins:
     def __init__(self, store: StateStore) -> None:
         self.store = store
 
-    async def reconcile(self, specs: Iterable[ToolSpec], auto_approve: set[str]) -> dict[str, Quarantined]:
-        """Pin new tools, accept unchanged ones, quarantine changed ones; return the quarantined."""
+    async def reconcile(
+        self, specs: Iterable[ToolSpec], auto_approve: set[str], *, write: bool = True
+    ) -> dict[str, Quarantined]:
+        """Pin new tools, accept unchanged ones, quarantine changed ones; return the quarantined.
+
+        With `write=False` (a command that only looks) nothing is pinned or recorded: the answer
+        is what serving would quarantine.
+        """
         specs = list(specs)
-        quarantined: dict[str, Quarantined] = {}
-        now = time.time()
-        async with self.store.engine.begin() as db:
+        if not write and self.store.schema is not None and self.store.schema.current is None:
+            return {}  # an empty store: nothing pinned yet, nothing to compare against
+        connect = self.store.engine.begin if write else self.store.engine.connect
+        async with connect() as db:
             # Only what the comparison needs: the approved texts of every tool may be megabytes.
             columns = select(tool_pins.c.name, tool_pins.c.digest, tool_pins.c.pending_digest)
             rows = {row.name: row for row in (await db.execute(columns)).all()}
-            fresh = []
-            for spec in specs:
-                text = canonical(spec)
-                current = digest(text)
-                row = rows.get(spec.name)
-                if row is None:
-                    fresh.append(
-                        {
-                            "name": spec.name,
-                            "backend": spec.backend,
-                            "digest": current,
-                            "spec": text,
-                            "pinned_at": now,
-                        }
-                    )
-                elif row.digest == current:
-                    if row.pending_digest is not None:  # the backend went back to the approved form
-                        await db.execute(
-                            update(tool_pins)
-                            .where(tool_pins.c.name == spec.name)
-                            .values(pending_digest=None, pending_spec=None, changed_at=None)
-                        )
-                elif spec.backend in auto_approve:
-                    await db.execute(
-                        update(tool_pins)
-                        .where(tool_pins.c.name == spec.name)
-                        .values(
-                            digest=current, spec=text, pinned_at=now, pending_digest=None, pending_spec=None
-                        )
-                    )
-                    log.warning("tool_change_auto_approved", tool=spec.name, backend=spec.backend)
-                else:
-                    if row.pending_digest != current:
-                        await db.execute(
-                            update(tool_pins)
-                            .where(tool_pins.c.name == spec.name)
-                            .values(pending_digest=current, pending_spec=text, changed_at=now)
-                        )
-                    log.warning("tool_quarantined", tool=spec.name, backend=spec.backend)
-                    quarantined[spec.name] = Quarantined(
-                        spec.name,
-                        spec.backend,
-                        f"tool {spec.name!r} changed at its backend since it was approved; it is quarantined "
-                        f"until an operator reviews it (`pasarela tools diff {spec.name}`) and approves it "
-                        f"(`pasarela tools approve {spec.name}`)",
-                    )
-            if fresh:
-                await db.execute(self._insert_ignoring_conflicts(), fresh)
-        return quarantined
+            plan = _plan(specs, rows, auto_approve)
+            if write:
+                for name, values in plan.updates:
+                    await db.execute(update(tool_pins).where(tool_pins.c.name == name).values(**values))
+                if plan.fresh:
+                    await db.execute(self._insert_ignoring_conflicts(), plan.fresh)
+        return plan.quarantined
 
     def _insert_ignoring_conflicts(self) -> Any:
         # Replicas starting together may both see a tool first: the first pin wins, quietly.
@@ -171,3 +136,62 @@ class ToolPins:
             )
         log.info("tool_change_approved", tool=name)
         return True
+
+
+@dataclass(slots=True)
+class _Plan:
+    fresh: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    quarantined: dict[str, Quarantined] = field(default_factory=dict)
+
+
+def _plan(specs: list[ToolSpec], rows: dict[str, Any], auto_approve: set[str]) -> _Plan:
+    """What reconciling would change, decided from the pinned digests alone."""
+    plan, now = _Plan(), time.time()
+    for spec in specs:
+        text = canonical(spec)
+        current = digest(text)
+        row = rows.get(spec.name)
+        if row is None:
+            plan.fresh.append(
+                {
+                    "name": spec.name,
+                    "backend": spec.backend,
+                    "digest": current,
+                    "spec": text,
+                    "pinned_at": now,
+                }
+            )
+        elif row.digest == current:
+            if row.pending_digest is not None:  # the backend went back to the approved form
+                plan.updates.append(
+                    (spec.name, {"pending_digest": None, "pending_spec": None, "changed_at": None})
+                )
+        elif spec.backend in auto_approve:
+            plan.updates.append(
+                (
+                    spec.name,
+                    {
+                        "digest": current,
+                        "spec": text,
+                        "pinned_at": now,
+                        "pending_digest": None,
+                        "pending_spec": None,
+                    },
+                )
+            )
+            log.warning("tool_change_auto_approved", tool=spec.name, backend=spec.backend)
+        else:
+            if row.pending_digest != current:
+                plan.updates.append(
+                    (spec.name, {"pending_digest": current, "pending_spec": text, "changed_at": now})
+                )
+            log.warning("tool_quarantined", tool=spec.name, backend=spec.backend)
+            plan.quarantined[spec.name] = Quarantined(
+                spec.name,
+                spec.backend,
+                f"tool {spec.name!r} changed at its backend since it was approved; it is quarantined "
+                f"until an operator reviews it (`pasarela tools diff {spec.name}`) and approves it "
+                f"(`pasarela tools approve {spec.name}`)",
+            )
+    return plan

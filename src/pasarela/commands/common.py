@@ -47,15 +47,20 @@ def load(path: Path) -> LoadedConfig:
         raise fail_config(exc) from None
 
 
-def with_runtime(loaded: LoadedConfig, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Build the runtime (showing progress while backends load), run `work`, close it."""
+def with_runtime(
+    loaded: LoadedConfig, work: Callable[[Runtime], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    """Build the runtime (showing progress while backends load), run `work`, close it.
+
+    `read_only` for commands that only look: they pin nothing, audit nothing, touch no shared
+    store (see `build_runtime`)."""
 
     async def main() -> T:
         if err.is_terminal:
             with err.status(f"Loading {len(loaded.settings.backends)} backend(s)…"):
-                runtime = await build_runtime(loaded)
+                runtime = await build_runtime(loaded, read_only=read_only)
         else:
-            runtime = await build_runtime(loaded)
+            runtime = await build_runtime(loaded, read_only=read_only)
         try:
             return await work(runtime)
         finally:

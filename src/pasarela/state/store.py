@@ -97,7 +97,11 @@ async def open_state(
         )
     try:
         if scheme == "sqlite":
-            engine = create_async_engine(backend(url, base_dir), connect_args={"timeout": 30})
+            address = backend(url, base_dir)
+            database = make_url(address).database
+            if schema == "read" and database not in (None, ":memory:") and not Path(database).exists():
+                address = "sqlite+aiosqlite:///:memory:"  # looking must not create the file: read it as empty
+            engine = create_async_engine(address, connect_args={"timeout": 30})
             _serialize_sqlite_writers(engine)
         else:
             engine = create_async_engine(backend(url, base_dir), pool_pre_ping=True)
