@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from pasarela.catalog import ToolAnnotations, ToolSpec
 from pasarela.identity import Principal
-from pasarela.pipeline import Call
+from pasarela.pipeline import Call, Door
 from pasarela.policy import CedarAuthorizer, PolicySource
 
 RESULT_RULE = """
@@ -63,15 +63,16 @@ def main() -> None:
     large = CedarAuthorizer(roles, [PolicySource("policies", forbids, "policies")], [principal], tools)
     args = {"amount": 250, "customer_id": "12345", "note": "x" * 200}
     measure(
-        "decision: 1 role, 10 tools, no ABAC", lambda: small.explain(principal, tools[0], args, door="rest")
+        "decision: 1 role, 10 tools, no ABAC",
+        lambda: small.explain(principal, tools[0], args, door=Door.REST),
     )
     measure(
         "decision: 200 roles, 400 tools, 50 forbid rules",
-        lambda: large.explain(principal, tools[0], args, door="rest"),
+        lambda: large.explain(principal, tools[0], args, door=Door.REST),
     )
     measure(
         "decision: same, denied by a forbid",
-        lambda: large.explain(principal, tools[7], {"amount": 10_000}, door="rest"),
+        lambda: large.explain(principal, tools[7], {"amount": 10_000}, door=Door.REST),
     )
 
     def list_uncached() -> object:
@@ -83,7 +84,7 @@ def main() -> None:
 
     sources = [PolicySource("policies", forbids + RESULT_RULE, "policies")]
     reads = CedarAuthorizer(roles, sources, [principal], tools)
-    call = Call(principal, tools[0], {"customer_id": "12345"}, "rest", "bench")
+    call = Call(principal, tools[0], {"customer_id": "12345"}, Door.REST, "bench")
     record = {
         "customer_id": "12345",
         "region": "EU",

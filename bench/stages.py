@@ -25,7 +25,7 @@ from pasarela.config.model import Settings
 from pasarela.config.traffic import CacheSettings, CircuitBreakerSettings, RetrySettings
 from pasarela.errors import PasarelaError
 from pasarela.identity import Principal
-from pasarela.pipeline.call import Call, Outcome, Stage
+from pasarela.pipeline.call import Call, Door, Outcome, Stage
 from pasarela.resilience import BackendGuard, Bulkhead, CircuitBreaker, ResilienceStage, Retrier
 from pasarela.shared import SharedState, open_shared
 from pasarela.state import StateStore, open_state
@@ -57,7 +57,7 @@ async def terminal(call: Call) -> Outcome:
 
 
 def make_call(arguments: dict[str, object] | None = None, key: str | None = None) -> Call:
-    return Call(PRINCIPAL, TOOL, arguments or {"customer_id": "12345"}, "rest", "r", key)
+    return Call(PRINCIPAL, TOOL, arguments or {"customer_id": "12345"}, Door.REST, "r", key)
 
 
 async def measure(label: str, once: Callable[[int], Awaitable[object]], repeat: int = 3000) -> None:

@@ -24,6 +24,7 @@ from pasarela.flow import build_flow_stages, check_flow
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
+from pasarela.pipeline.call import Via
 from pasarela.pipeline.redact import RedactStage
 from pasarela.pipeline.results import ResultPolicyStage, check_result_items, result_items
 from pasarela.pipeline.scrub import ScrubSecretsStage
@@ -191,9 +192,7 @@ async def build_runtime(
         },
     )
     flow.fallback.bind(
-        lambda principal, tool, arguments, door, request_id: gateway.call(
-            principal, tool, arguments, door=door, request_id=request_id
-        )
+        lambda parent, tool, arguments: gateway.call_child(parent, tool, arguments, via=Via.FALLBACK)
     )
     return Runtime(
         config=config,

@@ -37,7 +37,7 @@ from pasarela.contracts import load_registry
 from pasarela.contracts.pins import SchemaPins, SchemaReport, check_schemas
 from pasarela.errors import ConfigError, ConfigProblem, PasarelaError
 from pasarela.identity import Principal
-from pasarela.pipeline import Decision
+from pasarela.pipeline import Decision, Door
 from pasarela.state import StateStore
 from pasarela.telemetry import configure_logging
 from pasarela.traffic import QuotaLedger, quota_report
@@ -349,7 +349,7 @@ def call(
     async def one_call(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         try:
             principal = runtime.authenticator.local_principal(as_)
-            outcome = await runtime.gateway.call(principal, tool, arguments, door="cli")
+            outcome = await runtime.gateway.call(principal, tool, arguments, door=Door.CLI)
         except PasarelaError as exc:
             return 1, exc.to_problem()
         return 0, {"result": outcome.result, "meta": dict(outcome.meta)}

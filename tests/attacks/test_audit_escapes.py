@@ -10,6 +10,7 @@ import pytest
 
 from pasarela.audit import search
 from pasarela.config import load_config
+from pasarela.pipeline.call import Door
 from pasarela.state import open_state
 from tests.helpers.gateway import ENV, in_process, write_config
 from tests.helpers.servers import ThreadedServer
@@ -52,7 +53,7 @@ async def test_a_call_the_agent_cancels_after_it_reached_the_backend_is_recorded
         async with anyio.create_task_group() as group:
 
             async def call() -> None:
-                await runtime.gateway.call(writer, "createItem", {"name": "x"}, door="mcp")
+                await runtime.gateway.call(writer, "createItem", {"name": "x"}, door=Door.MCP)
 
             group.start_soon(call)
             with anyio.fail_after(10):

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from pasarela.audit import AuditWriter, search, verify
 from pasarela.errors import AccessDenied, InvalidArguments, ToolNotFound
 from pasarela.identity import Principal
+from pasarela.pipeline.call import Door
 from tests.audit.test_audit import KEY, sample_record, store_for
 from tests.helpers.gateway import READER_KEY, WRITER_KEY, bearer, in_process, write_config
 from tests.helpers.servers import ThreadedServer
@@ -58,11 +59,13 @@ async def test_values_orjson_cannot_encode_are_recorded_exactly(
         gateway = runtime.gateway
         reader = Principal("tester", roles=frozenset({"reader"}))
         with pytest.raises(InvalidArguments):
-            await gateway.call(reader, "greet", {"name": HUGE}, door="cli", request_id="huge-1")
+            await gateway.call(reader, "greet", {"name": HUGE}, door=Door.CLI, request_id="huge-1")
         with pytest.raises(AccessDenied):
-            await gateway.call(reader, "greet", {"name": "forbidden", "x": HUGE}, door="cli", request_id="d")
+            await gateway.call(
+                reader, "greet", {"name": "forbidden", "x": HUGE}, door=Door.CLI, request_id="d"
+            )
         with pytest.raises(ToolNotFound):
-            await gateway.call(reader, "nosuch", {"v": HUGE, "deep": deep}, door="cli", request_id="u")
+            await gateway.call(reader, "nosuch", {"v": HUGE, "deep": deep}, door=Door.CLI, request_id="u")
     records = {r["request_id"]: r for r in await records_of(config)}
     assert set(records) == {"huge-1", "d", "u"}, "every attempt has a record"
     assert json.loads(records["huge-1"]["arguments"]) == {"name": HUGE}  # type: ignore[arg-type]
@@ -83,7 +86,7 @@ async def test_fields_an_agent_controls_cannot_fail_a_batch(
                     Principal("reader\x00" + "p" * 300),
                     name,
                     {},
-                    door="mcp",
+                    door=Door.MCP,
                     request_id=f"odd-{index}-" + "r" * 400,
                 )
         answered = 0

@@ -8,6 +8,7 @@ from jsonschema import Draft202012Validator
 
 from pasarela.catalog import ToolSpec
 from pasarela.config.backends import PythonBackend
+from pasarela.connectors.base import Invocation
 from pasarela.connectors.python import PythonConnector
 from pasarela.errors import ConfigError, InvalidArguments, UpstreamError, UpstreamTimeout
 from pasarela.secrets import Redactor
@@ -67,7 +68,7 @@ async def test_bad_arguments_and_failures() -> None:
         await c.invoke(tools["explode"], {})
     assert "secret internal detail" not in caught.value.detail
     with pytest.raises(UpstreamTimeout, match="did not finish within"):
-        await c.invoke(tools["sleepy"], {"seconds": 5}, timeout=0.1)
+        await c.invoke(tools["sleepy"], {"seconds": 5}, Invocation(timeout=0.1))
 
 
 async def test_the_backend_timeout_bounds_every_tool_sync_ones_included() -> None:
@@ -78,7 +79,7 @@ async def test_the_backend_timeout_bounds_every_tool_sync_ones_included() -> Non
     with pytest.raises(UpstreamTimeout):
         await c.invoke(tools["nap"], {"seconds": 2})
     assert not slow_tools.FINISHED.is_set(), "the call answered at its limit, not when the thread ended"
-    assert (await c.invoke(tools["snooze"], {"seconds": 0}, timeout=5)).data == "done", (
+    assert (await c.invoke(tools["snooze"], {"seconds": 0}, Invocation(timeout=5))).data == "done", (
         "a tool's own limit wins"
     )
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from pasarela.catalog import Catalog, ToolAnnotations, ToolSpec
-from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
 from pasarela.errors import AccessDenied, InvalidArguments, PasarelaError, ToolNotFound
 from pasarela.identity import Principal
-from pasarela.pipeline import AuthorizeStage, Call, Gateway, Next, Outcome, ValidateStage
+from pasarela.pipeline import AuthorizeStage, Call, Door, Gateway, Next, Outcome, ValidateStage
 from pasarela.policy import CedarAuthorizer
 
 pytestmark = pytest.mark.anyio
@@ -50,15 +50,10 @@ class RecordingConnector:
         return TOOLS
 
     async def invoke(
-        self,
-        tool: ToolSpec,
-        arguments: Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
+        self, tool: ToolSpec, arguments: Mapping[str, Any], invocation: Invocation = DEFAULT_INVOCATION
     ) -> UpstreamResult:
-        self.calls.append((tool.origin, arguments, timeout))
-        self.connect_timeouts.append(connect_timeout)
+        self.calls.append((tool.origin, arguments, invocation.timeout))
+        self.connect_timeouts.append(invocation.connect_timeout)
         if tool.origin == "crash":
             raise KeyError("a bug in a connector")
         return UpstreamResult({"ok": tool.origin}, 200)
@@ -96,7 +91,7 @@ async def test_a_call_runs_the_stages_in_order_then_the_connector() -> None:
     trail: list[str] = []
     connector = RecordingConnector()
     gw = gateway(connector, OrderStage("outer", trail), OrderStage("inner", trail))
-    outcome = await gw.call(SUPPORT, "get_customer", {"customer_id": "12345"}, door="test")
+    outcome = await gw.call(SUPPORT, "get_customer", {"customer_id": "12345"}, door=Door.CLI)
     assert outcome.result == {"ok": "getCustomer"}
     assert outcome.meta == {
         "backend": "crm",
@@ -123,7 +118,7 @@ async def test_a_call_runs_the_stages_in_order_then_the_connector() -> None:
 async def test_invalid_arguments_never_reach_the_connector(arguments: Any, paths: list[str]) -> None:
     connector = RecordingConnector()
     with pytest.raises(InvalidArguments) as caught:
-        await gateway(connector).call(SUPPORT, "get_customer", arguments, door="test")
+        await gateway(connector).call(SUPPORT, "get_customer", arguments, door=Door.CLI)
     assert [p.path for p in caught.value.problems] == paths
     assert caught.value.status == 422
     assert connector.calls == []
@@ -133,11 +128,11 @@ async def test_deny_by_default_and_before_validation() -> None:
     connector = RecordingConnector()
     gw = gateway(connector)
     with pytest.raises(AccessDenied):
-        await gw.call(SUPPORT, "close_account", {}, door="test")
+        await gw.call(SUPPORT, "close_account", {}, door=Door.CLI)
     with pytest.raises(AccessDenied):  # denied even with invalid arguments: nothing about the schema leaks
-        await gw.call(NOBODY, "get_customer", {"nope": 1}, door="test")
+        await gw.call(NOBODY, "get_customer", {"nope": 1}, door=Door.CLI)
     assert connector.calls == []
-    assert (await gw.call(ADMIN, "close_account", {}, door="test")).result == {"ok": "closeAccount"}
+    assert (await gw.call(ADMIN, "close_account", {}, door=Door.CLI)).result == {"ok": "closeAccount"}
 
 
 async def test_listing_shows_only_permitted_tools() -> None:
@@ -149,13 +144,13 @@ async def test_listing_shows_only_permitted_tools() -> None:
 
 async def test_unknown_tool() -> None:
     with pytest.raises(ToolNotFound) as caught:
-        await gateway(RecordingConnector()).call(ADMIN, "nope", {}, door="test")
+        await gateway(RecordingConnector()).call(ADMIN, "nope", {}, door=Door.CLI)
     assert caught.value.status == 404
 
 
 async def test_a_connector_bug_becomes_a_clean_internal_error() -> None:
     with pytest.raises(PasarelaError) as caught:
-        await gateway(RecordingConnector()).call(ADMIN, "crash", {}, door="test", request_id="req-1")
+        await gateway(RecordingConnector()).call(ADMIN, "crash", {}, door=Door.CLI, request_id="req-1")
     assert type(caught.value) is PasarelaError
     assert caught.value.status == 500
     assert "req-1" in caught.value.detail
@@ -186,7 +181,7 @@ async def test_a_bug_in_any_stage_reaches_the_outer_stages_as_a_pasarela_error()
     seen = SeenOutcomes()
     gw = gateway(RecordingConnector(), seen, BrokenStage())
     with pytest.raises(PasarelaError) as caught:
-        await gw.call(ADMIN, "close_account", {}, door="test", request_id="req-2")
+        await gw.call(ADMIN, "close_account", {}, door=Door.CLI, request_id="req-2")
     assert type(caught.value) is PasarelaError and caught.value.status == 500
     assert "req-2" in caught.value.detail
     assert seen.errors == [caught.value], "the outer stages saw it, so it is recorded"

@@ -12,7 +12,7 @@ import pytest
 
 from pasarela.catalog import ToolAnnotations, ToolSpec
 from pasarela.identity import Principal
-from pasarela.pipeline import Call
+from pasarela.pipeline import Call, Door
 from pasarela.policy import CedarAuthorizer, PolicySource
 from pasarela.secrets import Redactor
 from pasarela.telemetry import configure_logging
@@ -130,22 +130,22 @@ def _id(value: Any) -> str:
 )
 def test_matrix(principal: Principal, user: Principal | None, tool: ToolSpec, args: dict[str, Any]) -> None:
     principal = replace(principal, on_behalf_of=user)
-    decision = ENGINE.explain(principal, tool, args, door="rest")
+    decision = ENGINE.explain(principal, tool, args, door=Door.REST)
     assert decision.allowed == oracle(principal, tool, args)
     assert decision.errors == ()
 
 
 def test_forbid_beats_permit_and_names_itself() -> None:
-    decision = ENGINE.explain(PRINCIPALS[0], TOOLS[0], {"region": "US"}, door="rest")
+    decision = ENGINE.explain(PRINCIPALS[0], TOOLS[0], {"region": "US"}, door=Door.REST)
     assert not decision.allowed
     assert [p.label for p in decision.policies] == ["region"]
     assert decision.reasons == ["customer data may only be read for your own region"]
-    allowed = ENGINE.explain(PRINCIPALS[0], TOOLS[0], {"region": "EU"}, door="rest")
+    allowed = ENGINE.explain(PRINCIPALS[0], TOOLS[0], {"region": "EU"}, door=Door.REST)
     assert [p.label for p in allowed.policies] == ["access.support"]
 
 
 def test_deny_by_default_names_no_policy() -> None:
-    decision = ENGINE.explain(PRINCIPALS[-1], TOOLS[1], {"priority": "low"}, door="rest")
+    decision = ENGINE.explain(PRINCIPALS[-1], TOOLS[1], {"priority": "low"}, door=Door.REST)
     assert not decision.allowed
     assert decision.policies == (), "no forbid applies: denied only because nothing permits"
 
@@ -153,7 +153,7 @@ def test_deny_by_default_names_no_policy() -> None:
 def test_a_forbid_that_cannot_be_evaluated_denies() -> None:
     # An integer amount makes `.greaterThan(decimal(...))` a type error: Cedar would skip the
     # forbid and allow the call; the gateway denies it instead.
-    decision = ENGINE.explain(PRINCIPALS[2], TOOLS[2], {"amount": 750000}, door="rest")
+    decision = ENGINE.explain(PRINCIPALS[2], TOOLS[2], {"amount": 750000}, door=Door.REST)
     assert not decision.allowed
     assert [p.label for p in decision.policies] == ["loan-cap"]
     assert decision.errors
@@ -177,22 +177,24 @@ def test_the_door_and_time_are_in_the_context() -> None:
         '\n@id("never-at-25") forbid(principal, action, resource) when { context.now.hour == 25 };'
     )
     compliance = PRINCIPALS[3]
-    assert engine.explain(compliance, TOOLS[1], {}, door="rest").allowed
-    assert not engine.explain(compliance, TOOLS[1], {}, door="cli").allowed
+    assert engine.explain(compliance, TOOLS[1], {}, door=Door.REST).allowed
+    assert not engine.explain(compliance, TOOLS[1], {}, door=Door.CLI).allowed
 
 
 def test_principals_not_known_at_load_are_decided_too() -> None:
     stranger = Principal("jwt-subject-42", frozenset({"sales", "brand-new-role"}), {"region": "EU"})
-    assert ENGINE.explain(stranger, TOOLS[0], {"region": "EU"}, door="rest").allowed
-    assert not ENGINE.explain(stranger, TOOLS[1], {}, door="rest").allowed
+    assert ENGINE.explain(stranger, TOOLS[0], {"region": "EU"}, door=Door.REST).allowed
+    assert not ENGINE.explain(stranger, TOOLS[1], {}, door=Door.REST).allowed
 
 
 def test_a_principal_named_like_a_configured_one_is_decided_by_its_own_roles() -> None:
     # A JWT subject that happens to share a configured API key principal's id (not a 500).
     namesake = Principal("support-eu", frozenset({"sales"}), {"region": "EU"})
-    assert ENGINE.explain(namesake, TOOLS[2], {}, door="rest").allowed, "sales may quote"
-    assert not ENGINE.explain(namesake, TOOLS[1], {}, door="rest").allowed, "but not open tickets"
-    assert ENGINE.explain(PRINCIPALS[0], TOOLS[1], {}, door="rest").allowed, "the configured one is unchanged"
+    assert ENGINE.explain(namesake, TOOLS[2], {}, door=Door.REST).allowed, "sales may quote"
+    assert not ENGINE.explain(namesake, TOOLS[1], {}, door=Door.REST).allowed, "but not open tickets"
+    assert ENGINE.explain(PRINCIPALS[0], TOOLS[1], {}, door=Door.REST).allowed, (
+        "the configured one is unchanged"
+    )
 
 
 def test_log_only_never_denies_but_logs_what_it_would_have_denied() -> None:
@@ -201,7 +203,7 @@ def test_log_only_never_denies_but_logs_what_it_would_have_denied() -> None:
     shadow = '@id("tickets-freeze") forbid(principal, action == Action::"call", resource == Tool::"create_ticket");'
     engine = authorizer(shadow=shadow)
     support = PRINCIPALS[0]
-    decision = engine.decide(Call(support, TOOLS[1], {"priority": "low"}, "rest", "req-1"))
+    decision = engine.decide(Call(support, TOOLS[1], {"priority": "low"}, Door.REST, "req-1"))
     assert decision.allowed, "a log_only policy never denies"
     assert decision.shadow is not None
     assert not decision.shadow.allowed
@@ -213,7 +215,7 @@ def test_log_only_never_denies_but_logs_what_it_would_have_denied() -> None:
     assert logged["shadow_policies"] == ["tickets-freeze"]
     # Where enforcement already denies, the shadow set agrees and nothing extra is logged.
     before = len(stream.getvalue())
-    assert not engine.decide(Call(PRINCIPALS[-1], TOOLS[1], {}, "rest", "req-2")).allowed
+    assert not engine.decide(Call(PRINCIPALS[-1], TOOLS[1], {}, Door.REST, "req-2")).allowed
     assert "policy_shadow_differs" not in stream.getvalue()[before:]
 
 
@@ -234,4 +236,4 @@ def test_argument_values_reach_cedar_faithfully() -> None:
         ({"huge": 2**70, "ratio": 1e300}, True),
     ]
     for args, allowed in cases:
-        assert engine.explain(compliance, TOOLS[1], args, door="rest").allowed is allowed, args
+        assert engine.explain(compliance, TOOLS[1], args, door=Door.REST).allowed is allowed, args

@@ -13,6 +13,7 @@ from pasarela.errors import AccessDenied
 from pasarela.identity import Principal
 from pasarela.pipeline import Call, Decision, Outcome
 from pasarela.pipeline import results as results_module
+from pasarela.pipeline.call import Door
 from pasarela.pipeline.results import ResultPolicyStage
 from pasarela.policy.values import MAX_DEPTH, NotCheckable, cedar_value, result_value
 
@@ -38,7 +39,7 @@ def run(result: Any, items: dict[str, tuple[str, ...]] | None = None) -> tuple[O
 
     authorizer = OnlyEU()
     stage = ResultPolicyStage(authorizer, items or {})
-    call = Call(Principal("p"), TOOL, {}, "rest", "r1")
+    call = Call(Principal("p"), TOOL, {}, Door.REST, "r1")
 
     async def backend(_: Call) -> Outcome:
         return Outcome(result, {"source": "b"})

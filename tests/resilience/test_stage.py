@@ -8,7 +8,7 @@ from pasarela.catalog import ToolSpec
 from pasarela.config.traffic import CircuitBreakerSettings, RetrySettings
 from pasarela.errors import InvalidArguments, PasarelaError, UpstreamError
 from pasarela.identity import Principal
-from pasarela.pipeline.call import Call, Outcome
+from pasarela.pipeline.call import Call, Door, Outcome
 from pasarela.resilience import BackendGuard, BreakerState, Bulkhead, CircuitBreaker, ResilienceStage, Retrier
 from pasarela.shared import open_shared
 from pasarela.telemetry import GatewayMetrics
@@ -16,7 +16,7 @@ from pasarela.telemetry import GatewayMetrics
 pytestmark = pytest.mark.anyio
 
 TOOL = ToolSpec("classify", "", {"type": "object"}, "py", "classify")
-CALLS = [Call(Principal("bot"), TOOL, {}, "rest", "r"), Call(Principal("bot2"), TOOL, {}, "rest", "r")]
+CALLS = [Call(Principal("bot"), TOOL, {}, Door.REST, "r"), Call(Principal("bot2"), TOOL, {}, Door.REST, "r")]
 
 
 async def run_many(error: PasarelaError) -> BreakerState:

@@ -15,6 +15,7 @@ from pasarela.catalog.pinning import ToolPins
 from pasarela.config import load_config
 from pasarela.errors import ToolQuarantined
 from pasarela.identity import Principal
+from pasarela.pipeline.call import Door
 from pasarela.state import open_state
 from tests.conftest import FIXTURES
 from tests.helpers.gateway import ENV, READER_KEY, bearer, in_process, write_config
@@ -73,8 +74,8 @@ async def test_changed_tools_are_quarantined_until_approved(setup: Setup) -> Non
     assert sorted(catalog.quarantined()) == ["getItem", "searchItems"]
     assert "getItem" not in [t.name for t in second.gateway.tools_for(ADMIN, "rest")]
     with pytest.raises(ToolQuarantined, match="pasarela tools approve getItem"):
-        await second.gateway.call(ADMIN, "getItem", {"item_id": "1"}, door="test")
-    assert (await second.gateway.call(ADMIN, "greet", {"name": "x"}, door="test")).result[
+        await second.gateway.call(ADMIN, "getItem", {"item_id": "1"}, door=Door.CLI)
+    assert (await second.gateway.call(ADMIN, "greet", {"name": "x"}, door=Door.CLI)).result[
         "text"
     ] == "Hello, x!"
     pins = ToolPins(second.state)

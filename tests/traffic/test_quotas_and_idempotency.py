@@ -14,6 +14,7 @@ import pytest
 from mcp.types import RequestParamsMeta
 
 from pasarela.assembly import Runtime
+from pasarela.pipeline.call import Door
 from pasarela.traffic.idempotency import IdempotencyLedger, fingerprint
 from pasarela.traffic.quotas import QuotaLedger, period_of, quota_report
 from tests.helpers.faults import Answer, FaultyUpstream
@@ -152,10 +153,10 @@ async def test_a_cancelled_first_call_frees_the_key(
         [principal] = [p for p in writer if p.id == "writer"]
         with anyio.move_on_after(0.5):  # the client goes away mid-call
             await runtime.gateway.call(
-                principal, "createItem", {"name": "x"}, door="rest", idempotency_key="order-9"
+                principal, "createItem", {"name": "x"}, door=Door.REST, idempotency_key="order-9"
             )
         retried = await runtime.gateway.call(
-            principal, "createItem", {"name": "x"}, door="rest", idempotency_key="order-9"
+            principal, "createItem", {"name": "x"}, door=Door.REST, idempotency_key="order-9"
         )
         assert retried.result == {"id": "new"}, "the retry runs, rather than 409 for the abandon period"
 

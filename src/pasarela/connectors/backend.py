@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from pasarela.config.backends import BackendBase
+from pasarela.connectors.base import Invocation
 from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.secrets import Redactor
 
@@ -30,6 +32,15 @@ class BackendConnector(Generic[S]):
     def config_error(self, key: str, message: str) -> ConfigError:
         return ConfigError([self.problem(key, message)])
 
-    def time_limit(self, timeout: float | None) -> float:
-        """The call's own timeout (a tool's override) or the backend's."""
-        return timeout if timeout is not None else self.settings.timeout
+    def time_limit(self, invocation: Invocation) -> float:
+        """The call's own timeout (a tool's override) or the backend's, and never past its deadline."""
+        limit = invocation.timeout if invocation.timeout is not None else self.settings.timeout
+        if invocation.deadline is not None:
+            limit = min(limit, max(0.0, invocation.deadline - time.monotonic()))
+        return limit
+
+    def connect_limit(self, invocation: Invocation) -> float:
+        connect = invocation.connect_timeout
+        return min(
+            connect if connect is not None else self.settings.connect_timeout, self.time_limit(invocation)
+        )

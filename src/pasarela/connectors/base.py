@@ -21,6 +21,23 @@ class UpstreamResult:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """How one call is to be made: its time limits and what rides along (trace context later).
+
+    `timeout`/`connect_timeout` override the backend's; `deadline` (time.monotonic()) is when the
+    whole call must be answered, so a child call never outlives its parent.
+    """
+
+    timeout: float | None = None
+    connect_timeout: float | None = None
+    deadline: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+DEFAULT_INVOCATION = Invocation()
+
+
 class Connector(Protocol):
     backend: str
 
@@ -29,14 +46,9 @@ class Connector(Protocol):
         ...
 
     async def invoke(
-        self,
-        tool: ToolSpec,
-        arguments: Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
+        self, tool: ToolSpec, arguments: Mapping[str, Any], invocation: Invocation = DEFAULT_INVOCATION
     ) -> UpstreamResult:
-        """Run `tool.origin` with `arguments`; the timeouts override the backend's."""
+        """Run `tool.origin` with `arguments`, as `invocation` says."""
         ...
 
     async def aclose(self) -> None: ...

@@ -31,7 +31,7 @@ from pasarela.catalog.naming import sanitize_tool_name
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.backends import PythonBackend
 from pasarela.connectors.backend import BackendConnector
-from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
 from pasarela.errors import (
     ArgumentProblem,
     ConfigError,
@@ -184,9 +184,7 @@ class PythonConnector(BackendConnector[PythonBackend]):
         self,
         tool: ToolSpec,
         arguments: Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,  # nothing to connect to
+        invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
         target = self._tools[tool.origin]
         try:
@@ -197,7 +195,7 @@ class PythonConnector(BackendConnector[PythonBackend]):
             ]
             raise InvalidArguments(f"arguments for {tool.name!r} are not valid", problems) from None
         kwargs = {field: getattr(parsed, field) for field in type(parsed).model_fields}
-        limit = self.time_limit(timeout)
+        limit = self.time_limit(invocation)
         try:
             with anyio.fail_after(limit):
                 if inspect.iscoroutinefunction(target.func):

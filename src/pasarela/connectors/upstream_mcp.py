@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPError
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.backends import McpBackend, McpStdioSettings
 from pasarela.connectors.backend import BackendConnector
-from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
 from pasarela.connectors.http_auth import static_headers
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
@@ -182,11 +182,9 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         self,
         tool: ToolSpec,
         arguments: Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
+        invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
-        limit = self.time_limit(timeout)
+        limit = self.time_limit(invocation)
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout(limit):

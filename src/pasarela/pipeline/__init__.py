@@ -1,7 +1,7 @@
 """The gateway core: Call, Outcome, stages and Gateway.call."""
 
 from pasarela.pipeline.authorize import Authorizer, AuthorizeStage, Decision, PolicyRef
-from pasarela.pipeline.call import Call, Next, Outcome, Stage
+from pasarela.pipeline.call import Call, Door, Next, Outcome, Stage, Via
 from pasarela.pipeline.gateway import Gateway
 from pasarela.pipeline.validate import ValidateStage
 
@@ -10,10 +10,12 @@ __all__ = [
     "Authorizer",
     "Call",
     "Decision",
+    "Door",
     "Gateway",
     "Next",
     "Outcome",
     "PolicyRef",
     "Stage",
     "ValidateStage",
+    "Via",
 ]

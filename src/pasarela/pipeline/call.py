@@ -4,23 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Protocol
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.identity.principal import Principal
 
 
+class Door(StrEnum):
+    """How the agent reached the gateway (`context.door` in policies). A closed set."""
+
+    MCP = "mcp"  # MCP over Streamable HTTP
+    STDIO = "stdio"  # MCP over stdin/stdout
+    REST = "rest"
+    CLI = "cli"
+
+
+class Via(StrEnum):
+    """Who made this call: the agent itself, or the gateway on the agent's behalf."""
+
+    AGENT = "agent"
+    FALLBACK = "fallback"
+    COMPOSITE = "composite"  # a step of a composite tool
+    JOB = "job"  # a durable job running later
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One tool call by one principal through one door."""
+    """One tool call by one principal through one door.
+
+    A child call (a fallback, a composite step, a job) keeps its parent's principal and door,
+    names its parent, is one level deeper, and shares its parent's deadline.
+    """
 
     principal: Principal
     tool: ToolSpec
     arguments: Mapping[str, Any]
-    door: str
+    door: Door
     request_id: str
     # Stripe-style: the client's key for this write; retries with the same key replay its outcome.
     idempotency_key: str | None = None
+    via: Via = Via.AGENT
+    parent_id: str | None = None
+    depth: int = 0
+    deadline: float | None = None  # time.monotonic() by which the whole call must be answered
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,16 @@ from typing import Any
 import structlog
 
 from pasarela.catalog import Catalog, ToolSpec
-from pasarela.connectors.base import Connector
+from pasarela.connectors.base import Connector, Invocation
 from pasarela.errors import PasarelaError, ToolNotFound, ToolQuarantined
 from pasarela.identity.principal import Principal
 from pasarela.pipeline.authorize import Authorizer
-from pasarela.pipeline.call import Call, Next, Outcome, Stage
+from pasarela.pipeline.call import Call, Door, Next, Outcome, Stage, Via
 
 log = structlog.get_logger("pasarela.gateway")
+
+# Child calls (fallbacks, composite steps, jobs) nest at most this deep: a loop ends here.
+MAX_DEPTH = 8
 
 # (principal, tool name, arguments, door, request id, the error) for calls refused before any stage.
 RejectionObserver = Callable[[Principal, str, Mapping[str, Any] | None, str, str, PasarelaError], None]
@@ -42,6 +45,7 @@ class Gateway:
         self._tool_timeouts = dict(tool_timeouts or {})
         self._tool_connect_timeouts = dict(tool_connect_timeouts or {})
         self._rejection_observers = tuple(rejection_observers)
+        self._children = 0  # numbers child request ids
         # Compose once: a call walks a prebuilt chain of closures.
         self._chain = self._compose(self.stages, self._invoke)
 
@@ -62,11 +66,58 @@ class Gateway:
         tool_name: str,
         arguments: Mapping[str, Any] | None,
         *,
-        door: str,
+        door: Door,
         request_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
-        request_id = request_id or uuid.uuid4().hex
+        """A call an agent made through `door`."""
+        return await self._run(
+            principal,
+            tool_name,
+            arguments,
+            door=door,
+            request_id=request_id or uuid.uuid4().hex,
+            idempotency_key=idempotency_key,
+        )
+
+    async def call_child(
+        self, parent: Call, tool_name: str, arguments: Mapping[str, Any] | None, *, via: Via
+    ) -> Outcome:
+        """A call the gateway makes on behalf of `parent` (a fallback, a composite step, a job's
+        run): the whole pipeline again, as the same principal, through the same door, one level
+        deeper and within the parent's deadline."""
+        if parent.depth + 1 > MAX_DEPTH:
+            raise PasarelaError(
+                f"{tool_name!r} would nest calls {parent.depth + 1} deep (at most {MAX_DEPTH}); "
+                f"quote request id {parent.request_id} to the operator"
+            )
+        self._children += 1
+        return await self._run(
+            parent.principal,
+            tool_name,
+            arguments,
+            door=parent.door,
+            request_id=f"{parent.request_id}-{via}-{self._children}",
+            via=via,
+            parent_id=parent.request_id,
+            depth=parent.depth + 1,
+            deadline=parent.deadline,
+        )
+
+    async def _run(
+        self,
+        principal: Principal,
+        tool_name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        door: Door,
+        request_id: str,
+        idempotency_key: str | None = None,
+        via: Via = Via.AGENT,
+        parent_id: str | None = None,
+        depth: int = 0,
+        deadline: float | None = None,
+    ) -> Outcome:
         try:
             tool = self.catalog.get(tool_name)
         except (ToolNotFound, ToolQuarantined) as exc:
@@ -81,18 +132,22 @@ class Gateway:
             door=door,
             request_id=request_id,
             idempotency_key=idempotency_key,
+            via=via,
+            parent_id=parent_id,
+            depth=depth,
+            deadline=deadline,
         )
         return await self._chain(call)
 
     async def _invoke(self, call: Call) -> Outcome:
         connector = self.connectors[call.tool.backend]
+        invocation = Invocation(
+            timeout=self._tool_timeouts.get(call.tool.name),
+            connect_timeout=self._tool_connect_timeouts.get(call.tool.name),
+            deadline=call.deadline,
+        )
         try:
-            upstream = await connector.invoke(
-                call.tool,
-                call.arguments,
-                timeout=self._tool_timeouts.get(call.tool.name),
-                connect_timeout=self._tool_connect_timeouts.get(call.tool.name),
-            )
+            upstream = await connector.invoke(call.tool, call.arguments, invocation)
         except PasarelaError:
             raise
         except Exception as exc:  # the one boundary where a connector bug becomes a clean 500

@@ -17,7 +17,6 @@ import structlog
 from pasarela.caching import ResultCache, cache_key, iso, scope_identity
 from pasarela.config.traffic import CacheSettings
 from pasarela.errors import PasarelaError, UpstreamError
-from pasarela.identity.principal import Principal
 from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.resilience.stage import counts_against_backend
 from pasarela.telemetry.metrics import GatewayMetrics
@@ -26,7 +25,8 @@ log = structlog.get_logger("pasarela.fallback")
 
 CACHE = "cache"
 # Gateway.call, bound after the gateway exists: (principal, tool, arguments, door, request id).
-CallTool = Callable[[Principal, str, Mapping[str, Any], str, str], Awaitable[Outcome]]
+# (the failing call, the fallback tool, its arguments): a child call through the whole pipeline.
+CallTool = Callable[[Call, str, Mapping[str, Any]], Awaitable[Outcome]]
 
 
 class FallbackStage:
@@ -88,9 +88,7 @@ class FallbackStage:
     async def _from_tool(self, call: Call, tool: str, failure: UpstreamError) -> Outcome | None:
         assert self._call_tool is not None, "FallbackStage.bind() must run before calls"
         try:
-            outcome = await self._call_tool(
-                call.principal, tool, call.arguments, call.door, f"{call.request_id}-fallback-{tool}"
-            )
+            outcome = await self._call_tool(call, tool, call.arguments)
         except PasarelaError as exc:
             log.warning("fallback_failed", tool=call.tool.name, fallback=tool, error=exc.code)
             return None

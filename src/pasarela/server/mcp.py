@@ -23,7 +23,7 @@ from pasarela.catalog.spec import ToolSpec
 from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import PasarelaError
 from pasarela.identity import Principal
-from pasarela.pipeline import Gateway
+from pasarela.pipeline import Door, Gateway
 from pasarela.secrets import Redactor
 from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments, idempotency_key
 from pasarela.server.middleware import principal_of, request_id_of
@@ -104,6 +104,7 @@ def create_mcp_server(
     resolve_principal: PrincipalResolver,
     *,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    door: Door = Door.MCP,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth)."""
@@ -120,7 +121,7 @@ def create_mcp_server(
         principal = resolve_principal(ctx)
         gateway = gateway_of()
         mcp_tools = forms.of(gateway)
-        tools = [mcp_tools[spec.name] for spec in gateway.tools_for(principal, "mcp")]
+        tools = [mcp_tools[spec.name] for spec in gateway.tools_for(principal, door)]
         # Per-principal answer: never cacheable across identities.
         return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
 
@@ -136,7 +137,7 @@ def create_mcp_server(
                 principal,
                 params.name,
                 params.arguments,
-                door="mcp",
+                door=door,
                 request_id=request_id,
                 idempotency_key=key,
             )

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from pasarela import jsonsafe
 from pasarela.catalog.formats import render
 from pasarela.errors import InvalidRequest, PasarelaError
+from pasarela.pipeline import Door
 from pasarela.secrets import Redactor
 from pasarela.server.arguments import check_arguments, idempotency_key
 from pasarela.server.live import LiveRuntime
@@ -62,7 +63,7 @@ class RestDoor:
                 principal_of(request.scope),
                 name,
                 arguments,
-                door="rest",
+                door=Door.REST,
                 request_id=request_id,
                 idempotency_key=key,
             )

@@ -10,6 +10,7 @@ from mcp.server.stdio import stdio_server
 
 from pasarela.assembly import Runtime
 from pasarela.identity import Principal
+from pasarela.pipeline.call import Door
 from pasarela.server.mcp import create_mcp_server
 
 
@@ -19,6 +20,7 @@ async def serve_stdio(runtime: Runtime, principal: Principal) -> None:
         runtime.config.redactor,
         lambda ctx: principal,
         max_depth=runtime.config.settings.server.max_nesting_depth,
+        door=Door.STDIO,
     )
     try:
         async with stdio_server() as (read_stream, write_stream):

@@ -32,6 +32,11 @@ def _sqlite(url: str, base_dir: Path) -> str:
     return str(parsed.set(drivername="sqlite+aiosqlite", database=database))
 
 
+def _missing_file(address: str) -> bool:
+    database = make_url(address).database
+    return database not in (None, ":memory:") and not Path(database).exists()
+
+
 def _postgresql(url: str, base_dir: Path) -> str:
     return str(make_url(url).set(drivername="postgresql+asyncpg"))
 
@@ -98,8 +103,7 @@ async def open_state(
     try:
         if scheme == "sqlite":
             address = backend(url, base_dir)
-            database = make_url(address).database
-            if schema == "read" and database not in (None, ":memory:") and not Path(database).exists():
+            if schema == "read" and _missing_file(address):
                 address = "sqlite+aiosqlite:///:memory:"  # looking must not create the file: read it as empty
             engine = create_async_engine(address, connect_args={"timeout": 30})
             _serialize_sqlite_writers(engine)

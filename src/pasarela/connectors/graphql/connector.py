@@ -20,7 +20,7 @@ import orjson
 from graphql import GraphQLError, GraphQLSchema, build_client_schema, build_schema, get_introspection_query
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.backends import GraphQLBackend
-from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
 from pasarela.connectors.graphql.documents import Operation, operation_tool, root_field_tool
 from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -160,12 +160,10 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
         self,
         tool: ToolSpec,
         arguments: Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
+        invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
         operation = self._operations[tool.origin]
-        limit = self.time_limit(timeout)
+        limit = self.time_limit(invocation)
         answer = await self._post({"query": operation.document, "variables": dict(arguments)}, limit)
         data = answer.get("data")
         errors = self._error_messages(answer)

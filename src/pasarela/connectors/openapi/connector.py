@@ -16,7 +16,7 @@ from yarl import URL
 from pasarela.catalog.description_cache import DescriptionCache
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.backends import OpenApiBackend
-from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
 from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.connectors.openapi import cache as entries
 from pasarela.connectors.openapi.document import Document, DocumentError, parse_document, read_source
@@ -133,14 +133,12 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
         self,
         tool: ToolSpec,
         arguments: Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
+        invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
         operation = self._operations[tool.origin]
         base = self._base_url or (operation.server_url or "").rstrip("/")
-        limit = self.time_limit(timeout)
-        connect = connect_timeout if connect_timeout is not None else self.settings.connect_timeout
+        limit = self.time_limit(invocation)
+        connect = self.connect_limit(invocation)
         for attempt in (1, 2):
             wire = build_wire_request(tool.name, operation, arguments, base)
             await self._auth.apply(wire.headers, wire.query)

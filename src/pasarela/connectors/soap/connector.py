@@ -29,7 +29,7 @@ from zeep.wsse.username import UsernameToken
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.backends import SoapBackend
 from pasarela.connectors.backend import BackendConnector
-from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
 from pasarela.connectors.http_auth import static_headers
 from pasarela.connectors.soap.schemas import Facets, documentation, facets, schema_documents, type_schema
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -157,12 +157,10 @@ class SoapConnector(BackendConnector[SoapBackend]):
         self,
         tool: ToolSpec,
         arguments: Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
+        invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
         target = self._targets[tool.origin]
-        limit = self.time_limit(timeout)
+        limit = self.time_limit(invocation)
 
         def call() -> Any:
             service = self._service(target)

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.backends import SqlBackend
 from pasarela.connectors.backend import BackendConnector
-from pasarela.connectors.base import UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
 from pasarela.connectors.sql.analyst import Analyst
 from pasarela.connectors.sql.guard import UnsafeSql, dialect_of
 from pasarela.connectors.sql.limits import time_limited, timed_out, watch_sqlite
@@ -135,11 +135,9 @@ class SqlConnector(BackendConnector[SqlBackend]):
         self,
         tool: ToolSpec,
         arguments: Mapping[str, Any],
-        *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
+        invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
-        limit = self.time_limit(timeout)
+        limit = self.time_limit(invocation)
         deadline = asyncio.get_running_loop().time() + limit
         try:
             # Our timer is the backstop; the database is told to stop first (limits.py).
