@@ -21,6 +21,8 @@ pytestmark = pytest.mark.anyio
 
 
 class SeenCalls:
+    name = "seen"
+
     def __init__(self) -> None:
         self.calls: list[Call] = []
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamRes
 from pasarela.errors import AccessDenied, InvalidArguments, PasarelaError, ToolNotFound
 from pasarela.identity import Principal
 from pasarela.pipeline import AuthorizeStage, Call, Door, Gateway, Next, Outcome, ValidateStage
+from pasarela.pipeline.call import StageObserver
 from pasarela.policy import CedarAuthorizer
 
 pytestmark = pytest.mark.anyio
@@ -65,6 +67,7 @@ class RecordingConnector:
 class OrderStage:
     def __init__(self, label: str, trail: list[str]) -> None:
         self.label, self.trail = label, trail
+        self.name = label
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         self.trail.append(f"{self.label}>")
@@ -73,7 +76,7 @@ class OrderStage:
         return outcome.with_meta(**{self.label: True})
 
 
-def gateway(connector: RecordingConnector, *extra: Any) -> Gateway:
+def gateway(connector: RecordingConnector, *extra: Any, observer: StageObserver | None = None) -> Gateway:
     catalog = Catalog(TOOLS)
     access = {"support": ["get_customer"], "admin": ["*"]}
     authorizer = CedarAuthorizer(access, [], [SUPPORT, ADMIN, NOBODY], TOOLS)
@@ -84,6 +87,7 @@ def gateway(connector: RecordingConnector, *extra: Any) -> Gateway:
         authorizer=authorizer,
         tool_timeouts={"get_customer": 1.5},
         tool_connect_timeouts={"get_customer": 0.25},
+        observer=observer,
     )
 
 
@@ -160,12 +164,16 @@ async def test_a_connector_bug_becomes_a_clean_internal_error() -> None:
 class BrokenStage:
     """A stage with a bug after the backend answered (as a transform on an odd shape was)."""
 
+    name = "broken"
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         outcome = await call_next(call)
         return Outcome(outcome.result["missing"], outcome.meta)  # KeyError
 
 
 class SeenOutcomes:
+    name = "seen"
+
     def __init__(self) -> None:
         self.errors: list[PasarelaError] = []
 
@@ -185,3 +193,26 @@ async def test_a_bug_in_any_stage_reaches_the_outer_stages_as_a_pasarela_error()
     assert type(caught.value) is PasarelaError and caught.value.status == 500
     assert "req-2" in caught.value.detail
     assert seen.errors == [caught.value], "the outer stages saw it, so it is recorded"
+
+
+class Timings:
+    """A stage observer, as per-stage timings and trace spans will be."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @asynccontextmanager
+    async def around(self, stage: str, call: Call) -> AsyncIterator[None]:
+        self.seen.append(f"{stage}>")
+        try:
+            yield
+        finally:
+            self.seen.append(f"<{stage}")
+
+
+async def test_one_observer_sees_every_stage_of_every_call_by_name() -> None:
+    timings = Timings()
+    gw = gateway(RecordingConnector(), OrderStage("outer", []), observer=timings)
+    assert gw.stage_names == ("outer", "authorize", "validate")
+    await gw.call(SUPPORT, "get_customer", {"customer_id": "1"}, door=Door.REST)
+    assert timings.seen == ["outer>", "authorize>", "validate>", "<validate", "<authorize", "<outer"]

@@ -50,6 +50,8 @@ class AuditRules:
 
 
 class AuditStage:
+    name = "audit"
+
     def __init__(
         self,
         writer: AuditWriter,

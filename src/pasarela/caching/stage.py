@@ -20,6 +20,8 @@ def iso(moment: float) -> str:
 
 
 class CacheStage:
+    name = "cache"
+
     def __init__(
         self,
         cache: ResultCache,

@@ -33,6 +33,8 @@ class ToolContract:
 
 
 class ContractStage:
+    name = "contract"
+
     def __init__(self, contracts: Mapping[str, ToolContract], metrics: GatewayMetrics) -> None:
         self._contracts = dict(contracts)
         self._metrics = metrics

@@ -50,6 +50,8 @@ class Authorizer(Protocol):
 
 
 class AuthorizeStage:
+    name = "authorize"
+
     def __init__(self, authorizer: Authorizer) -> None:
         self.authorizer = authorizer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -67,4 +68,15 @@ Next = Callable[[Call], Awaitable[Outcome]]
 class Stage(Protocol):
     """One step of the pipeline. It may act before and after `call_next`, or not call it."""
 
+    name: str  # in logs, per-stage timings and (later) trace spans
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome: ...
+
+
+class StageObserver(Protocol):
+    """The chain's one instrumentation point: wraps every stage of every call when configured.
+
+    Per-stage timings and trace spans attach here; with none configured the chain pays nothing.
+    """
+
+    def around(self, stage: str, call: Call) -> AbstractAsyncContextManager[None]: ...

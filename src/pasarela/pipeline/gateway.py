@@ -13,7 +13,7 @@ from pasarela.connectors.base import Connector, Invocation
 from pasarela.errors import PasarelaError, ToolNotFound, ToolQuarantined
 from pasarela.identity.principal import Principal
 from pasarela.pipeline.authorize import Authorizer
-from pasarela.pipeline.call import Call, Door, Next, Outcome, Stage, Via
+from pasarela.pipeline.call import Call, Door, Next, Outcome, Stage, StageObserver, Via
 
 log = structlog.get_logger("pasarela.gateway")
 
@@ -37,6 +37,7 @@ class Gateway:
         tool_timeouts: Mapping[str, float] | None = None,
         tool_connect_timeouts: Mapping[str, float] | None = None,
         rejection_observers: Sequence[RejectionObserver] = (),
+        observer: StageObserver | None = None,
     ) -> None:
         self.catalog = catalog
         self.connectors = dict(connectors)
@@ -47,13 +48,17 @@ class Gateway:
         self._rejection_observers = tuple(rejection_observers)
         self._children = 0  # numbers child request ids
         # Compose once: a call walks a prebuilt chain of closures.
-        self._chain = self._compose(self.stages, self._invoke)
+        self._chain = self._compose(self.stages, self._invoke, observer)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(stage.name for stage in self.stages)
 
     @staticmethod
-    def _compose(stages: Sequence[Stage], terminal: Next) -> Next:
+    def _compose(stages: Sequence[Stage], terminal: Next, observer: StageObserver | None) -> Next:
         chain = terminal
         for stage in reversed(stages):
-            chain = _bind(stage, chain)
+            chain = _bind(stage, chain, observer)
         return chain
 
     def tools_for(self, principal: Principal, door: str) -> list[ToolSpec]:
@@ -166,10 +171,13 @@ class Gateway:
             await connector.aclose()
 
 
-def _bind(stage: Stage, call_next: Next) -> Next:
+def _bind(stage: Stage, call_next: Next, observer: StageObserver | None) -> Next:
     async def run(call: Call) -> Outcome:
         try:
-            return await stage(call, call_next)
+            if observer is None:
+                return await stage(call, call_next)
+            async with observer.around(stage.name, call):
+                return await stage(call, call_next)
         except PasarelaError:
             raise
         except Exception as exc:

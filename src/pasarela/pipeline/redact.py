@@ -18,6 +18,8 @@ UNMASK = "unmask"
 
 
 class RedactStage:
+    name = "redact"
+
     def __init__(self, rules: Mapping[str, MaskingRule], authorizer: Authorizer) -> None:
         self.rules = dict(rules)
         self.authorizer = authorizer

@@ -41,6 +41,8 @@ def not_checkable(why: str) -> Decision:
 
 
 class ResultPolicyStage:
+    name = "result_policy"
+
     def __init__(self, authorizer: ResultAuthorizer, items: Mapping[str, tuple[str, ...]]) -> None:
         self.authorizer = authorizer
         self.items = dict(items)

@@ -12,6 +12,8 @@ from pasarela.secrets import Redactor
 
 
 class ScrubSecretsStage:
+    name = "scrub_secrets"
+
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
 

@@ -36,6 +36,8 @@ def _message(error: ValidationError) -> str:
 class ValidateStage:
     """Compiles one validator per tool at start-up; a call only runs it."""
 
+    name = "validate"
+
     def __init__(self, tools: Iterable[ToolSpec]) -> None:
         self._validators = {t.name: Draft202012Validator(dict(t.input_schema)) for t in tools}
 

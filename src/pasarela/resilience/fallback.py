@@ -30,6 +30,8 @@ CallTool = Callable[[Call, str, Mapping[str, Any]], Awaitable[Outcome]]
 
 
 class FallbackStage:
+    name = "fallback"
+
     def __init__(
         self,
         fallbacks: Mapping[str, tuple[str, ...]],

@@ -34,6 +34,8 @@ def counts_against_backend(exc: UpstreamError) -> bool:
 
 
 class ResilienceStage:
+    name = "resilience"
+
     def __init__(self, guards: Mapping[str, BackendGuard], metrics: GatewayMetrics) -> None:
         self._guards = dict(guards)
         self._metrics = metrics

@@ -14,6 +14,8 @@ log = structlog.get_logger("pasarela.call")
 
 
 class TelemetryStage:
+    name = "telemetry"
+
     def __init__(self, metrics: GatewayMetrics) -> None:
         self.metrics = metrics
 

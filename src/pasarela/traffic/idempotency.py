@@ -105,6 +105,8 @@ class IdempotencyLedger:
 
 
 class IdempotencyStage:
+    name = "idempotency"
+
     def __init__(self, ledger: IdempotencyLedger, metrics: GatewayMetrics) -> None:
         self._ledger = ledger
         self._metrics = metrics

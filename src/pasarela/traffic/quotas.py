@@ -105,6 +105,8 @@ class QuotaLedger:
 
 
 class QuotaStage:
+    name = "quota"
+
     def __init__(
         self,
         rules: Sequence[QuotaRule],

@@ -74,6 +74,8 @@ def compile_rate_rules(settings: Settings) -> list[RateRule]:
 
 
 class RateLimitStage:
+    name = "rate_limit"
+
     def __init__(
         self,
         rules: Sequence[RateRule],
