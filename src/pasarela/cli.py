@@ -352,7 +352,7 @@ def call(
             outcome = await runtime.gateway.call(principal, tool, arguments, door=Door.CLI)
         except PasarelaError as exc:
             return 1, exc.to_problem()
-        return 0, {"result": outcome.result, "meta": dict(outcome.meta)}
+        return 0, {"result": outcome.result, "meta": outcome.public_meta()}
 
     status, payload = with_runtime(loaded, one_call)
     sys.stdout.write(

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 PROBLEM_TYPE_PREFIX = "urn:pasarela:problem:"
 
@@ -63,6 +63,15 @@ class PasarelaError(Exception):
     @property
     def type_uri(self) -> str:
         return PROBLEM_TYPE_PREFIX + self.code
+
+    def with_extra(self, **extra: Any) -> Self:
+        """A copy of this error with more in its problem document (the original is left as it is)."""
+        # Not copy.copy: it would call the subclass's constructor with `args` alone.
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        copied.args = self.args
+        copied.extra = {**self.extra, **extra}
+        return copied
 
     def headers(self) -> Mapping[str, str]:
         """HTTP headers that belong with this error (e.g. Retry-After)."""
@@ -141,6 +150,15 @@ class AuthenticationError(PasarelaError):
     status = 401
     code = "unauthenticated"
     title = "Authentication required"
+
+    def with_extra(self, **extra: Any) -> Self:
+        """A copy of this error with more in its problem document (the original is left as it is)."""
+        # Not copy.copy: it would call the subclass's constructor with `args` alone.
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        copied.args = self.args
+        copied.extra = {**self.extra, **extra}
+        return copied
 
     def headers(self) -> Mapping[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="pasarela"'}

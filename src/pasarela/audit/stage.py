@@ -98,7 +98,7 @@ class AuditStage:
                 self._record(call, notes.get("decision"), code, None, started, durable=False)
                 raise
             committed = self._record(
-                call, notes.get("decision"), "ok", outcome.meta.get("upstream_status"), started, durable
+                call, notes.get("decision"), "ok", outcome.upstream_status, started, durable
             )
         if committed is not None and not await self._settled(committed, call):
             raise AuditUnavailable(

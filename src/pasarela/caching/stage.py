@@ -7,6 +7,7 @@ and `meta.as_of` (when the data was fetched, ISO 8601 UTC).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from pasarela.caching.results import ResultCache, cache_key, scope_identity
@@ -47,18 +48,18 @@ class CacheStage:
         scope = scope_identity(settings, call.principal)
         if scope is None:  # scope tenant, but this principal has no tenant: never share by accident
             self._metrics.cache.labels(call.tool.backend, call.tool.name, "bypass").inc()
-            return (await call_next(call)).with_meta(cache="bypass")
+            return replace(await call_next(call), cache="bypass")
         key = cache_key(call.tool.name, scope, call.arguments)
         entry = await self._cache.get(key)
         if entry is not None and entry.age(self._cache.now()) < settings.ttl:
             self._metrics.cache.labels(call.tool.backend, call.tool.name, "hit").inc()
-            return Outcome(entry.result, {"cache": "hit", "as_of": iso(entry.stored_at), "source": "cache"})
+            return Outcome(entry.result, {"as_of": iso(entry.stored_at)}, source="cache", cache="hit")
         outcome = await call_next(call)
-        if "fallback" in outcome.meta:
+        if outcome.fallback is not None:
             # A stale copy or another system's answer: never stored as this tool's fresh result.
             return outcome
         self._metrics.cache.labels(call.tool.backend, call.tool.name, "miss").inc()
         keep_for = settings.ttl + (settings.stale_for if call.tool.name in self._keep_stale else 0.0)
-        source = str(outcome.meta.get("source", call.tool.backend))
+        source = outcome.source or call.tool.backend
         stored_at = await self._cache.put(key, outcome.result, source, keep_for)
-        return outcome.with_meta(cache="miss", as_of=iso(stored_at))
+        return replace(outcome.with_meta(as_of=iso(stored_at)), cache="miss")

@@ -73,5 +73,5 @@ class ContractStage:
                     schema=contract.output.name,
                     errors=[{"path": p.path, "message": p.message} for p in problems],
                 )
-            return Outcome(result, {**outcome.meta, "schema": contract.output.name})
-        return Outcome(result, outcome.meta)
+            return replace(outcome, result=result, meta={**outcome.meta, "schema": contract.output.name})
+        return replace(outcome, result=result)

@@ -53,13 +53,30 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A successful result and what the gateway knows about how it was obtained."""
+    """A successful result and what the gateway knows about how it was obtained.
+
+    Stages tell each other things through the typed fields, never through keys of `meta`;
+    `meta` holds what only agents read (a warning, `as_of`, GraphQL errors…). `public_meta()`
+    is the one view agents get of both.
+    """
 
     result: Any
     meta: Mapping[str, Any] = field(default_factory=dict)
+    upstream_status: int | None = None  # the backend's HTTP status, when there was one
+    source: str | None = None  # who answered: a backend's name, or "cache"
+    cache: str | None = None  # hit | miss | stale | bypass
+    fallback: str | None = None  # what answered in the tool's place: "cache" or another tool
 
     def with_meta(self, **entries: Any) -> Outcome:
         return replace(self, meta={**self.meta, **entries})
+
+    def public_meta(self) -> dict[str, Any]:
+        shown = dict(self.meta)
+        for name in ("upstream_status", "source", "cache", "fallback"):
+            value = getattr(self, name)
+            if value is not None:
+                shown[name] = value
+        return shown
 
 
 Next = Callable[[Call], Awaitable[Outcome]]

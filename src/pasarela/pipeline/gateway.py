@@ -161,10 +161,12 @@ class Gateway:
                 f"the gateway failed while calling {call.tool.backend!r}; "
                 f"quote request id {call.request_id} to the operator"
             ) from exc
-        meta: dict[str, Any] = {**upstream.meta, "backend": call.tool.backend, "source": call.tool.backend}
-        if upstream.status is not None:
-            meta["upstream_status"] = upstream.status
-        return Outcome(upstream.data, meta)
+        return Outcome(
+            upstream.data,
+            {**upstream.meta, "backend": call.tool.backend},
+            upstream_status=upstream.status,
+            source=call.tool.backend,
+        )
 
     async def aclose(self) -> None:
         for connector in self.connectors.values():

@@ -8,6 +8,7 @@ bodies from the backend go through the same rules, since they often echo the rec
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from pasarela.errors import UpstreamError
 from pasarela.pipeline.authorize import Authorizer
@@ -32,12 +33,13 @@ class RedactStage:
             outcome = await call_next(call)
         except UpstreamError as exc:
             if "upstream_body" in exc.extra and not self._unmasked(call):
-                exc.extra["upstream_body"], _ = rule.apply(exc.extra["upstream_body"])
+                masked, _ = rule.apply(exc.extra["upstream_body"])
+                raise exc.with_extra(upstream_body=masked) from exc.__cause__
             raise
         if self._unmasked(call):
             return outcome.with_meta(redacted=0)
         result, count = rule.apply(outcome.result)
-        return Outcome(result, {**outcome.meta, "redacted": count})
+        return replace(outcome, result=result, meta={**outcome.meta, "redacted": count})
 
     def _unmasked(self, call: Call) -> bool:
         return self.authorizer.decide(call, UNMASK).allowed

@@ -11,6 +11,7 @@ result cached for one caller is checked again for every other.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import structlog
@@ -75,7 +76,7 @@ class ResultPolicyStage:
                 policies=sorted({p.label for d in decisions if not d.allowed for p in d.policies}),
             )
         result = kept if path is None else _replaced(outcome.result, path, kept)
-        return Outcome(result, {**outcome.meta, "filtered": filtered})
+        return replace(outcome, result=result, meta={**outcome.meta, "filtered": filtered})
 
     @staticmethod
     def _require(call: Call, decision: Decision) -> None:

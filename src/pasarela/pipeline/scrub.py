@@ -6,6 +6,8 @@ request, a debug field) must not hand that credential to an agent.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pasarela.errors import PasarelaError
 from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.secrets import Redactor
@@ -24,4 +26,4 @@ class ScrubSecretsStage:
             exc.extra = self.redactor.scrub(exc.extra)
             exc.detail = self.redactor.redact(exc.detail)
             raise
-        return Outcome(self.redactor.scrub(outcome.result), outcome.meta)
+        return replace(outcome, result=self.redactor.scrub(outcome.result))

@@ -10,6 +10,7 @@ Only failures of the system fall back; a backend's answer such as 404 is the ans
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -64,8 +65,8 @@ class FallbackStage:
                 if outcome is not None:
                     self._metrics.fallbacks.labels(call.tool.backend, call.tool.name, option).inc()
                     return outcome
-            exc.extra["fallbacks_tried"] = list(chain)
-            raise
+            # A copy that says so: the stage does not edit the error another layer raised.
+            raise exc.with_extra(fallbacks_tried=list(chain)) from exc.__cause__
 
     async def _from_cache(self, call: Call, failure: UpstreamError) -> Outcome | None:
         settings = self._cache_settings.get(call.tool.name)
@@ -79,12 +80,12 @@ class FallbackStage:
         return Outcome(
             entry.result,
             {
-                "cache": "stale",
                 "as_of": as_of,
-                "source": "cache",
-                "fallback": CACHE,
                 "warning": f"{call.tool.backend} is unavailable ({failure.code}); this is the value cached at {as_of}",
             },
+            source="cache",
+            cache="stale",
+            fallback=CACHE,
         )
 
     async def _from_tool(self, call: Call, tool: str, failure: UpstreamError) -> Outcome | None:
@@ -94,7 +95,9 @@ class FallbackStage:
         except PasarelaError as exc:
             log.warning("fallback_failed", tool=call.tool.name, fallback=tool, error=exc.code)
             return None
-        return outcome.with_meta(
+        return replace(
+            outcome.with_meta(
+                warning=f"{call.tool.backend} is unavailable ({failure.code}); this answer comes from {tool}"
+            ),
             fallback=tool,
-            warning=f"{call.tool.backend} is unavailable ({failure.code}); this answer comes from {tool}",
         )

@@ -143,7 +143,7 @@ def create_mcp_server(
             )
         except PasarelaError as exc:
             return error_result(exc, redactor, request_id)
-        return success_result(outcome.result, {**outcome.meta, "request_id": request_id})
+        return success_result(outcome.result, {**outcome.public_meta(), "request_id": request_id})
 
     server: Server[Any] = Server(
         "pasarela",

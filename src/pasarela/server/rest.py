@@ -70,7 +70,7 @@ class RestDoor:
         except PasarelaError as exc:
             return problem_response(exc, self.redactor, request_id=request_id)
         meta = {
-            **outcome.meta,
+            **outcome.public_meta(),
             "tool": name,
             "request_id": request_id,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),

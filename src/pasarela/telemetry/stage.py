@@ -26,7 +26,7 @@ class TelemetryStage:
         try:
             result = await call_next(call)
             outcome = "ok"
-            status = result.meta.get("upstream_status")
+            status = result.upstream_status
             return result
         except PasarelaError as exc:
             outcome = exc.code

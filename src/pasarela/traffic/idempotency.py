@@ -91,7 +91,7 @@ class IdempotencyLedger:
         return Claim(row.fingerprint, row.tool, row.state, outcome)
 
     async def complete(self, principal: str, key: str, outcome: Outcome) -> None:
-        stored = jsonsafe.dumps({"result": outcome.result, "meta": dict(outcome.meta)}).decode()
+        stored = jsonsafe.dumps({"result": outcome.result, "meta": outcome.public_meta()}).decode()
         async with self._state.engine.begin() as db:
             await db.execute(
                 update(idempotency_keys)
