@@ -120,7 +120,7 @@ def test_call_through_the_pipeline(config: Path, upstream: tuple[RecordingUpstre
     denied = run(
         "call", "createItem", "--args", '{"name": "x"}', "--as", "reader", "-c", str(config), env=ENV
     )
-    assert denied.returncode == 1
+    assert denied.returncode == 3, "the call's answer is no"
     assert json.loads(denied.stdout)["code"] == "denied"
     invalid = run("call", "getItem", "--args", "{}", "--as", "reader", "-c", str(config), env=ENV)
     assert json.loads(invalid.stdout)["errors"] == [
@@ -208,7 +208,7 @@ def test_schemas_check_names_the_tools_a_change_breaks(tmp_path: Path) -> None:
         '{"type": "object", "required": ["customer_id", "email"], "properties": {"customer_id": {"type": "string"}}}'
     )
     broken = run("schemas", "check", "-c", str(config), env=ENV)
-    assert broken.returncode == 1
+    assert broken.returncode == 3
     assert "customer@2: changed in place, breaks getItem" in broken.stdout
     assert "/required: 'email' is now required (breaks backends)" in broken.stdout
     assert "publish a new version" in broken.stderr

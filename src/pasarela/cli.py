@@ -22,6 +22,7 @@ from pasarela.catalog.pinning import ToolPins
 from pasarela.commands.audit import audit_app
 from pasarela.commands.common import (
     ConfigOption,
+    ExitCode,
     err,
     fail_config,
     load,
@@ -71,7 +72,7 @@ def _root(
 ) -> None:
     if version:
         typer.echo(__version__)
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.command()
@@ -106,7 +107,7 @@ def serve(
         raise fail_config(exc) from None
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.ERROR) from None
 
 
 @app.command()
@@ -146,7 +147,7 @@ def stdio(config: ConfigOption = Path(DEFAULT_CONFIG), as_: AsOption = None) -> 
         except PasarelaError as exc:
             await runtime.aclose()
             err.print(exc.detail, markup=False)
-            raise typer.Exit(1) from None
+            raise typer.Exit(ExitCode.ERROR) from None
         await serve_stdio(runtime, principal)
 
     try:
@@ -186,7 +187,7 @@ def tools_list(
     """Print the catalog (all tools, or those a principal may use)."""
     if fmt not in ("json", "openai", "anthropic", "mcp"):
         err.print(f"--format: unknown format {fmt!r}; expected json, openai, anthropic or mcp", markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     loaded = load(config)
     quiet_logs(loaded)
 
@@ -200,7 +201,7 @@ def tools_list(
         print_json(with_runtime(loaded, listing, read_only=True))
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.ERROR) from None
 
 
 def _with_pins(loaded: LoadedConfig, work: Callable[[ToolPins], Awaitable[T]]) -> T:
@@ -218,7 +219,7 @@ def tools_diff(
         text = _with_pins(loaded, lambda pins: pins.diff(name))
     except KeyError:
         err.print(f"no tool named {name!r} has been pinned", markup=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.ERROR) from None
     if text is None:
         err.print(f"{name}: no change is waiting for approval", markup=False)
         return
@@ -236,7 +237,7 @@ def tools_approve(
         approved = _with_pins(loaded, lambda pins: pins.approve(name))
     except KeyError:
         err.print(f"no tool named {name!r} has been pinned", markup=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.ERROR) from None
     err.print(f"{name}: {'approved' if approved else 'nothing to approve'}", markup=False)
 
 
@@ -285,7 +286,7 @@ def schemas_check(
             "(name@N+1) instead, or accept the change with --accept",
             markup=False,
         )
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.NO)
 
 
 @app.command()
@@ -346,13 +347,13 @@ def call(
     loaded = load(config)
     quiet_logs(loaded)
 
-    async def one_call(runtime: Runtime) -> tuple[int, dict[str, Any]]:
+    async def one_call(runtime: Runtime) -> tuple[ExitCode, dict[str, Any]]:
         try:
             principal = runtime.authenticator.local_principal(as_)
             outcome = await runtime.gateway.call(principal, tool, arguments, door=Door.CLI)
         except PasarelaError as exc:
-            return 1, exc.to_problem()
-        return 0, {"result": outcome.result, "meta": outcome.public_meta()}
+            return ExitCode.NO, exc.to_problem()
+        return ExitCode.OK, {"result": outcome.result, "meta": outcome.public_meta()}
 
     status, payload = with_runtime(loaded, one_call)
     sys.stdout.write(
@@ -366,10 +367,10 @@ def _parse_args(args: str) -> dict[str, Any]:
         arguments = orjson.loads(args)
     except orjson.JSONDecodeError as exc:
         err.print(f"--args: not valid JSON ({exc})", markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     if not isinstance(arguments, dict):
         err.print('--args: expected a JSON object, e.g. --args \'{"customer_id": "12345"}\'', markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     return arguments
 
 
@@ -382,7 +383,7 @@ def _parse_user(text: str) -> Principal:
             raise TypeError
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         err.print('--on-behalf-of: expected {"id": "...", "roles": [...], "attributes": {...}}', markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     return Principal(data["id"], frozenset(map(str, roles)), attributes, kind="user")
 
 
@@ -428,9 +429,9 @@ def policy_explain(
         report = with_runtime(loaded, explain, read_only=True)
     except PasarelaError as exc:
         err.print(exc.detail, markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.ERROR) from None
     print_json(report)
-    raise typer.Exit(0 if report["decision"] == "allow" else 1)
+    raise typer.Exit(ExitCode.OK if report["decision"] == "allow" else ExitCode.NO)
 
 
 @config_app.command("schema")

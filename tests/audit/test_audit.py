@@ -269,7 +269,7 @@ def test_cli_verify_tail_search(config: Path) -> None:
 
     anyio.run(corrupt)
     tampered = cli("verify")
-    assert tampered.returncode == 1
+    assert tampered.returncode == 3
     assert "record 3 was altered" in tampered.stderr
 
 

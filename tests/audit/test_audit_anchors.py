@@ -140,14 +140,14 @@ def test_cli_verify_uses_the_configured_anchors_and_names_bad_ones(config: Path)
     elsewhere = config.parent / "copy.jsonl"
     elsewhere.write_bytes(b"\n".join([*lines, orjson.dumps(forged)]) + b"\n")
     result = cli("--anchors", str(elsewhere))
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert f"{elsewhere}:{len(lines) + 1} has a forged signature" in result.stderr
     elsewhere.write_text("not json\n")
     result = cli("--anchors", str(elsewhere))
-    assert (result.returncode, f"{elsewhere}:1: not an anchor" in result.stderr) == (1, True)
+    assert (result.returncode, f"{elsewhere}:1: not an anchor" in result.stderr) == (3, True)
     anchors.unlink()
     result = cli()
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "cannot read the anchor file" in result.stderr
 
 

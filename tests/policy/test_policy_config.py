@@ -111,7 +111,7 @@ def test_policy_explain(tmp_path: Path, upstream: RecordingUpstream) -> None:
         return run_pasarela("policy", "explain", "-c", str(config), *args, env=ENV)
 
     denied = explain("--as", "reader", "getItem", "--args", '{"item_id": "7"}')
-    assert denied.returncode == 1, denied.stderr
+    assert denied.returncode == 3, denied.stderr
     report = json.loads(denied.stdout)
     assert report["decision"] == "deny"
     assert report["policies"] == [
@@ -133,5 +133,5 @@ def test_policy_explain(tmp_path: Path, upstream: RecordingUpstream) -> None:
         "policies": [],
         "errors": [],
     }
-    assert explain("--as", "ghost", "getItem").returncode == 2
+    assert explain("--as", "ghost", "getItem").returncode == 1, "an unknown principal is a configuration error"
     assert explain("--as", "reader", "getItem", "--on-behalf-of", "not json").returncode == 2

@@ -12,7 +12,7 @@ import typer
 from pasarela import jsonsafe
 from pasarela.audit import search, verify
 from pasarela.audit.anchors import AnchorFileError, read_anchors
-from pasarela.commands.common import ConfigOption, err, load, quiet_logs, with_state
+from pasarela.commands.common import ConfigOption, ExitCode, err, load, quiet_logs, with_state
 from pasarela.config import DEFAULT_CONFIG
 
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -50,13 +50,13 @@ def audit_verify(
         heads = read_anchors(files)
     except AnchorFileError as exc:
         err.print(f"audit: TAMPERED? — {exc}", markup=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.NO) from None
     verdict = with_state(loaded, lambda store: verify(store, key, heads))
     if verdict.ok:
         err.print(f"audit: OK — {verdict.message}", markup=False)
         return
     err.print(f"audit: TAMPERED — {verdict.message}", markup=False)
-    raise typer.Exit(1)
+    raise typer.Exit(ExitCode.NO)
 
 
 @audit_app.command("tail")
@@ -111,5 +111,5 @@ def _timestamp(option: str, value: str | None) -> float | None:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         err.print(f"{option}: expected an ISO time such as 2026-11-22T09:00, got {value!r}", markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()

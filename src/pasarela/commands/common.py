@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
+from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,6 +22,16 @@ from pasarela.telemetry import configure_logging
 
 T = TypeVar("T")
 
+
+class ExitCode(IntEnum):
+    """The same meaning in every command (README, "Exit codes")."""
+
+    OK = 0
+    ERROR = 1  # a configuration or gateway error: the command could not do its job
+    USAGE = 2  # a bad option or argument
+    NO = 3  # the command's answer is no: denied, tampered, a breaking change, the call failed
+
+
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
@@ -37,7 +48,7 @@ def fail_config(error: ConfigError) -> typer.Exit:
     err.print(f"[bold red]Configuration has {len(error.problems)} problem(s):[/]")
     for problem in error.problems:
         err.print(f"  {problem}", markup=False)
-    return typer.Exit(1)
+    return typer.Exit(ExitCode.ERROR)
 
 
 def load(path: Path) -> LoadedConfig:
@@ -72,7 +83,7 @@ def with_runtime(
         raise fail_config(exc) from None
     except StartupError as exc:
         err.print(exc.detail, markup=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.ERROR) from None
 
 
 def quiet_logs(loaded: LoadedConfig) -> None:
