@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import structlog
@@ -26,11 +27,12 @@ from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
 from pasarela.pipeline.call import Via
 from pasarela.pipeline.redact import RedactStage
-from pasarela.pipeline.results import ResultPolicyStage, check_result_items, result_items
+from pasarela.pipeline.results import ResultPolicyStage, check_result_items
 from pasarela.pipeline.scrub import ScrubSecretsStage
+from pasarela.plans import ToolPlan, compile_plans
 from pasarela.policy import CedarAuthorizer
 from pasarela.policy.sources import ALL_TOOLS, PolicySource, check_sources, referenced_tools
-from pasarela.protection import MaskingRule, PathError, parse_path
+from pasarela.protection import PathError, parse_path
 from pasarela.shared import SharedState, open_shared, reachable
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
@@ -168,8 +170,12 @@ async def build_runtime(
         obo.header if obo is not None else "X-On-Behalf-Of",
     )
     authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
-    audit_stage = _audit_stage(audit, config) if audit is not None else None
-    flow = build_flow_stages(config, catalog, shared, state, metrics, tool_contracts(config, registry))
+    # Quarantined tools too: a refused call to one is still audited with its arguments masked.
+    plans = compile_plans(
+        settings, [*catalog.names(), *catalog.quarantined()], tool_contracts(config, registry)
+    )
+    audit_stage = _audit_stage(audit, config, plans) if audit is not None else None
+    flow = build_flow_stages(config, catalog, shared, state, metrics, plans)
     gateway = Gateway(
         catalog,
         connectors,
@@ -180,16 +186,13 @@ async def build_runtime(
             ScrubSecretsStage(config.redactor),
             AuthorizeStage(authorizer),
             ValidateStage(catalog),
-            RedactStage(masking_rules(config), authorizer),
+            RedactStage({n: p.masking for n, p in plans.items() if p.masking is not None}, authorizer),
             # Inside redaction (policies see real values), outside the cache (every caller is checked).
-            ResultPolicyStage(authorizer, result_items(config)),
+            ResultPolicyStage(authorizer, {n: p.result_items for n, p in plans.items() if p.result_items}),
             *flow.stages,
         ],
         authorizer=authorizer,
-        tool_timeouts={n: t.timeout for n, t in settings.tools.items() if t.timeout is not None},
-        tool_connect_timeouts={
-            n: t.connect_timeout for n, t in settings.tools.items() if t.connect_timeout is not None
-        },
+        plans=plans,
     )
     flow.fallback.bind(
         lambda parent, tool, arguments: gateway.call_child(parent, tool, arguments, via=Via.FALLBACK)
@@ -255,10 +258,8 @@ async def _audit_writer(config: LoadedConfig, state: StateStore) -> AuditWriter 
     return writer
 
 
-def _audit_stage(writer: AuditWriter, config: LoadedConfig) -> AuditStage:
-    sensitive = {
-        name: tool.sensitive_args for name, tool in config.settings.tools.items() if tool.sensitive_args
-    }
+def _audit_stage(writer: AuditWriter, config: LoadedConfig, plans: Mapping[str, ToolPlan]) -> AuditStage:
+    sensitive = {name: plan.sensitive_args for name, plan in plans.items() if plan.sensitive_args}
     audit = config.settings.audit
     rules = AuditRules(audit.durability, audit.commit_timeout, audit.when_unavailable)
     return AuditStage(writer, config.redactor, sensitive, rules)
@@ -307,15 +308,6 @@ def _check_references(catalog: Catalog, config: LoadedConfig) -> list[ConfigProb
                     ConfigProblem(config.source, f"access.{role}[{index}]", f"no tool named {name!r}")
                 )
     return problems
-
-
-def masking_rules(config: LoadedConfig) -> dict[str, MaskingRule]:
-    rules = {}
-    for name, tool in config.settings.tools.items():
-        if tool.redact is not None and (tool.redact.fields or tool.redact.paths):
-            redact = tool.redact
-            rules[name] = MaskingRule.build(redact.fields, redact.paths, redact.keep_last)
-    return rules
 
 
 def _check_masking(config: LoadedConfig) -> list[ConfigProblem]:

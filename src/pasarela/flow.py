@@ -14,9 +14,10 @@ from pasarela.caching import CacheStage, ResultCache
 from pasarela.catalog import Catalog
 from pasarela.config.loader import LoadedConfig
 from pasarela.config.traffic import CacheSettings
-from pasarela.contracts import ContractStage, ToolContract
+from pasarela.contracts import ContractStage
 from pasarela.errors import ConfigProblem
 from pasarela.pipeline.call import Stage
+from pasarela.plans import ToolPlan
 from pasarela.resilience import BackendGuard, Bulkhead, CircuitBreaker, ResilienceStage, Retrier
 from pasarela.resilience.fallback import CACHE, FallbackStage
 from pasarela.shared import SharedState
@@ -49,14 +50,15 @@ def build_flow_stages(
     shared: SharedState,
     state: StateStore,
     metrics: GatewayMetrics,
-    contracts: Mapping[str, ToolContract],
+    plans: Mapping[str, ToolPlan],
 ) -> FlowStages:
     settings = config.settings
     tools = list(catalog)
     cache_settings: dict[str, CacheSettings] = {
-        name: tool.cache for name, tool in settings.tools.items() if tool.cache is not None
+        name: plan.cache for name, plan in plans.items() if plan.cache is not None
     }
-    fallbacks = {name: tuple(tool.fallback) for name, tool in settings.tools.items() if tool.fallback}
+    fallbacks = {name: plan.fallback for name, plan in plans.items() if plan.fallback}
+    contracts = {name: plan.contract for name, plan in plans.items() if plan.contract is not None}
     results = ResultCache(shared.cache)
     fallback = FallbackStage(fallbacks, results, cache_settings, metrics)
     guards = {
@@ -75,7 +77,7 @@ def build_flow_stages(
     }
     rate_rules = compile_rate_rules(settings)
     quota_rules = compile_quota_rules(settings)
-    invalidates = {name: tuple(tool.invalidates) for name, tool in settings.tools.items() if tool.invalidates}
+    invalidates = {name: plan.invalidates for name, plan in plans.items() if plan.invalidates}
     # A stage with nothing configured is left out of the chain: every layer costs every call.
     optional: list[tuple[bool, Stage]] = [
         (bool(rate_rules), RateLimitStage(rate_rules, tools, shared, metrics)),

@@ -14,6 +14,7 @@ from pasarela.errors import AccessDenied, InvalidArguments, PasarelaError, ToolN
 from pasarela.identity import Principal
 from pasarela.pipeline import AuthorizeStage, Call, Door, Gateway, Next, Outcome, ValidateStage
 from pasarela.pipeline.call import StageObserver
+from pasarela.plans import ToolPlan
 from pasarela.policy import CedarAuthorizer
 
 pytestmark = pytest.mark.anyio
@@ -85,8 +86,7 @@ def gateway(connector: RecordingConnector, *extra: Any, observer: StageObserver 
         {"crm": connector},
         stages=[*extra, AuthorizeStage(authorizer), ValidateStage(catalog)],
         authorizer=authorizer,
-        tool_timeouts={"get_customer": 1.5},
-        tool_connect_timeouts={"get_customer": 0.25},
+        plans={"get_customer": ToolPlan("get_customer", timeout=1.5, connect_timeout=0.25)},
         observer=observer,
     )
 

@@ -133,5 +133,7 @@ def test_policy_explain(tmp_path: Path, upstream: RecordingUpstream) -> None:
         "policies": [],
         "errors": [],
     }
-    assert explain("--as", "ghost", "getItem").returncode == 1, "an unknown principal is a configuration error"
+    assert explain("--as", "ghost", "getItem").returncode == 1, (
+        "an unknown principal is a configuration error"
+    )
     assert explain("--as", "reader", "getItem", "--on-behalf-of", "not json").returncode == 2

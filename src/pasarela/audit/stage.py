@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -56,7 +56,7 @@ class AuditStage:
         self,
         writer: AuditWriter,
         redactor: Redactor,
-        sensitive: Mapping[str, Sequence[str]],
+        sensitive: Mapping[str, Collection[str]],
         rules: AuditRules | None = None,
     ) -> None:
         self.writer = writer

@@ -14,6 +14,7 @@ from pasarela.errors import PasarelaError, ToolNotFound, ToolQuarantined
 from pasarela.identity.principal import Principal
 from pasarela.pipeline.authorize import Authorizer
 from pasarela.pipeline.call import Call, Door, Next, Outcome, Stage, StageObserver, Via
+from pasarela.plans import NO_PLAN, ToolPlan
 
 log = structlog.get_logger("pasarela.gateway")
 
@@ -34,8 +35,7 @@ class Gateway:
         stages: Sequence[Stage],
         authorizer: Authorizer,
         *,
-        tool_timeouts: Mapping[str, float] | None = None,
-        tool_connect_timeouts: Mapping[str, float] | None = None,
+        plans: Mapping[str, ToolPlan] | None = None,
         rejection_observers: Sequence[RejectionObserver] = (),
         observer: StageObserver | None = None,
     ) -> None:
@@ -43,12 +43,15 @@ class Gateway:
         self.connectors = dict(connectors)
         self.stages = tuple(stages)
         self.authorizer = authorizer
-        self._tool_timeouts = dict(tool_timeouts or {})
-        self._tool_connect_timeouts = dict(tool_connect_timeouts or {})
+        self._plans = dict(plans or {})
         self._rejection_observers = tuple(rejection_observers)
         self._children = 0  # numbers child request ids
         # Compose once: a call walks a prebuilt chain of closures.
         self._chain = self._compose(self.stages, self._invoke, observer)
+
+    def plan_of(self, tool: str) -> ToolPlan:
+        """The compiled settings of `tool` (the default plan if `tools:` says nothing of it)."""
+        return self._plans.get(tool, NO_PLAN)
 
     @property
     def stage_names(self) -> tuple[str, ...]:
@@ -146,10 +149,9 @@ class Gateway:
 
     async def _invoke(self, call: Call) -> Outcome:
         connector = self.connectors[call.tool.backend]
+        plan = self._plans.get(call.tool.name, NO_PLAN)
         invocation = Invocation(
-            timeout=self._tool_timeouts.get(call.tool.name),
-            connect_timeout=self._tool_connect_timeouts.get(call.tool.name),
-            deadline=call.deadline,
+            timeout=plan.timeout, connect_timeout=plan.connect_timeout, deadline=call.deadline
         )
         try:
             upstream = await connector.invoke(call.tool, call.arguments, invocation)

@@ -110,11 +110,6 @@ def _replaced(value: Any, path: Sequence[str], items: list[Any]) -> Any:
     return {**value, path[0]: _replaced(value[path[0]], path[1:], items)}
 
 
-def result_items(config: LoadedConfig) -> dict[str, tuple[str, ...]]:
-    items = config.settings.tools.items()
-    return {name: tuple(tool.result_items.split(".")) for name, tool in items if tool.result_items}
-
-
 def check_result_items(catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
     """Results are checked for read-only tools only: what a write returns, it has already done."""
     problems = []
