@@ -5,7 +5,10 @@
 ContextForge needs Python 3.12: it is installed (once, if missing) into its own venv outside
 the repository (--venv, default /work/cf-venv) from PyPI (`mcp-contextforge-gateway==1.1.0`),
 with pyenv's 3.12 (--python). It runs as its documented production default does: gunicorn
-with uvicorn workers, 2 × cores + 1 of them (5 here), SQLite, JWT authentication on. One REST
+with uvicorn workers, 2 × cores + 1 of them (5 here), JWT authentication on, and its tuning
+guide's production backing: PostgreSQL (a fresh `contextforge_bench` database on
+127.0.0.1:5432, dropped afterwards; `--cf-database sqlite` for its development default) and a
+Redis cache (127.0.0.1:6379 db 12, flushed). Its per-user rate limiter is off (see ENV). One REST
 tool, `get_thing`, is registered through its admin API and points at bench/upstream.py's
 GET /things/{thing_id}, the same call Pasarela's OpenAPI connector makes.
 
@@ -17,8 +20,10 @@ JSON to bench/results/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,35 +56,67 @@ ENV = {
     "MCPGATEWAY_ADMIN_API_ENABLED": "true",
     "SSRF_ALLOW_LOCALHOST": "true",  # the upstream is on loopback
     "LOG_LEVEL": "ERROR",
+    # Its default tier limiter allows one user 100 MCP/tool requests a minute (+20 burst), each
+    # worker counting alone without Redis, and locks the user out for 15 minutes after 5
+    # refusals: this bench is one user making thousands of calls a minute, so with it on most
+    # calls come back 429 (the client's "Server returned an error response"). Off, as for
+    # any load test of the gateway itself.
+    "RATE_LIMITING_ENABLED": "false",
+    # Its tuning guide's production setting for several workers: a shared Redis cache.
+    "CACHE_TYPE": "redis",
+    "REDIS_URL": "redis://127.0.0.1:6379/12",
 }
+# Its documented production database (SQLite is for development); a fresh database each run.
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/contextforge_bench"
+# Run with its venv's Python before a run (a fresh database, an empty Redis database) and
+# after it ("drop": leave nothing behind).
+RESET = """
+import sys, psycopg, redis
+redis.Redis.from_url(sys.argv[1]).flushdb()
+if sys.argv[2].startswith("postgresql"):
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+        db.execute("DROP DATABASE IF EXISTS contextforge_bench WITH (FORCE)")
+        if sys.argv[3:] != ["drop"]:
+            db.execute("CREATE DATABASE contextforge_bench")
+"""
 
 
 def install(venv: Path, python: str) -> None:
-    if (venv / "bin" / "gunicorn").exists():
+    ready = [str(venv / "bin" / "python"), "-c", "import mcpgateway, psycopg"]
+    if (venv / "bin" / "gunicorn").exists() and subprocess.run(
+        ready, check=False, capture_output=True
+    ).returncode == 0:
         return
-    print(f"installing mcp-contextforge-gateway=={VERSION} into {venv}", flush=True)
-    subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", f"mcp-contextforge-gateway=={VERSION}"], check=True
-    )
+    print(f"installing mcp-contextforge-gateway[postgres]=={VERSION} into {venv}", flush=True)
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    package = f"mcp-contextforge-gateway[postgres]=={VERSION}"
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", package], check=True)
 
 
 @contextmanager
-def contextforge(venv: Path, upstream_url: str, workers: int) -> Iterator[tuple[str, str]]:
+def contextforge(
+    venv: Path, upstream_url: str, workers: int, database: str, log: Path | None = None
+) -> Iterator[tuple[str, str]]:
     """A running ContextForge with the tool registered; yields (url, bearer token)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, **ENV, "DATABASE_URL": f"sqlite:///{scratch}/mcp.db"}
+        database_url = POSTGRES if database == "postgres" else f"sqlite:///{scratch}/mcp.db"
+        env = {**os.environ, **ENV, "DATABASE_URL": database_url}
+        reset = [str(venv / "bin" / "python"), "-c", RESET, ENV["REDIS_URL"], database_url]
+        subprocess.run(reset, check=True)
         env["GUNICORN_WORKERS"] = str(workers)
         env.pop("PYTHONPATH", None)
         gunicorn = [str(venv / "bin" / "gunicorn"), "mcpgateway.main:app"]
+        sink = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
         process = subprocess.Popen(
             [*gunicorn, "-k", "uvicorn.workers.UvicornWorker", "-w", str(workers), "-b", f"127.0.0.1:{port}"],
             cwd=scratch,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,  # its own process group: see the finally below
         )
         try:
             wait_ready(f"{url}/health", process, timeout=180)
@@ -110,6 +147,13 @@ def contextforge(venv: Path, upstream_url: str, workers: int) -> Iterator[tuple[
             yield url, token
         finally:
             stop(process)
+            # Its workers and their children can outlive a master stopped by SIGINT (seen:
+            # hundreds of orphans from earlier runs loading the machine under Pasarela's runs).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            if not isinstance(sink, int):
+                sink.close()
+            subprocess.run([*reset, "drop"], check=True)
 
 
 async def drive_contextforge(url: str, token: str, counts: list[int], duration: float) -> list[Result]:
@@ -136,6 +180,8 @@ def main() -> None:
     parser.add_argument("--sessions", nargs="+", type=int, default=[8, 32])
     parser.add_argument("--workers", nargs="*", type=int, default=[1, 2], help="Pasarela's --workers to run")
     parser.add_argument("--cf-workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--cf-database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--cf-log", type=Path, help="append ContextForge's own log here")
     parser.add_argument("--venv", type=Path, default=Path("/work/cf-venv"))
     parser.add_argument("--python", default="/root/.pyenv/versions/3.12.1/bin/python3.12")
     args = parser.parse_args()
@@ -143,8 +189,9 @@ def main() -> None:
     load = os.getloadavg()
     rows: dict[str, list[Result]] = {}
     with upstream_process() as upstream_url:
-        with contextforge(args.venv, upstream_url, args.cf_workers) as (url, token):
-            rows[f"ContextForge {VERSION} ({args.cf_workers} workers)"] = anyio.run(
+        cf = contextforge(args.venv, upstream_url, args.cf_workers, args.cf_database, args.cf_log)
+        with cf as (url, token):
+            rows[f"ContextForge {VERSION} ({args.cf_workers} workers, {args.cf_database})"] = anyio.run(
                 drive_contextforge,
                 url,
                 token,
