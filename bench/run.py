@@ -259,6 +259,17 @@ async def mcp_closed(gateway_url: str, counts: list[int], duration: float) -> li
     return results
 
 
+def tool_call(tool: str) -> bytes:
+    """A REST `:call` of `tool` for thing 42, as the bench principal."""
+    return RawPool.encode(
+        "POST",
+        f"/v1/tools/{tool}:call",
+        "127.0.0.1",
+        {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        b'{"arguments": {"thing_id": "42"}}',
+    )
+
+
 async def run(args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
     with processes(
@@ -275,20 +286,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                 await pool.open()
                 stack.push_async_callback(pool.close)
             direct_request = RawPool.encode("GET", "/things/42", "127.0.0.1", {})
-            rest_request = RawPool.encode(
-                "POST",
-                "/v1/tools/get_thing:call",
-                "127.0.0.1",
-                {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
-                b'{"arguments": {"thing_id": "42"}}',
-            )
-            write_request = RawPool.encode(
-                "POST",
-                "/v1/tools/put_thing:call",
-                "127.0.0.1",
-                {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
-                b'{"arguments": {"thing_id": "42"}}',
-            )
+            rest_request, write_request = (tool_call(tool) for tool in ("get_thing", "put_thing"))
             sessions: list[Client] = []
             for _ in range(args.mcp_sessions if "mcp" in args.targets else 0):
                 http = await stack.enter_async_context(

@@ -151,15 +151,6 @@ class AuthenticationError(PasarelaError):
     code = "unauthenticated"
     title = "Authentication required"
 
-    def with_extra(self, **extra: Any) -> Self:
-        """A copy of this error with more in its problem document (the original is left as it is)."""
-        # Not copy.copy: it would call the subclass's constructor with `args` alone.
-        copied = type(self).__new__(type(self))
-        copied.__dict__.update(self.__dict__)
-        copied.args = self.args
-        copied.extra = {**self.extra, **extra}
-        return copied
-
     def headers(self) -> Mapping[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="pasarela"'}
 

@@ -34,39 +34,33 @@ def _in(node: Any, ancestors: frozenset[Uid]) -> bool:
     return True
 
 
-def action_may_match(scope: Any, action: str) -> bool:
+def _may_match(scope: Any, this: Uid, ancestors: frozenset[Uid], kind: str) -> bool:
+    """Whether a policy's scope can match `this` (whose ancestors, itself included, are given);
+    anything this does not understand may match, so a policy is never wrongly left out."""
     if not isinstance(scope, Mapping):
         return True
     op = scope.get("op")
-    this = ("Action", action)
-    if op == "All":
-        return True
-    if op == "==":
-        target = _uid(scope.get("entity"))
-        return target is None or target == this
-    if op == "in":
-        return _in(scope, frozenset({this}))
-    return True
-
-
-def resource_may_match(scope: Any, tool: str, backend: str) -> bool:
-    if not isinstance(scope, Mapping):
-        return True
-    op = scope.get("op")
-    this = ("Tool", tool)
-    ancestors = frozenset({this, ("Backend", backend)})  # a tool's only parent is its backend
-    if op == "All":
-        return True
     if op == "==":
         target = _uid(scope.get("entity"))
         return target is None or target == this
     if op == "in":
         return _in(scope, ancestors)
     if op == "is":
-        if scope.get("entity_type") != "Tool":
+        if scope.get("entity_type") != kind:
             return False
         return "in" not in scope or _in(scope["in"], ancestors)
-    return True
+    return True  # "All", and what a later Cedar may add
+
+
+def action_may_match(scope: Any, action: str) -> bool:
+    this = ("Action", action)
+    return _may_match(scope, this, frozenset({this}), "Action")
+
+
+def resource_may_match(scope: Any, tool: str, backend: str) -> bool:
+    this = ("Tool", tool)
+    # A tool's only parent is its backend.
+    return _may_match(scope, this, frozenset({this, ("Backend", backend)}), "Tool")
 
 
 def may_apply(policy: Mapping[str, Any], tool: str, backend: str, action: str) -> bool:
