@@ -24,6 +24,7 @@ from pasarela.errors import ConfigError, ConfigProblem, StartupError
 from pasarela.flow import build_flow_stages, check_flow
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
+from pasarela.orchestration.catalog import composite_tools
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
 from pasarela.pipeline.call import Via
 from pasarela.pipeline.redact import RedactStage
@@ -126,7 +127,11 @@ async def build_runtime(
         contracted = [with_contract(_with_overrides(spec, config), config, registry) for spec in tools]
         tools = [_scrubbed(spec, config) for spec, _ in contracted]
         problems = [problem for _, found in contracted for problem in found]
-        catalog = Catalog(tools, source=config.source, quarantined=held)
+        composed, composites, found = composite_tools(
+            settings.composites, {t.name: t for t in tools}, config.source, set(held)
+        )
+        problems += found
+        catalog = Catalog([*tools, *composed], source=config.source, quarantined=held)
         sources = policy_sources(config)
         problems += (
             _check_references(catalog, config)
@@ -193,6 +198,7 @@ async def build_runtime(
         ],
         authorizer=authorizer,
         plans=plans,
+        composites=composites,
     )
     flow.fallback.bind(
         lambda parent, tool, arguments: gateway.call_child(parent, tool, arguments, via=Via.FALLBACK)

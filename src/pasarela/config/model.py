@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
+from pasarela.config.composites import CompositeSettings
 from pasarela.config.durations import Duration
 from pasarela.config.traffic import (
     CacheSettings,
@@ -348,6 +349,9 @@ class Settings(Strict):
     identity: IdentitySettings = IdentitySettings()
     backends: dict[Annotated[str, Field(pattern=NAME)], BackendSettings] = {}
     tools: dict[str, ToolSettings] = {}
+    composites: dict[Annotated[str, Field(pattern=NAME)], CompositeSettings] = Field(
+        {}, description="Tools that orchestrate other tools: steps, routing, fan-out, partial success"
+    )
     access: dict[str, list[str]] = Field(
         {}, description="Role → tools it may call ('*' for all). Deny by default."
     )

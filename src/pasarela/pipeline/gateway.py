@@ -12,6 +12,9 @@ from pasarela.catalog import Catalog, ToolSpec
 from pasarela.connectors.base import Connector, Invocation
 from pasarela.errors import PasarelaError, ToolNotFound, ToolQuarantined
 from pasarela.identity.principal import Principal
+from pasarela.orchestration.plan import CompositePlan
+from pasarela.orchestration.runner import BACKEND as COMPOSITE
+from pasarela.orchestration.runner import CompositeRunner
 from pasarela.pipeline.authorize import Authorizer
 from pasarela.pipeline.call import Call, Door, Next, Outcome, Stage, StageObserver, Via
 from pasarela.plans import NO_PLAN, ToolPlan
@@ -36,6 +39,7 @@ class Gateway:
         authorizer: Authorizer,
         *,
         plans: Mapping[str, ToolPlan] | None = None,
+        composites: Mapping[str, CompositePlan] | None = None,
         rejection_observers: Sequence[RejectionObserver] = (),
         observer: StageObserver | None = None,
     ) -> None:
@@ -44,6 +48,13 @@ class Gateway:
         self.stages = tuple(stages)
         self.authorizer = authorizer
         self._plans = dict(plans or {})
+        self._composites = {
+            name: CompositeRunner(
+                plan,
+                lambda parent, tool, arguments: self.call_child(parent, tool, arguments, via=Via.COMPOSITE),
+            )
+            for name, plan in (composites or {}).items()
+        }
         self._rejection_observers = tuple(rejection_observers)
         self._children = 0  # numbers child request ids
         # Compose once: a call walks a prebuilt chain of closures.
@@ -148,6 +159,8 @@ class Gateway:
         return await self._chain(call)
 
     async def _invoke(self, call: Call) -> Outcome:
+        if call.tool.backend == COMPOSITE:
+            return await self._composites[call.tool.name].run(call)
         connector = self.connectors[call.tool.backend]
         plan = self._plans.get(call.tool.name, NO_PLAN)
         invocation = Invocation(

@@ -1,0 +1,1 @@
+"""Composite tools: plans of steps, each an ordinary call through the whole pipeline."""

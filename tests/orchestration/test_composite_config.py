@@ -1,0 +1,51 @@
+"""Load-time checks of composites: every mistake names its key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pasarela.errors import ConfigError
+from tests.helpers.gateway import gateway_for
+
+pytestmark = pytest.mark.anyio
+
+BROKEN = """composites:
+  a:
+    description: broken in every way a step can be
+    steps:
+      unknown: {tool: no_such_tool}
+      ref: {tool: greet, arguments: {name: steps.nowhere.name}}
+      parse: {tool: greet, arguments: {name: "input.name["}}
+      whole: {tool: greet, arguments: {name: steps}}
+    result: "steps.ref"
+  loop_one:
+    description: waits for itself through another step
+    steps:
+      x: {tool: greet, arguments: {name: steps.y.text}}
+      y: {tool: greet, arguments: {name: steps.x.text}}
+    result: steps.x
+  ping: {description: calls pong, steps: {s: {tool: pong}}, result: steps.s}
+  pong: {description: calls ping, steps: {s: {tool: ping}}, result: steps.s}
+  greet: {description: clashes with a tool, steps: {s: {tool: add_numbers}}, result: steps.s}
+"""
+
+
+async def test_every_composite_mistake_is_named_by_its_key_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        async with gateway_for(tmp_path, "http://127.0.0.1:9", extra=BROKEN):
+            pass
+    found = {p.path: p.message for p in caught.value.problems}
+    assert found["composites.a.steps.unknown.tool"] == "no tool named 'no_such_tool'"
+    assert found["composites.a.steps.ref.arguments.name"].startswith("no step named 'nowhere'")
+    assert found["composites.a.steps.parse.arguments.name"].startswith("not a valid JMESPath expression")
+    assert (
+        found["composites.a.steps.whole.arguments.name"] == "name the step whose result is read: steps.<name>"
+    )
+    assert found["composites.loop_one.steps"] in (
+        "steps wait for each other: x → y → x",
+        "steps wait for each other: y → x → y",
+    )
+    assert found["composites.ping"].startswith("composites call each other in a loop: ping → pong → ping")
+    assert found["composites.greet"] == "a backend already has a tool named 'greet'"

@@ -1,0 +1,139 @@
+"""Composite tools through the whole pipeline: chaining, fan-out, routing, partial success."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pasarela.assembly import Runtime
+from pasarela.audit import search
+from tests.helpers.gateway import READER_KEY, WRITER_KEY, bearer, gateway_for
+from tests.orchestration import step_tools
+
+pytestmark = pytest.mark.anyio
+
+BACKENDS = "  steps:\n    python: tests.orchestration.step_tools\n"
+COMPOSITES = """composites:
+  overview:
+    description: Two independent holds, a fan-out over ids, and a greeting built from the input
+    input: {type: object, properties: {name: {type: string}, count: {type: integer}}, required: [name, count]}
+    steps:
+      first: {tool: hold, arguments: {seconds: "`0.2`", tag: "'first'"}}
+      second: {tool: hold, arguments: {seconds: "`0.2`", tag: "'second'"}}
+      list: {tool: ids, arguments: {count: input.count}}
+      each:
+        tool: hold
+        for_each: steps.list
+        max_concurrency: 2
+        arguments: {seconds: "`0.1`", tag: item}
+      hello: {tool: greet, arguments: {name: input.name}}
+    result: "{greeting: steps.hello.text, tags: steps.each[*].tag, first: steps.first.tag}"
+  partial:
+    description: One optional source fails, one is denied to the reader, the rest answer
+    steps:
+      hello: {tool: greet, arguments: {name: "'Ana'"}}
+      score: {tool: fail_loudly, required: false}
+      write: {tool: createItem, arguments: {name: "'x'"}, required: false}
+    result: "{greeting: steps.hello.text, score: steps.score}"
+  route:
+    description: Critical goes one way, the rest another
+    input: {type: object, properties: {priority: {type: string}}}
+    steps:
+      open:
+        switch:
+          - {when: "input.priority == 'critical'", tool: greet, arguments: {name: "'on-call'"}}
+          - {tool: add_numbers, arguments: {a: "`1`", b: "`2`"}}
+    result: steps.open
+  strict:
+    description: A required step fails the whole composite
+    steps:
+      score: {tool: fail_loudly}
+    result: steps.score
+access:
+  reader: [overview, partial, route, strict, greet, hold, ids, fail_loudly, add_numbers]
+"""
+
+
+async def call(
+    client: httpx.AsyncClient, tool: str, arguments: dict[str, object], key: str = READER_KEY
+) -> httpx.Response:
+    return await client.post(f"/v1/tools/{tool}:call", json={"arguments": arguments}, headers=bearer(key))
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    extra = COMPOSITES.replace("access:\n  reader:", "access:\n  writer: ['*']\n  reader:")
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:9", backends=BACKENDS, extra=extra, audit=True
+    ) as pair:
+        yield pair
+
+
+async def test_independent_steps_overlap_and_for_each_honours_its_limit(
+    gateway: tuple[httpx.AsyncClient, Runtime],
+) -> None:
+    client, _ = gateway
+    step_tools.IN_FLIGHT.update(now=0, max=0)
+    answer = await call(client, "overview", {"name": "Ada", "count": 5})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["result"]["greeting"].startswith("Hello, Ada")
+    assert body["result"]["tags"] == [f"id-{n}" for n in range(5)], "fan-out results keep their order"
+    assert body["result"]["first"] == "first"
+    assert body["meta"]["partial"] is False
+    assert [s["step"] for s in body["meta"]["steps"]] == ["first", "second", "list", "each", "hello"]
+    # first, second and each (which waits only for list) overlap; each alone holds at most 2 at once.
+    assert step_tools.IN_FLIGHT["max"] >= 2
+    step_tools.IN_FLIGHT.update(now=0, max=0)
+    await call(client, "overview", {"name": "Ada", "count": 6})
+    assert step_tools.IN_FLIGHT["max"] <= 4, "two holds plus for_each's two"
+
+
+async def test_partial_success_reports_what_failed_and_what_was_denied(
+    gateway: tuple[httpx.AsyncClient, Runtime],
+) -> None:
+    client, _ = gateway
+    answer = await call(client, "partial", {})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["result"] == {"greeting": "Hello, Ana!", "score": None}
+    assert body["meta"]["partial"] is True
+    errors = {e["step"]: e for e in body["meta"]["errors"]}
+    assert errors["score"]["code"] == "upstream_error"
+    assert errors["write"]["code"] == "denied", "the reader may not create items: the step is denied"
+    assert "x" not in errors["write"]["detail"]
+
+
+async def test_routing_picks_the_tool_by_the_input(gateway: tuple[httpx.AsyncClient, Runtime]) -> None:
+    client, _ = gateway
+    critical = (await call(client, "route", {"priority": "critical"})).json()
+    normal = (await call(client, "route", {"priority": "low"})).json()
+    assert critical["result"]["text"].startswith("Hello, on-call")
+    assert normal["result"] == 3
+    assert [s["tool"] for s in critical["meta"]["steps"]] == ["greet"]
+    assert [s["tool"] for s in normal["meta"]["steps"]] == ["add_numbers"]
+
+
+async def test_a_required_step_failing_fails_the_composite_naming_the_step(
+    gateway: tuple[httpx.AsyncClient, Runtime],
+) -> None:
+    client, _ = gateway
+    answer = await call(client, "strict", {})
+    assert answer.status_code == 502
+    assert (answer.json()["code"], answer.json()["step"]) == ("upstream_error", "score")
+
+
+async def test_the_trail_shows_the_tree(gateway: tuple[httpx.AsyncClient, Runtime]) -> None:
+    client, runtime = gateway
+    answer = await call(client, "route", {"priority": "low"}, key=WRITER_KEY)
+    assert answer.status_code == 200
+    assert runtime.audit is not None
+    await runtime.audit.flush()
+    records = await search(runtime.state)
+    parent = next(r for r in records if r["tool"] == "route")
+    [child] = [r for r in records if r["tool"] == "add_numbers"]
+    assert str(child["request_id"]).startswith(f"{parent['request_id']}-composite-")
+    assert (parent["principal"], child["principal"]) == ("writer", "writer")
