@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from mcp_types import TextContent
 
 from pasarela.assembly import Runtime
 from pasarela.audit import search
-from tests.helpers.gateway import READER_KEY, WRITER_KEY, bearer, gateway_for
+from pasarela.pipeline import Door
+from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, gateway_for, write_config
+from tests.helpers.mcp_clients import mcp_http_client
+from tests.helpers.processes import serving
+from tests.helpers.servers import free_port
 from tests.orchestration import step_tools
 
 pytestmark = pytest.mark.anyio
@@ -137,3 +143,48 @@ async def test_the_trail_shows_the_tree(gateway: tuple[httpx.AsyncClient, Runtim
     [child] = [r for r in records if r["tool"] == "add_numbers"]
     assert str(child["request_id"]).startswith(f"{parent['request_id']}-composite-")
     assert (parent["principal"], child["principal"]) == ("writer", "writer")
+
+
+SLOW = """composites:
+  slow_overview:
+    description: One step outlives the composite's deadline
+    timeout: 300ms
+    steps:
+      quick: {tool: greet, arguments: {name: "'Ana'"}}
+      late: {tool: hold, arguments: {seconds: "`5`"}, required: false}
+    result: "{greeting: steps.quick.text, late: steps.late}"
+access:
+  reader: [slow_overview, greet, hold]
+"""
+
+
+async def test_the_deadline_cuts_a_slow_step_and_cancelling_stops_steps_in_flight(tmp_path: Path) -> None:
+    async with gateway_for(tmp_path, "http://127.0.0.1:9", backends=BACKENDS, extra=SLOW) as (
+        client,
+        runtime,
+    ):
+        answer = await call(client, "slow_overview", {})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["result"] == {"greeting": "Hello, Ana!", "late": None}
+        assert [(e["step"], e["code"]) for e in body["meta"]["errors"]] == [("late", "upstream_timeout")]
+
+        step_tools.IN_FLIGHT.update(now=0, max=0)
+        reader = next(p for p in runtime.authenticator.api_keys.principals() if p.id == "reader")
+        with anyio.move_on_after(0.1):  # the agent goes away while `late` holds
+            await runtime.gateway.call(reader, "slow_overview", {}, door=Door.REST)
+        assert step_tools.IN_FLIGHT["max"] == 1, "the slow step had started"
+        assert step_tools.IN_FLIGHT["now"] == 0, "and was cancelled with its composite"
+
+
+async def test_over_mcp_a_partial_answer_is_not_an_error_and_says_what_is_missing(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, "http://127.0.0.1:9", port=port, backends=BACKENDS, extra=COMPOSITES)
+    with serving(config, port, ENV) as url:
+        async with mcp_http_client(f"{url}/mcp", READER_KEY) as client:
+            result = await client.call_tool("partial", {})
+    assert not result.is_error
+    assert result.structured_content == {"greeting": "Hello, Ana!", "score": None}
+    texts = [block.text for block in result.content if isinstance(block, TextContent)]
+    assert "note: score (fail_loudly) temporarily unavailable" in texts[-1]
+    assert "note: write (createItem) not permitted" in texts[-1]

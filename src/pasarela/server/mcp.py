@@ -77,11 +77,20 @@ def error_result(error: PasarelaError, redactor: Redactor, request_id: str | Non
 def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
     text = jsonsafe.dumps(result).decode()
     structured = result if isinstance(result, dict) else None
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=text)],
-        structured_content=structured,
-        meta={"pasarela": meta},
-    )
+    content = [types.TextContent(type="text", text=text)]
+    if meta.get("partial"):
+        # A partial answer is still an answer: the model reads what is missing, not an error.
+        content.append(types.TextContent(type="text", text=partial_note(meta.get("errors", []))))
+    return types.CallToolResult(content=content, structured_content=structured, meta={"pasarela": meta})
+
+
+def partial_note(errors: list[dict[str, Any]]) -> str:
+    """One line per missing part, e.g. "note: score (get_credit_score) temporarily unavailable"."""
+    lines = []
+    for error in errors:
+        why = "not permitted" if error.get("code") == "denied" else "temporarily unavailable"
+        lines.append(f"note: {error.get('step')} ({error.get('tool')}) {why}")
+    return "\n".join(lines) or "note: part of this answer is missing"
 
 
 class _McpTools:
