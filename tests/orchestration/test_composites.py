@@ -16,7 +16,8 @@ from pasarela.pipeline import Door
 from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, gateway_for, write_config
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.processes import serving
-from tests.helpers.servers import free_port
+from tests.helpers.servers import ThreadedServer, free_port
+from tests.helpers.upstream import RecordingUpstream, echo
 from tests.orchestration import step_tools
 
 pytestmark = pytest.mark.anyio
@@ -188,3 +189,30 @@ async def test_over_mcp_a_partial_answer_is_not_an_error_and_says_what_is_missin
     texts = [block.text for block in result.content if isinstance(block, TextContent)]
     assert "note: score (fail_loudly) temporarily unavailable" in texts[-1]
     assert "note: write (createItem) not permitted" in texts[-1]
+
+
+WRITE_THEN_FAIL = """composites:
+  write_then_fail:
+    description: A write, then a required step that fails
+    steps:
+      write: {tool: createItem, arguments: {name: "'order-1'"}}
+      check: {tool: fail_loudly, when: steps.write}
+    result: steps.write
+"""
+
+
+async def test_a_retried_composite_replays_its_writes_instead_of_repeating_them(tmp_path: Path) -> None:
+    recorder = RecordingUpstream(echo)
+    with ThreadedServer(recorder) as upstream:
+        async with gateway_for(tmp_path, upstream.url, backends=BACKENDS, extra=WRITE_THEN_FAIL) as (
+            client,
+            _,
+        ):
+            headers = {**bearer(WRITER_KEY), "Idempotency-Key": "composite-order-1"}
+            for _ in range(2):
+                answer = await client.post(
+                    "/v1/tools/write_then_fail:call", json={"arguments": {}}, headers=headers
+                )
+                assert (answer.status_code, answer.json()["step"]) == (502, "check")
+        writes = [s for s in recorder.seen if s.method == "POST"]
+    assert len(writes) == 1, "the retry's write step replayed the first attempt's outcome"

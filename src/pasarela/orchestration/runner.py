@@ -8,6 +8,7 @@ reported in `meta.errors` and makes the answer partial.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -21,7 +22,8 @@ from pasarela.errors import InvalidArguments, PasarelaError, UpstreamError, Upst
 from pasarela.orchestration.plan import CompositePlan, StepPlan
 from pasarela.pipeline.call import Call, Outcome
 
-ChildCall = Callable[[Call, str, Mapping[str, Any]], Awaitable[Outcome]]
+# (the composite's call, the step's tool, its arguments, the step's own idempotency key)
+ChildCall = Callable[[Call, str, Mapping[str, Any], str | None], Awaitable[Outcome]]
 BACKEND = "composite"  # the backend name of every composite tool
 
 
@@ -118,7 +120,7 @@ class CompositeRunner:
 
     async def _calls(self, parent: Call, step: StepPlan, context: dict[str, Any], report: StepReport) -> Any:
         if step.for_each is None:
-            return await self._one(parent, step, context, report)
+            return await self._one(parent, step, context, report, 0)
         items = step.for_each.search(context)
         if not isinstance(items, list):
             raise InvalidArguments(
@@ -129,20 +131,29 @@ class CompositeRunner:
 
         async def one(index: int, item: Any) -> None:
             async with limiter:
-                results[index] = await self._one(parent, step, {**context, "item": item}, report)
+                results[index] = await self._one(parent, step, {**context, "item": item}, report, index)
 
         async with anyio.create_task_group() as group:
             for index, item in enumerate(items):
                 group.start_soon(one, index, item)
         return results
 
-    async def _one(self, parent: Call, step: StepPlan, context: Mapping[str, Any], report: StepReport) -> Any:
+    async def _one(
+        self, parent: Call, step: StepPlan, context: Mapping[str, Any], report: StepReport, index: int
+    ) -> Any:
         tool, expressions = _route(step, context)
         report.tool = tool
         arguments = {name: expression.search(context) for name, expression in expressions}
-        outcome = await self.call_child(parent, tool, arguments)
+        outcome = await self.call_child(parent, tool, arguments, _derived_key(parent, step, index))
         report.cache = outcome.cache or report.cache
         return outcome.result
+
+
+def _derived_key(parent: Call, step: StepPlan, index: int) -> str | None:
+    """A retried composite (same key) replays each write it already made instead of repeating it."""
+    if parent.idempotency_key is None:
+        return None
+    return hashlib.sha256(f"{parent.idempotency_key}\x00{step.name}\x00{index}".encode()).hexdigest()
 
 
 def _route(step: StepPlan, context: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, ParsedResult], ...]]:

@@ -51,7 +51,9 @@ class Gateway:
         self._composites = {
             name: CompositeRunner(
                 plan,
-                lambda parent, tool, arguments: self.call_child(parent, tool, arguments, via=Via.COMPOSITE),
+                lambda parent, tool, arguments, key: self.call_child(
+                    parent, tool, arguments, via=Via.COMPOSITE, idempotency_key=key
+                ),
             )
             for name, plan in (composites or {}).items()
         }
@@ -100,7 +102,13 @@ class Gateway:
         )
 
     async def call_child(
-        self, parent: Call, tool_name: str, arguments: Mapping[str, Any] | None, *, via: Via
+        self,
+        parent: Call,
+        tool_name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        via: Via,
+        idempotency_key: str | None = None,
     ) -> Outcome:
         """A call the gateway makes on behalf of `parent` (a fallback, a composite step, a job's
         run): the whole pipeline again, as the same principal, through the same door, one level
@@ -117,6 +125,7 @@ class Gateway:
             arguments,
             door=parent.door,
             request_id=f"{parent.request_id}-{via}-{self._children}",
+            idempotency_key=idempotency_key,
             via=via,
             parent_id=parent.request_id,
             depth=parent.depth + 1,
