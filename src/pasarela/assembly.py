@@ -18,7 +18,7 @@ from pasarela.catalog.selection import select_tools
 from pasarela.config.loader import LoadedConfig
 from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
-from pasarela.contracts import load_registry
+from pasarela.contracts import ToolContract, load_registry
 from pasarela.contracts.checks import check_contracts, tool_contracts, with_contract
 from pasarela.errors import ConfigError, ConfigProblem, StartupError
 from pasarela.flow import build_flow_stages, check_flow
@@ -128,7 +128,7 @@ async def build_runtime(
         tools = [_scrubbed(spec, config) for spec, _ in contracted]
         problems = [problem for _, found in contracted for problem in found]
         composed, composites, found = composite_tools(
-            settings.composites, {t.name: t for t in tools}, config.source, set(held)
+            settings.composites, {t.name: t for t in tools}, config.source, set(held), registry
         )
         problems += found
         catalog = Catalog([*tools, *composed], source=config.source, quarantined=held)
@@ -176,9 +176,14 @@ async def build_runtime(
     )
     authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
     # Quarantined tools too: a refused call to one is still audited with its arguments masked.
-    plans = compile_plans(
-        settings, [*catalog.names(), *catalog.quarantined()], tool_contracts(config, registry)
+    contracts = tool_contracts(config, registry)
+    # A composite's `output:` is held to its schema by the same contract stage as any tool's.
+    contracts.update(
+        (name, ToolContract(None, registry.get(c.output)))
+        for name, c in settings.composites.items()
+        if c.output
     )
+    plans = compile_plans(settings, [*catalog.names(), *catalog.quarantined()], contracts)
     audit_stage = _audit_stage(audit, config, plans) if audit is not None else None
     flow = build_flow_stages(config, catalog, shared, state, metrics, plans)
     gateway = Gateway(

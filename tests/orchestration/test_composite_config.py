@@ -29,6 +29,7 @@ BROKEN = """composites:
   ping: {description: calls pong, steps: {s: {tool: pong}}, result: steps.s}
   pong: {description: calls ping, steps: {s: {tool: ping}}, result: steps.s}
   greet: {description: clashes with a tool, steps: {s: {tool: add_numbers}}, result: steps.s}
+  shapeless: {description: no such schema, steps: {s: {tool: add_numbers}}, result: steps.s, output: nope@1}
 """
 
 
@@ -49,3 +50,4 @@ async def test_every_composite_mistake_is_named_by_its_key_path(tmp_path: Path) 
     )
     assert found["composites.ping"].startswith("composites call each other in a loop: ping → pong → ping")
     assert found["composites.greet"] == "a backend already has a tool named 'greet'"
+    assert found["composites.shapeless.output"].startswith("no schema 'nope@1'")

@@ -216,3 +216,39 @@ async def test_a_retried_composite_replays_its_writes_instead_of_repeating_them(
                 assert (answer.status_code, answer.json()["step"]) == (502, "check")
         writes = [s for s in recorder.seen if s.method == "POST"]
     assert len(writes) == 1, "the retry's write step replayed the first attempt's outcome"
+
+
+SHAPED = """schemas:
+  greeting@1:
+    type: object
+    required: [greeting]
+    properties: {greeting: {type: string}}
+composites:
+  shaped:
+    description: Its result is held to a registry schema
+    input: {type: object, properties: {name: {type: string}}}
+    steps:
+      hello: {tool: greet, arguments: {name: input.name}}
+    result: "{greeting: steps.hello.text}"
+    output: greeting@1
+  misshapen:
+    description: Its result breaks its schema
+    steps:
+      hello: {tool: greet, arguments: {name: "'Ana'"}}
+    result: "{greeting: `42`}"
+    output: greeting@1
+access:
+  reader: [shaped, misshapen, greet]
+"""
+
+
+async def test_a_composites_output_is_validated_and_advertised(tmp_path: Path) -> None:
+    async with gateway_for(tmp_path, "http://127.0.0.1:9", backends=BACKENDS, extra=SHAPED) as (
+        client,
+        runtime,
+    ):
+        assert (await call(client, "shaped", {"name": "Ada"})).json()["result"] == {"greeting": "Hello, Ada!"}
+        broken = await call(client, "misshapen", {})
+        assert (broken.status_code, broken.json()["code"]) == (502, "upstream_contract")
+        spec = runtime.gateway.catalog.get("shaped")
+        assert spec.output_schema is not None and spec.output_schema["required"] == ["greeting"]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.composites import CompositeSettings
+from pasarela.contracts.registry import SchemaRegistry
 from pasarela.errors import ConfigProblem
 from pasarela.orchestration.plan import CompositePlan, compile_composite, composite_cycle
 from pasarela.orchestration.runner import BACKEND
@@ -19,6 +20,7 @@ def composite_tools(
     tools: Mapping[str, ToolSpec],
     source: str,
     quarantined: set[str] = frozenset(),  # type: ignore[assignment]
+    registry: SchemaRegistry | None = None,
 ) -> tuple[list[ToolSpec], dict[str, CompositePlan], list[ConfigProblem]]:
     """The composites' specs and plans, or the problems that stop them (each with its key path).
 
@@ -34,6 +36,15 @@ def composite_tools(
             )
     plans: dict[str, CompositePlan] = {}
     for name, settings in composites.items():
+        if settings.output is not None and (registry is None or settings.output not in registry):
+            listed = ", ".join(registry.names()) if registry is not None else ""
+            problems.append(
+                ConfigProblem(
+                    source,
+                    f"composites.{name}.output",
+                    f"no schema {settings.output!r} (known: {listed or 'none'})",
+                )
+            )
         plan, found = compile_composite(name, settings, known, source)
         problems += found
         if plan is not None:
@@ -53,6 +64,7 @@ def composite_tools(
     specs: dict[str, ToolSpec] = {}
     for name in _callees_first(uses):
         steps = [specs.get(t) or tools.get(t) or UNKNOWN for s in plans[name].steps.values() for t in s.tools]
+        output = composites[name].output
         specs[name] = ToolSpec(
             name=name,
             description=composites[name].description,
@@ -66,6 +78,8 @@ def composite_tools(
                 open_world=any(t.annotations.open_world for t in steps),
             ),
             tags=("composite",),
+            output_schema=dict(registry.get(output).schema) if registry is not None and output else None,
+            output_contract=output,
         )
     return list(specs.values()), plans, []
 
