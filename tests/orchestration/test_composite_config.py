@@ -51,3 +51,19 @@ async def test_every_composite_mistake_is_named_by_its_key_path(tmp_path: Path) 
     assert found["composites.ping"].startswith("composites call each other in a loop: ping → pong → ping")
     assert found["composites.greet"] == "a backend already has a tool named 'greet'"
     assert found["composites.shapeless.output"].startswith("no schema 'nope@1'")
+
+
+def test_explain_shows_the_waves(tmp_path: Path) -> None:
+    from tests.helpers.gateway import ENV, write_config
+    from tests.helpers.processes import run_pasarela
+    from tests.orchestration.test_composites import BACKENDS, COMPOSITES
+
+    config = write_config(tmp_path, "http://127.0.0.1:9", backends=BACKENDS, extra=COMPOSITES)
+    done = run_pasarela("composites", "explain", "overview", "-c", str(config), env=ENV)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("overview: 5 step(s) in 2 wave(s)")
+    assert "  wave 1 — run together:" in lines
+    assert "    each: hold, for each item (2 at once)  ← waits for list" in lines
+    missing = run_pasarela("composites", "explain", "nope", "-c", str(config), env=ENV)
+    assert missing.returncode == 1 and "no composite named 'nope'" in missing.stderr

@@ -62,6 +62,10 @@ class Gateway:
         # Compose once: a call walks a prebuilt chain of closures.
         self._chain = self._compose(self.stages, self._invoke, observer)
 
+    def composite_plan(self, name: str) -> CompositePlan:
+        """The plan of composite `name` (KeyError if there is none)."""
+        return self._composites[name].plan
+
     def plan_of(self, tool: str) -> ToolPlan:
         """The compiled settings of `tool` (the default plan if `tools:` says nothing of it)."""
         return self._plans.get(tool, NO_PLAN)
