@@ -4,6 +4,7 @@ __version__ = "0.1.0.dev0"
 
 from pasarela.catalog import Catalog, ToolAnnotations, ToolSpec
 from pasarela.connectors.python import tool
+from pasarela.context import CallContext
 from pasarela.errors import (
     AccessDenied,
     AuthenticationError,
@@ -22,6 +23,7 @@ __all__ = [
     "AccessDenied",
     "AuthenticationError",
     "Call",
+    "CallContext",
     "Catalog",
     "ConfigError",
     "Gateway",

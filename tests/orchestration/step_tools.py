@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 
-from pasarela import tool
+from pasarela import CallContext, tool
 
 IN_FLIGHT = {"now": 0, "max": 0}
 
@@ -31,3 +31,11 @@ def ids(count: int) -> list[str]:
 def fail_loudly() -> str:
     """Always fails (its backend's problem, not the caller's)."""
     raise RuntimeError("the credit bureau is down")
+
+
+@tool(read_only=True)
+async def greet_and_hold(name: str, ctx: CallContext) -> dict[str, object]:
+    """Calls two other tools through the gateway, as its own caller."""
+    hello = await ctx.call("greet", {"name": name})
+    held = await ctx.call("hold", {"seconds": 0, "tag": name})
+    return {"hello": hello["text"], "tag": held["tag"]}

@@ -252,3 +252,25 @@ async def test_a_composites_output_is_validated_and_advertised(tmp_path: Path) -
         assert (broken.status_code, broken.json()["code"]) == (502, "upstream_contract")
         spec = runtime.gateway.catalog.get("shaped")
         assert spec.output_schema is not None and spec.output_schema["required"] == ["greeting"]
+
+
+async def test_python_tools_call_other_tools_as_their_caller(tmp_path: Path) -> None:
+    identity = '    - {principal: coder, key: "coder-key-00000001", roles: [coder]}\n'
+    extra = "access:\n  reader: [greet_and_hold, greet, hold]\n  coder: [greet_and_hold]\n"
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:9", backends=BACKENDS, extra=extra, identity=identity, audit=True
+    ) as (client, runtime):
+        tools = (await client.get("/v1/tools", headers=bearer(READER_KEY))).json()["tools"]
+        [spec] = [t for t in tools if t["name"] == "greet_and_hold"]
+        assert set(spec["inputSchema"]["properties"]) == {"name"}, "the context is not an argument"
+        answer = await call(client, "greet_and_hold", {"name": "Ada"})
+        assert answer.json()["result"] == {"hello": "Hello, Ada!", "tag": "Ada"}
+        # A caller who may use the tool but not what it calls gets the inner refusal.
+        refused = await call(client, "greet_and_hold", {"name": "Ada"}, key="coder-key-00000001")
+        assert refused.json()["code"] == "denied"
+        assert runtime.audit is not None
+        await runtime.audit.flush()
+        records = await search(runtime.state)
+    parent = next(r for r in records if r["tool"] == "greet_and_hold" and r["principal"] == "reader")
+    children = [r for r in records if str(r["request_id"]).startswith(f"{parent['request_id']}-")]
+    assert sorted(r["tool"] for r in children) == ["greet", "hold"]

@@ -6,7 +6,7 @@ validated arguments and answers with data or an `UpstreamError` subclass.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +33,9 @@ class Invocation:
     connect_timeout: float | None = None
     deadline: float | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # For code that calls other tools (a Python tool's CallContext): a child call as the caller,
+    # already bound to it, so the connector still knows nothing of principals.
+    call_tool: Callable[[str, Mapping[str, Any]], Awaitable[Any]] | None = None
 
 
 DEFAULT_INVOCATION = Invocation()

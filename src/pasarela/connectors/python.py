@@ -32,6 +32,7 @@ from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.backends import PythonBackend
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
+from pasarela.context import CallContext
 from pasarela.errors import (
     ArgumentProblem,
     ConfigError,
@@ -53,6 +54,7 @@ class PythonTool:
     annotations: ToolAnnotations
     arguments: type[BaseModel]
     output: TypeAdapter[Any] | None
+    context: str | None = None  # the parameter that receives a CallContext, if the function asks
 
     def input_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = _strip_titles(self.arguments.model_json_schema())
@@ -112,10 +114,14 @@ def _describe(
 ) -> PythonTool:
     hints = typing.get_type_hints(func, include_extras=True)
     fields: dict[str, Any] = {}
+    context = None
     for parameter in inspect.signature(func).parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             raise TypeError(f"@tool {func.__qualname__}: *args and **kwargs cannot be described as a schema")
         annotation = hints.get(parameter.name, Any)
+        if annotation is CallContext:  # filled by the gateway, never by the agent
+            context = parameter.name
+            continue
         default = ... if parameter.default is parameter.empty else parameter.default
         fields[parameter.name] = (annotation, default)
     tool_name = name or sanitize_tool_name(func.__name__)
@@ -130,6 +136,7 @@ def _describe(
         annotations=annotations,
         arguments=model,
         output=output,
+        context=context,
     )
 
 
@@ -195,6 +202,8 @@ class PythonConnector(BackendConnector[PythonBackend]):
             ]
             raise InvalidArguments(f"arguments for {tool.name!r} are not valid", problems) from None
         kwargs = {field: getattr(parsed, field) for field in type(parsed).model_fields}
+        if target.context is not None:
+            kwargs[target.context] = CallContext(invocation.call_tool)
         limit = self.time_limit(invocation)
         try:
             with anyio.fail_after(limit):

@@ -177,7 +177,10 @@ class Gateway:
         connector = self.connectors[call.tool.backend]
         plan = self._plans.get(call.tool.name, NO_PLAN)
         invocation = Invocation(
-            timeout=plan.timeout, connect_timeout=plan.connect_timeout, deadline=call.deadline
+            timeout=plan.timeout,
+            connect_timeout=plan.connect_timeout,
+            deadline=call.deadline,
+            call_tool=lambda tool, arguments: self._call_for_code(call, tool, arguments),
         )
         try:
             upstream = await connector.invoke(call.tool, call.arguments, invocation)
@@ -195,6 +198,9 @@ class Gateway:
             upstream_status=upstream.status,
             source=call.tool.backend,
         )
+
+    async def _call_for_code(self, parent: Call, tool: str, arguments: Mapping[str, Any]) -> Any:
+        return (await self.call_child(parent, tool, arguments, via=Via.COMPOSITE)).result
 
     async def aclose(self) -> None:
         for connector in self.connectors.values():
