@@ -98,7 +98,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         process, keys, rest_url, mcp_url = demo.process, demo.keys, demo.rest_url, demo.mcp_url
         assert set(keys) == {"support-bot", "sales-bot", "compliance-bot"}
         systems = children_of(process.pid)
-        assert set(demo.systems) == {"crm", "ticketing", "core_banking", "loans"}
+        assert set(demo.systems) == {"crm", "ticketing", "core_banking", "loans", "credit_bureau"}
         assert {pid for _, pid in demo.systems.values()} == set(systems)
         crm_url, crm_pid = demo.systems["crm"]
         gateway = rest_url.removesuffix("/v1")
@@ -116,6 +116,10 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                 "create_support_ticket",
                 "get_ticket",
                 "list_tickets",
+                "page_on_call",
+                "customer_balance_by_name",
+                "customer_overview",
+                "open_ticket_for_customer",
             }
             customer_schema = tools["get_customer_info"]["inputSchema"]
             assert list(customer_schema["properties"]) == ["customer_id", "region"]
@@ -288,6 +292,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                     "TICKETING_TOKEN",
                     "CORE_BANKING_PASSWORD",
                     "LOANS_TOKEN",
+                    "CREDIT_BUREAU_KEY",
                     "TRANSACTIONS_DB",
                 )
             },

@@ -131,7 +131,8 @@ def banner(
         f'       -d \'{{"arguments": {{"customer_id": "12345", "region": "EU"}}}}\' {gateway_url}/v1/tools/get_customer_info:call',
         "  Then ask an MCP client connected as support-bot: what is John Doe's account balance",
         "  and are his loans in good standing? (CRM over REST, core banking over SOAP,",
-        "  transactions in SQL, loans over GraphQL.)",
+        "  transactions in SQL, loans over GraphQL.) Or in one call: customer_overview",
+        "  (stop the credit bureau's pid and it answers the rest, marked partial).",
         "",
     ]
     return "\n".join(lines)
@@ -157,9 +158,9 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
         data.mkdir(parents=True, exist_ok=True)
         systems = [
             DemoSystem(name, free_port(), data / f"{name}.db", secrets.token_urlsafe(24))
-            for name in ("crm", "ticketing", "core_banking", "loans")
+            for name in ("crm", "ticketing", "core_banking", "loans", "credit_bureau")
         ]
-        crm, ticketing, core_banking, loans = systems
+        crm, ticketing, core_banking, loans, credit_bureau = systems
         keys = {principal: "demo_" + secrets.token_urlsafe(24) for principal in PRINCIPALS}
         processes: list[subprocess.Popen[bytes]] = []
         try:
@@ -174,10 +175,12 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
                     "PASARELA_DEMO_TICKETING_URL": ticketing.url,
                     "PASARELA_DEMO_CORE_BANKING_URL": core_banking.url,
                     "PASARELA_DEMO_LOANS_URL": loans.url,
+                    "PASARELA_DEMO_CREDIT_BUREAU_URL": credit_bureau.url,
                     "PASARELA_SECRET_DEMO_CRM_API_KEY": crm.token,
                     "PASARELA_SECRET_DEMO_TICKETING_TOKEN": ticketing.token,
                     "PASARELA_SECRET_DEMO_CORE_BANKING_PASSWORD": core_banking.token,
                     "PASARELA_SECRET_DEMO_LOANS_TOKEN": loans.token,
+                    "PASARELA_SECRET_DEMO_CREDIT_BUREAU_KEY": credit_bureau.token,
                     # A database URL may hold a password: a secret, so logs and errors mask it.
                     "PASARELA_SECRET_DEMO_TRANSACTIONS_DB": transactions,
                     # Set it yourself to verify the demo's audit checkpoints after it stops.

@@ -1,6 +1,6 @@
 """The demo bank's backend systems, each its own server with its own SQLite data and its own
 credential (which only the gateway holds): a CRM and a ticketing service (REST/OpenAPI), core
-banking (SOAP, core_banking.py) and loans (GraphQL, loans.py).
+banking (SOAP, core_banking.py), loans (GraphQL, loans.py) and a credit bureau (REST).
 
     python -m pasarela.demo.systems crm --port 9101 --db crm.db        (token from DEMO_SYSTEM_TOKEN)
 """
@@ -170,13 +170,84 @@ def create_ticketing_app(db_path: str, token: str, base_url: str) -> Starlette:
             return JSONResponse({"error": "no such ticket"}, status_code=404)
         return JSONResponse(dict(row))
 
+    async def page_on_call(request: Request) -> Response:
+        """A critical problem pages the on-call team: an incident, not a queued ticket."""
+        if not authorized(request):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        if not isinstance(body, dict) or not isinstance(body.get("title"), str):
+            return JSONResponse({"error": "title is required"}, status_code=400)
+        incident = {
+            "ticket_id": f"INC-{uuid.uuid4().hex[:8].upper()}",
+            "title": body["title"],
+            "description": str(body.get("description", "")),
+            "priority": "critical",
+            "status": "in_progress",  # the on-call engineer is on it
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        await run_in_threadpool(insert_ticket, incident)
+        return JSONResponse(incident, status_code=201)
+
     spec = _spec("ticketing.yaml", base_url)
     return Starlette(
         routes=[
             Route("/healthz", lambda r: JSONResponse({"status": "ok"})),
             Route("/openapi.json", lambda r: JSONResponse(spec)),
+            Route("/incidents", page_on_call, methods=["POST"]),
             Route("/tickets", tickets, methods=["GET", "POST"]),
             Route("/tickets/{ticket_id}", guarded(authorized, get_ticket)),
+        ]
+    )
+
+
+SCORES = {"12345": 742, "23456": 801, "34567": 688, "45678": 655, "56789": 719}
+
+
+def _band(score: int) -> str:
+    return (
+        "excellent"
+        if score >= 800
+        else "very_good"
+        if score >= 740
+        else "good"
+        if score >= 670
+        else "fair"
+        if score >= 580
+        else "poor"
+    )
+
+
+def create_credit_bureau_app(db_path: str, api_key: str, base_url: str) -> Starlette:
+    """A credit bureau: one score per customer (its region too, for result policies)."""
+    regions = {c[0]: c[5] for c in CUSTOMERS}
+
+    def authorized(request: Request) -> bool:
+        return same(request.headers.get("x-bureau-key"), api_key)
+
+    def get_score(request: Request) -> Response:
+        customer = request.path_params["customer_id"]
+        if customer not in SCORES:
+            return JSONResponse({"error": "no score for this customer"}, status_code=404)
+        score = SCORES[customer]
+        return JSONResponse(
+            {
+                "customer_id": customer,
+                "region": regions[customer],
+                "score": score,
+                "band": _band(score),
+                "as_of": "2026-11-01",
+            }
+        )
+
+    spec = _spec("credit_bureau.yaml", base_url)
+    return Starlette(
+        routes=[
+            Route("/healthz", lambda r: JSONResponse({"status": "ok"})),
+            Route("/openapi.json", lambda r: JSONResponse(spec)),
+            Route("/scores/{customer_id}", guarded(authorized, get_score)),
         ]
     )
 
@@ -186,6 +257,7 @@ FACTORIES: dict[str, Callable[[str, str, str], Starlette]] = {
     "ticketing": create_ticketing_app,
     "core_banking": create_core_banking_app,
     "loans": create_loans_app,
+    "credit_bureau": create_credit_bureau_app,
 }
 
 

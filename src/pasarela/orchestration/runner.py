@@ -122,6 +122,8 @@ class CompositeRunner:
         if step.for_each is None:
             return await self._one(parent, step, context, report, 0)
         items = step.for_each.search(context)
+        if items is None:  # what it would fan out over is missing (e.g. a skipped step): nothing to do
+            return []
         if not isinstance(items, list):
             raise InvalidArguments(
                 f"step {step.name!r}: for_each gave {type(items).__name__}, not a list", []
@@ -129,13 +131,21 @@ class CompositeRunner:
         results: list[Any] = [None] * len(items)
         limiter = anyio.CapacityLimiter(step.max_concurrency)
 
+        failures: list[PasarelaError] = []
+
         async def one(index: int, item: Any) -> None:
-            async with limiter:
-                results[index] = await self._one(parent, step, {**context, "item": item}, report, index)
+            try:
+                async with limiter:
+                    results[index] = await self._one(parent, step, {**context, "item": item}, report, index)
+            except PasarelaError as exc:  # the first failing item fails the step; the rest stop
+                failures.append(exc)
+                group.cancel_scope.cancel()
 
         async with anyio.create_task_group() as group:
             for index, item in enumerate(items):
                 group.start_soon(one, index, item)
+        if failures:
+            raise failures[0]
         return results
 
     async def _one(
@@ -143,7 +153,9 @@ class CompositeRunner:
     ) -> Any:
         tool, expressions = _route(step, context)
         report.tool = tool
-        arguments = {name: expression.search(context) for name, expression in expressions}
+        # An expression that gives null leaves its argument out (an optional input not given).
+        values = ((name, expression.search(context)) for name, expression in expressions)
+        arguments = {name: value for name, value in values if value is not None}
         outcome = await self.call_child(parent, tool, arguments, _derived_key(parent, step, index))
         report.cache = outcome.cache or report.cache
         return outcome.result
