@@ -134,6 +134,7 @@ def write_config(
     audit: bool = True,
     durability: str = "writes",
     shared: str = "memory://",
+    extra: str = "",
 ) -> Path:
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     path = directory / "pasarela.yaml"
@@ -145,10 +146,10 @@ identity:
   api_keys: [{{principal: bench, key_sha256: "{digest}", roles: [bench]}}]
 backends:
   bench: {{openapi: "{upstream}/openapi.json", base_url: "{upstream}", timeout: 5s}}
-access: {{bench: [get_thing, put_thing]}}
+access: {{bench: ["*"]}}
 logging: {{level: info, format: json}}
 audit: {{enabled: {"true" if audit else "false"}, durability: {durability}}}
-"""
+{extra}"""
     )
     return path
 
@@ -199,6 +200,7 @@ def gateway_process(
     durability: str = "writes",
     workers: int = 1,
     shared: str | None = None,
+    extra: str = "",
 ) -> Iterator[str]:
     """`pasarela serve` (with `workers` processes) in front of `upstream_url`; yields its URL."""
     gateway_port = free_port()
@@ -208,7 +210,13 @@ def gateway_process(
     shared = shared or ("redis://127.0.0.1:6379/14" if workers > 1 else "memory://")
     with tempfile.TemporaryDirectory() as scratch:
         config = write_config(
-            Path(scratch), upstream_url, gateway_port, audit=audit, durability=durability, shared=shared
+            Path(scratch),
+            upstream_url,
+            gateway_port,
+            audit=audit,
+            durability=durability,
+            shared=shared,
+            extra=extra,
         )
         prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
         gateway = subprocess.Popen(
