@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
+
+from pasarela.shared import SharedState, open_shared
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -91,3 +94,11 @@ def shared_url(request: pytest.FixtureRequest) -> str:
         return "memory://"
     need_service(anyio.run(_reset_redis, REDIS_URL))
     return REDIS_URL
+
+
+@pytest.fixture
+async def shared(shared_url: str) -> AsyncIterator[SharedState]:
+    """The shared store at `shared_url` (memory:// and a real Redis), closed after the test."""
+    state = await open_shared(shared_url)
+    yield state
+    await state.aclose()

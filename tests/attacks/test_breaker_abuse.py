@@ -4,23 +4,15 @@ control, on memory:// and redis:// (the `shared` fixture)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
 
 from pasarela.errors import CallerCircuitOpen
 from pasarela.resilience import BreakerState
-from pasarela.shared import SharedState, open_shared
+from pasarela.shared import SharedState
 from tests.resilience.test_breaker_callers import SALES, SETTINGS, SUPPORT, Clock, breaker, outcome
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def shared(shared_url: str) -> AsyncIterator[SharedState]:
-    state = await open_shared(shared_url)
-    yield state
-    await state.aclose()
 
 
 async def test_an_isolated_agent_cannot_hijack_the_half_open_probes(shared: SharedState) -> None:

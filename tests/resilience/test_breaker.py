@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from pasarela.config.traffic import CircuitBreakerSettings
 from pasarela.errors import CircuitOpen
 from pasarela.resilience import BreakerState, CircuitBreaker
-from pasarela.shared import SharedState, open_shared
+from pasarela.shared import SharedState
 from pasarela.telemetry import GatewayMetrics
 
 pytestmark = pytest.mark.anyio
@@ -23,13 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def shared(shared_url: str) -> AsyncIterator[SharedState]:
-    state = await open_shared(shared_url)
-    yield state
-    await state.aclose()
 
 
 def breaker(shared: SharedState, clock: Clock, settings: CircuitBreakerSettings = SETTINGS) -> CircuitBreaker:

@@ -3,15 +3,13 @@ with time under the test's control, on memory:// and redis://."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from pasarela.config.traffic import CircuitBreakerSettings
 from pasarela.errors import CallerCircuitOpen, CircuitOpen
 from pasarela.resilience import BreakerState, CircuitBreaker
 from pasarela.resilience.breaker import caller_key
-from pasarela.shared import SharedState, open_shared
+from pasarela.shared import SharedState
 from pasarela.shared.memory import SWEEP_EVERY, MemoryBreakers
 from pasarela.telemetry import GatewayMetrics
 
@@ -27,13 +25,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def shared(shared_url: str) -> AsyncIterator[SharedState]:
-    state = await open_shared(shared_url)
-    yield state
-    await state.aclose()
 
 
 def breaker(shared: SharedState, clock: Clock, settings: CircuitBreakerSettings = SETTINGS) -> CircuitBreaker:

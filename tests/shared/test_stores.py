@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anyio
 import pytest
 
@@ -12,13 +10,6 @@ from pasarela.shared import SharedState, open_shared
 from pasarela.shared.memory import MemoryKeyValue
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def shared(shared_url: str) -> AsyncIterator[SharedState]:
-    state = await open_shared(shared_url)
-    yield state
-    await state.aclose()
 
 
 async def test_entries_expire_after_their_own_ttl(shared: SharedState) -> None:
