@@ -15,7 +15,7 @@ import anyio
 import orjson
 import typer
 
-from pasarela import __version__
+from pasarela import __version__, jsonsafe
 from pasarela.assembly import Runtime, build_runtime
 from pasarela.catalog.formats import render
 from pasarela.catalog.pinning import ToolPins
@@ -31,7 +31,7 @@ from pasarela.commands.common import (
     with_runtime,
     with_state,
 )
-from pasarela.commands.composites import composites_app
+from pasarela.commands.composites import composites_app, step_timeline
 from pasarela.commands.state import state_app
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.config.model import workers_problem
@@ -342,6 +342,9 @@ def call(
     tool: Annotated[str, typer.Argument(help="The tool's name.")],
     as_: Annotated[str, typer.Option("--as", help="Act as this configured principal.")],
     args: Annotated[str, typer.Option("--args", help="The arguments, as a JSON object.")] = "{}",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print a composite's step timeline (on stderr).")
+    ] = False,
     config: ConfigOption = Path(DEFAULT_CONFIG),
 ) -> None:
     """Call one tool through the full pipeline; print the result (or the problem) as JSON."""
@@ -358,9 +361,10 @@ def call(
         return ExitCode.OK, {"result": outcome.result, "meta": outcome.public_meta()}
 
     status, payload = with_runtime(loaded, one_call)
-    sys.stdout.write(
-        loaded.redactor.redact(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()) + "\n"
-    )
+    sys.stdout.write(loaded.redactor.redact(jsonsafe.dumps(payload, indent=True).decode()) + "\n")
+    if verbose:
+        for line in step_timeline(payload.get("meta", {})):
+            err.print(line, markup=False)
     raise typer.Exit(status)
 
 

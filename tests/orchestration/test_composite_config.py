@@ -67,3 +67,18 @@ def test_explain_shows_the_waves(tmp_path: Path) -> None:
     assert "    each: hold, for each item (2 at once)  ← waits for list" in lines
     missing = run_pasarela("composites", "explain", "nope", "-c", str(config), env=ENV)
     assert missing.returncode == 1 and "no composite named 'nope'" in missing.stderr
+
+
+def test_call_verbose_prints_the_step_timeline(tmp_path: Path) -> None:
+    from tests.helpers.gateway import ENV, write_config
+    from tests.helpers.processes import run_pasarela
+    from tests.orchestration.test_composites import BACKENDS, COMPOSITES
+
+    config = write_config(tmp_path, "http://127.0.0.1:9", backends=BACKENDS, extra=COMPOSITES)
+    done = run_pasarela("call", "partial", "--as", "reader", "--verbose", "-c", str(config), env=ENV)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert "3 step(s), partial:" in lines
+    timeline = lines[lines.index("3 step(s), partial:") :]
+    assert any(line.split()[:4] == ["failed", "score", "→", "fail_loudly"] for line in timeline)
+    assert any("write → createItem" in line and "(denied)" in line for line in timeline)

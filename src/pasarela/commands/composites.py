@@ -40,6 +40,23 @@ def describe(plan: CompositePlan) -> dict[str, Any]:
     }
 
 
+def step_timeline(meta: Any) -> list[str]:
+    """A composite call's steps as lines: status, step, tool, time (nothing for other tools)."""
+    steps = meta.get("steps") if isinstance(meta, dict) else None
+    if not isinstance(steps, list):
+        return []
+    failed = {e.get("step"): e.get("code") for e in meta.get("errors", []) if isinstance(e, dict)}
+    lines = [f"{len(steps)} step(s){', partial' if meta.get('partial') else ''}:"]
+    for step in steps:
+        why = f" ({failed[step['step']]})" if step.get("step") in failed else ""
+        cache = f" cache {step['cache']}" if step.get("cache") else ""
+        lines.append(
+            f"  {step.get('status', '?'):<8} {step.get('step')} → {step.get('tool') or '-'}"
+            f"  {step.get('duration_ms', 0):.1f} ms{cache}{why}"
+        )
+    return lines
+
+
 @composites_app.command("explain")
 def composites_explain(
     name: Annotated[str, typer.Argument(help="The composite's name.")],
