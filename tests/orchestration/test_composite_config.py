@@ -30,6 +30,14 @@ BROKEN = """composites:
   pong: {description: calls ping, steps: {s: {tool: ping}}, result: steps.s}
   greet: {description: clashes with a tool, steps: {s: {tool: add_numbers}}, result: steps.s}
   shapeless: {description: no such schema, steps: {s: {tool: add_numbers}}, result: steps.s, output: nope@1}
+  fan_over_text:
+    description: fans out over what the schemas say is not a list
+    input: {type: object, properties: {name: {type: string}}}
+    steps:
+      hello: {tool: greet, arguments: {name: "'x'"}}
+      each_input: {tool: greet, for_each: input.name, arguments: {name: item}}
+      each_text: {tool: greet, for_each: steps.hello.text, arguments: {name: item}}
+    result: steps.hello
 """
 
 
@@ -51,6 +59,12 @@ async def test_every_composite_mistake_is_named_by_its_key_path(tmp_path: Path) 
     assert found["composites.ping"].startswith("composites call each other in a loop: ping → pong → ping")
     assert found["composites.greet"] == "a backend already has a tool named 'greet'"
     assert found["composites.shapeless.output"].startswith("no schema 'nope@1'")
+    assert found["composites.fan_over_text.steps.each_input.for_each"] == (
+        "input.name is string in the composite's input schema, not a list"
+    )
+    assert found["composites.fan_over_text.steps.each_text.for_each"] == (
+        "steps.hello.text is string in greet's output schema, not a list"
+    )
 
 
 def test_explain_shows_the_waves(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pasarela.contracts.registry import SchemaRegistry
 from pasarela.errors import ConfigProblem
 from pasarela.orchestration.plan import CompositePlan, compile_composite, composite_cycle
 from pasarela.orchestration.runner import BACKEND
+from pasarela.orchestration.shapes import check_for_each
 
 # A quarantined step tool: nothing is assumed of it (not read-only, not idempotent).
 UNKNOWN = ToolSpec("unknown", "", {}, "unknown", "unknown", annotations=ToolAnnotations(destructive=True))
@@ -49,6 +50,8 @@ def composite_tools(
         problems += found
         if plan is not None:
             plans[name] = plan
+    for name, plan in plans.items():
+        problems += check_for_each(plan, composites[name].input, tools, source)
     uses = {
         name: {t for s in plan.steps.values() for t in s.tools if t in composites}
         for name, plan in plans.items()
