@@ -45,6 +45,12 @@ async def test_the_demo_composites_chain_fan_out_route_and_answer_in_part(tmp_pa
             balances = found["result"]["accounts"]
             assert balances and all({"account_id", "balance", "currency"} <= set(b) for b in balances)
             assert [s["step"] for s in found["meta"]["steps"]] == ["customer", "accounts", "balances"]
+            per_currency: dict[str, float] = {}
+            for account in balances:
+                per_currency[account["currency"]] = (
+                    per_currency.get(account["currency"], 0) + account["balance"]
+                )
+            assert found["result"]["totals"] == pytest.approx(per_currency)
 
             # Everything at once for compliance; the sales bot gets what its role allows.
             full = await call(http, compliance, "customer_overview", {"customer_id": "12345"})

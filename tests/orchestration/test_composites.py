@@ -274,3 +274,27 @@ async def test_python_tools_call_other_tools_as_their_caller(tmp_path: Path) -> 
     parent = next(r for r in records if r["tool"] == "greet_and_hold" and r["principal"] == "reader")
     children = [r for r in records if str(r["request_id"]).startswith(f"{parent['request_id']}-")]
     assert sorted(r["tool"] for r in children) == ["greet", "hold"]
+
+
+BAD_EXPRESSION = """composites:
+  odd:
+    description: An argument expression that fails on the data it meets
+    steps:
+      list: {tool: ids, arguments: {count: "`2`"}}
+      each: {tool: greet, for_each: steps.list, arguments: {name: "abs(item)"}, required: false}
+    result: "{each: steps.each}"
+access:
+  reader: [odd, ids, greet]
+"""
+
+
+async def test_an_expression_failing_on_the_data_fails_its_step_not_the_gateway(tmp_path: Path) -> None:
+    async with gateway_for(tmp_path, "http://127.0.0.1:9", backends=BACKENDS, extra=BAD_EXPRESSION) as (
+        client,
+        _,
+    ):
+        answer = await call(client, "odd", {})
+    assert answer.status_code == 200, answer.text
+    [error] = answer.json()["meta"]["errors"]
+    assert (error["step"], error["code"]) == ("each", "internal")
+    assert "could not be evaluated" in error["detail"]

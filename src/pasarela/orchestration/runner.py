@@ -19,6 +19,7 @@ from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
 from pasarela.errors import InvalidArguments, PasarelaError, UpstreamError, UpstreamTimeout
+from pasarela.orchestration.functions import OPTIONS
 from pasarela.orchestration.plan import CompositePlan, StepPlan
 from pasarela.pipeline.call import Call, Outcome
 
@@ -80,7 +81,7 @@ class CompositeRunner:
             assert isinstance(first, _StepFailed)
             raise first.error from None
         try:
-            result = self.plan.result.search(context)
+            result = self.plan.result.search(context, OPTIONS)
         except JMESPathError as exc:
             raise PasarelaError(
                 f"composite {self.plan.name!r}: its result expression failed: {exc}"
@@ -96,7 +97,7 @@ class CompositeRunner:
     async def _step(self, parent: Call, step: StepPlan, context: dict[str, Any], report: StepReport) -> Any:
         started = time.perf_counter()
         try:
-            if step.when is not None and not _truthy(step.when.search(context)):
+            if step.when is not None and not _truthy(step.when.search(context, OPTIONS)):
                 report.status = "skipped"
                 return None
             remaining = (parent.deadline or time.monotonic()) - time.monotonic()
@@ -110,7 +111,9 @@ class CompositeRunner:
                 ) from None
             report.status = "ok"
             return value
-        except PasarelaError as exc:
+        except (PasarelaError, JMESPathError) as exc:
+            if isinstance(exc, JMESPathError):  # e.g. a function given a value of another type
+                exc = PasarelaError(f"step {step.name!r}: an expression could not be evaluated: {exc}")
             report.status, report.error = "failed", exc.with_extra(step=step.name)
             if step.on_error == "fail" and step.required:
                 raise _StepFailed(report.error) from None
@@ -121,7 +124,7 @@ class CompositeRunner:
     async def _calls(self, parent: Call, step: StepPlan, context: dict[str, Any], report: StepReport) -> Any:
         if step.for_each is None:
             return await self._one(parent, step, context, report, 0)
-        items = step.for_each.search(context)
+        items = step.for_each.search(context, OPTIONS)
         if items is None:  # what it would fan out over is missing (e.g. a skipped step): nothing to do
             return []
         if not isinstance(items, list):
@@ -151,10 +154,13 @@ class CompositeRunner:
     async def _one(
         self, parent: Call, step: StepPlan, context: Mapping[str, Any], report: StepReport, index: int
     ) -> Any:
-        tool, expressions = _route(step, context)
-        report.tool = tool
-        # An expression that gives null leaves its argument out (an optional input not given).
-        values = ((name, expression.search(context)) for name, expression in expressions)
+        try:
+            tool, expressions = _route(step, context)
+            report.tool = tool
+            # An expression that gives null leaves its argument out (an optional input not given).
+            values = [(name, expression.search(context, OPTIONS)) for name, expression in expressions]
+        except JMESPathError as exc:
+            raise PasarelaError(f"step {step.name!r}: an expression could not be evaluated: {exc}") from None
         arguments = {name: value for name, value in values if value is not None}
         outcome = await self.call_child(parent, tool, arguments, _derived_key(parent, step, index))
         report.cache = outcome.cache or report.cache
@@ -171,7 +177,7 @@ def _derived_key(parent: Call, step: StepPlan, index: int) -> str | None:
 def _route(step: StepPlan, context: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, ParsedResult], ...]]:
     """The tool the first applying case names, and that case's argument expressions."""
     for condition, tool, arguments in step.cases:
-        if condition is None or _truthy(condition.search(context)):
+        if condition is None or _truthy(condition.search(context, OPTIONS)):
             return tool, arguments
     raise UpstreamError(f"step {step.name!r}: no case of its switch applies", backend=BACKEND)
 
