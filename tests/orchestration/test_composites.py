@@ -143,6 +143,8 @@ async def test_the_trail_shows_the_tree(gateway: tuple[httpx.AsyncClient, Runtim
     parent = next(r for r in records if r["tool"] == "route")
     [child] = [r for r in records if r["tool"] == "add_numbers"]
     assert str(child["request_id"]).startswith(f"{parent['request_id']}-composite-")
+    assert (child["parent_id"], child["via"]) == (parent["request_id"], "composite")
+    assert (parent["parent_id"], parent["via"]) == (None, None)
     assert (parent["principal"], child["principal"]) == ("writer", "writer")
 
 

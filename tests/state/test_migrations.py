@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from pasarela.errors import ConfigError
-from pasarela.state import migrate, open_state
+from pasarela.state import StateStore, migrate, open_state
 from pasarela.state.tables import metadata
 from tests.helpers.processes import run_pasarela
 
@@ -20,14 +20,14 @@ pytestmark = pytest.mark.anyio
 EXTRA_REVISION = '''"""A test-only revision: one more table.
 
 Revision ID: 9001
-Revises: 0001
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "9001"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -39,6 +39,18 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("pasarela_test_extra")
 '''
+
+
+async def store_at_0001(state_url: str, tmp_path: Path) -> StateStore:
+    """A store whose schema is the first revision's (the file made first: reading makes none)."""
+    from alembic import command
+
+    if state_url.startswith("sqlite"):
+        (tmp_path / "state.db").touch()
+    store = await open_state(state_url, tmp_path, schema="read")
+    async with store.engine.begin() as db:
+        await db.run_sync(lambda c: command.upgrade(migrate._config(c), "0001"))
+    return store
 
 
 def tables(connection: object) -> set[str]:
@@ -68,21 +80,24 @@ async def test_a_fresh_store_is_created_at_the_head_and_matches_the_tables(
 async def test_a_store_made_before_migrations_is_stamped_as_the_baseline(
     state_url: str, tmp_path: Path
 ) -> None:
-    store = await open_state(state_url, tmp_path)
-    async with store.engine.begin() as db:
-        await db.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))  # as create_all left stores
+    store = await store_at_0001(state_url, tmp_path)
+    async with store.engine.begin() as db:  # the baseline's tables, as create_all left stores
+        await db.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))
     await store.aclose()
-    store = await open_state(state_url, tmp_path)
+    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0002"):
+        await open_state(state_url, tmp_path)
+    store = await open_state(state_url, tmp_path, schema="read")
     async with store.engine.connect() as db:
         status = await migrate.revision(db)
     await store.aclose()
     assert (status.current, status.stamped) == (migrate.BASELINE, True)
+    assert status.pending == ("0002",), "stamped as the baseline, then refused until migrated"
 
 
 async def test_a_store_behind_is_refused_until_migrated(
     state_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = await open_state(state_url, tmp_path)  # at 0001
+    store = await open_state(state_url, tmp_path)  # at the head
     await store.aclose()
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
@@ -91,7 +106,7 @@ async def test_a_store_behind_is_refused_until_migrated(
     monkeypatch.setattr(migrate, "HEAD", "9001")
     try:
         with pytest.raises(
-            ConfigError, match=r"at schema revision 0001, this Pasarela needs 9001: back it up"
+            ConfigError, match=r"at schema revision 0002, this Pasarela needs 9001: back it up"
         ):
             await open_state(state_url, tmp_path)
         store = await open_state(state_url, tmp_path, schema="upgrade")
@@ -115,6 +130,33 @@ def test_cli_state_status_and_migrate(tmp_path: Path) -> None:
     assert "revision: none (empty store)" in status.stdout, "status changes nothing"
     migrated = run_pasarela("state", "migrate", "-c", str(config))
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied: 0001; now at 0001" in migrated.stdout
+    assert "applied: 0001, 0002; now at 0002" in migrated.stdout
     again = run_pasarela("state", "status", "-c", str(config))
-    assert "revision: 0001" in again.stdout and "up to date" in again.stdout
+    assert "revision: 0002" in again.stdout and "up to date" in again.stdout
+
+
+async def test_a_trail_written_at_0001_survives_the_upgrade_and_still_verifies(
+    state_url: str, tmp_path: Path
+) -> None:
+    from pasarela.audit import AuditWriter, verify
+    from pasarela.state.store import StateStore
+    from tests.audit.test_audit import sample_record
+
+    store = await store_at_0001(state_url, tmp_path)  # as Pasarela 0.1's first migration left it
+    writer = AuditWriter(StateStore(store.engine), flush_interval=60)
+    await writer.start()
+    for index in range(3):
+        writer.submit(sample_record(request_id=f"old-{index}"))
+    await writer.aclose()
+    await store.aclose()
+    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0002"):
+        await open_state(state_url, tmp_path)
+    store = await open_state(state_url, tmp_path, schema="upgrade")
+    assert store.migrated == ("0002",)
+    writer = AuditWriter(store, flush_interval=60)
+    await writer.start()
+    writer.submit(sample_record(request_id="new", parent_id="old-0", via="composite"))
+    await writer.aclose()
+    verdict = await verify(store, None)
+    await store.aclose()
+    assert (verdict.ok, verdict.records) == (True, 4), verdict.message

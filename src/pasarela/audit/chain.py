@@ -33,8 +33,14 @@ CHAINED_FIELDS = (
 )
 
 
+# Added later (schema 0002): hashed only when set, so records written before keep their hashes.
+OPTIONAL_CHAINED_FIELDS = ("parent_id", "via")
+
+
 def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
-    content = orjson.dumps({k: record[k] for k in CHAINED_FIELDS}, option=orjson.OPT_SORT_KEYS)
+    fields = {k: record[k] for k in CHAINED_FIELDS}
+    fields.update((k, record[k]) for k in OPTIONAL_CHAINED_FIELDS if record.get(k) is not None)
+    content = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
 
 

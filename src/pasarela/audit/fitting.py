@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Float, String, Text
 
-from pasarela.audit.chain import CHAINED_FIELDS
+from pasarela.audit.chain import CHAINED_FIELDS, OPTIONAL_CHAINED_FIELDS
 from pasarela.state.tables import audit_records
 
 CUT = "…"
@@ -51,7 +51,7 @@ def fit(record: dict[str, Any]) -> dict[str, Any]:
 def stand_in(record: dict[str, Any], error: BaseException) -> dict[str, Any]:
     """What is stored for a record the database refused: who, when, what outcome — and why not more."""
     reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200]
-    kept = {name: record.get(name) for name in CHAINED_FIELDS if name != "seq"}
+    kept = {name: record.get(name) for name in (*CHAINED_FIELDS, *OPTIONAL_CHAINED_FIELDS) if name != "seq"}
     for name, value in kept.items():
         column = audit_records.c[name]
         text = isinstance(column.type, String | Text)

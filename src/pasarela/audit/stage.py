@@ -169,6 +169,8 @@ class AuditStage:
             call.request_id,
             self._arguments(call.tool.name, call.arguments),
         )
+        if call.parent_id is not None:  # a step of a composite, a fallback: the trail shows the tree
+            base |= {"parent_id": call.parent_id, "via": str(call.via)}
         return self.writer.submit(
             base
             | {

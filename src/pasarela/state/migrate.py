@@ -22,7 +22,7 @@ SCRIPTS = Path(__file__).parent / "migrations"
 BASELINE = "0001"
 # The newest revision, so that opening a current store needs neither Alembic nor its scripts
 # (importing them costs a quarter of a second); a test holds it equal to the scripts' head.
-HEAD = "0001"
+HEAD = "0002"
 # Our own version table: a PostgreSQL database may hold another application's `alembic_version`.
 VERSION_TABLE = "pasarela_alembic_version"
 _LOCK_ID = 0x70617361  # "pasa": replicas starting together migrate one at a time
@@ -64,8 +64,8 @@ def _status(connection: Any) -> Revision:
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     current = context.get_current_revision()
     stamped = current is not None
-    if current is None and any(t.startswith("pasarela_") for t in inspect(connection).get_table_names()):
-        current = BASELINE  # made by create_all before migrations: exactly the baseline's tables
+    if current is None:
+        current = _unversioned(connection)
     revisions = script.iterate_revisions(head, current) if current != head else ()
     pending = tuple(reversed([r.revision for r in revisions if r.revision != current]))
     if current is None:
@@ -73,13 +73,32 @@ def _status(connection: Any) -> Revision:
     return Revision(current, head, pending, stamped)
 
 
-def _upgrade(connection: Any) -> list[str]:
+def _unversioned(connection: Any) -> str | None:
+    """The revision a store without a version table is at, read from its tables: None if it has
+    none of ours; else the baseline (made by create_all before migrations), or 0002 if its audit
+    already has the columns 0002 adds (made by create_all after a table was dropped)."""
+    inspector = inspect(connection)
+    tables = inspector.get_table_names()
+    if not any(t.startswith("pasarela_") for t in tables):
+        return None
+    if "pasarela_audit" in tables and "parent_id" in {
+        c["name"] for c in inspector.get_columns("pasarela_audit")
+    }:
+        return "0002"
+    return BASELINE
+
+
+def _upgrade(connection: Any, upgrade: bool = True) -> list[str]:
+    """Stamp an unversioned store with the revision its tables show; with `upgrade`, apply what
+    is pending. The revisions applied."""
     from alembic import command
 
     status = _status(connection)
     config = _config(connection)
     if status.current is not None and not status.stamped:
         command.stamp(config, status.current)
+    if not upgrade:
+        return []
     command.upgrade(config, "head")
     return list(status.pending)
 
@@ -108,6 +127,8 @@ async def prepare(connection: AsyncConnection, *, allow_upgrade: bool) -> tuple[
     if await connection.run_sync(_stamped) == HEAD:
         return Revision(HEAD, HEAD, (), stamped=True), []
     status = await revision(connection)
-    if status.current is None or (allow_upgrade and status.behind) or not status.stamped:
-        return status, await connection.run_sync(_upgrade)  # creating, upgrading, or only stamping
+    if status.current is None or (allow_upgrade and status.behind):
+        return status, await connection.run_sync(_upgrade)  # creating, or upgrading when asked
+    if not status.stamped:
+        await connection.run_sync(lambda c: _upgrade(c, upgrade=False))  # only stamping
     return status, []

@@ -35,6 +35,8 @@ audit_records = Table(
     Column("outcome", String(64), nullable=False),  # ok | problem code
     Column("upstream_status", Integer, nullable=True),
     Column("latency_ms", Float, nullable=False),
+    Column("parent_id", String(200), nullable=True),  # the call this one was made for (a composite's)
+    Column("via", String(16), nullable=True),  # who made it, when not the agent: composite, fallback, job
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
