@@ -107,3 +107,17 @@ async def test_the_demo_composites_chain_fan_out_route_and_answer_in_part(tmp_pa
         assert not result.is_error
         notes = [b.text for b in result.content if isinstance(b, TextContent)][-1]
         assert "note: credit (get_credit_score) temporarily unavailable" in notes
+
+
+async def test_the_demo_brings_an_older_data_directory_up_to_date(tmp_path: Path) -> None:
+    from pasarela.state import migrate, open_state
+    from tests.state.test_migrations import store_at_0001
+
+    url = f"sqlite:///{tmp_path / 'pasarela.db'}"
+    store = await store_at_0001(url, tmp_path)
+    await store.aclose()
+    with running_demo(tmp_path) as demo:
+        assert "MCP URL" in demo.banner
+    store = await open_state(url, tmp_path, schema="read")
+    assert store.schema is not None and store.schema.current == migrate.HEAD
+    await store.aclose()

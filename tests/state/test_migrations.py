@@ -46,7 +46,7 @@ async def store_at_0001(state_url: str, tmp_path: Path) -> StateStore:
     from alembic import command
 
     if state_url.startswith("sqlite"):
-        (tmp_path / "state.db").touch()
+        Path(state_url.removeprefix("sqlite:///")).touch()
     store = await open_state(state_url, tmp_path, schema="read")
     async with store.engine.begin() as db:
         await db.run_sync(lambda c: command.upgrade(migrate._config(c), "0001"))

@@ -21,10 +21,11 @@ from pathlib import Path
 import anyio
 from sqlalchemy.engine import make_url
 
-from pasarela.config import load_config
+from pasarela.config import LoadedConfig, load_config
 from pasarela.demo.transactions import TransactionsUnavailable, prepare, sqlite_url
 from pasarela.errors import ConfigError, PasarelaError
 from pasarela.server.serve import serve_http
+from pasarela.state import open_state
 from pasarela.telemetry import configure_logging
 
 PRINCIPALS = ("support-bot", "sales-bot", "compliance-bot")
@@ -152,6 +153,11 @@ def _transactions_url(postgres: str | None, data: Path) -> str:
     )
 
 
+async def upgrade_state(loaded: LoadedConfig) -> None:
+    store = await open_state(loaded.settings.state, loaded.base_dir, source=loaded.source, schema="upgrade")
+    await store.aclose()
+
+
 def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pasarela-demo-") as scratch:
         data = data_dir or Path(scratch)
@@ -191,6 +197,9 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
             )
             loaded = load_config(config_path())
             configure_logging(loaded.redactor, level="warning", fmt="console")
+            # The demo owns its data directory: one left by an older version is brought up to date
+            # (a real gateway refuses, and the operator runs `pasarela state migrate`).
+            anyio.run(upgrade_state, loaded)
 
             def ready(url: str) -> None:
                 running = {s.name: (s.url, p.pid) for s, p in zip(systems, processes, strict=True)}
