@@ -16,6 +16,7 @@ from pasarela.config.loader import LoadedConfig
 from pasarela.config.traffic import CacheSettings
 from pasarela.contracts import ContractStage
 from pasarela.errors import ConfigProblem
+from pasarela.graphs import find_cycle
 from pasarela.pipeline.call import Stage
 from pasarela.plans import ToolPlan
 from pasarela.resilience import BackendGuard, Bulkhead, CircuitBreaker, ResilienceStage, Retrier
@@ -137,7 +138,10 @@ def check_flow(catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
                 problem(where, "a tool cannot be its own fallback")
             elif option not in known:
                 problem(where, f"no tool named {option!r} (expected `cache` or a tool name)")
-    cycle = _fallback_cycle({name: tool.fallback for name, tool in settings.tools.items()})
+    # `cache` is where a chain ends, not a tool it leads to.
+    cycle = find_cycle(
+        {name: [o for o in tool.fallback if o != CACHE] for name, tool in settings.tools.items()}
+    )
     if cycle:
         problem(f"tools.{cycle[0]}.fallback", "fallbacks loop: " + " → ".join(cycle))
     backends = set(settings.backends)
@@ -150,24 +154,3 @@ def check_flow(catalog: Catalog, config: LoadedConfig) -> list[ConfigProblem]:
                 if target not in backends:
                     problem(f"{kind}[{index}].backends", f"no backend named {target!r}")
     return problems
-
-
-def _fallback_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
-    """A loop in the fallback graph, as the path that closes it, or None."""
-    done: set[str] = set()
-
-    def visit(node: str, path: list[str]) -> list[str] | None:
-        if node in path:
-            return [*path[path.index(node) :], node]
-        if node in done:
-            return None
-        for option in graph.get(node, []):
-            if option != CACHE and (found := visit(option, [*path, node])):
-                return found
-        done.add(node)
-        return None
-
-    for start in graph:
-        if found := visit(start, []):
-            return found
-    return None

@@ -212,3 +212,21 @@ async def test_group_commit_answers_a_write_only_once_its_record_is_committed(
             assert len(await records_of(config)) == 22
             assert runtime.audit.batches - before < 20
     assert len(await records_of(config)) == 22, "shutdown drains the queue"
+
+
+async def test_a_batch_mixing_records_with_and_without_a_parent_keeps_every_field(
+    state_url: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9", extra=f"state: {state_url}\n")
+    store = await store_for(config)
+    writer = AuditWriter(store, flush_interval=60)
+    await writer.start()
+    writer.submit(sample_record(request_id="composite"))  # the first row has no parent...
+    writer.submit(sample_record(request_id="step", parent_id="composite", via="composite"))
+    await writer.flush()  # ...and both go in one INSERT
+    records = {r["request_id"]: r for r in await search(store)}
+    assert (records["step"]["parent_id"], records["step"]["via"]) == ("composite", "composite")
+    assert writer.batches == 1 and writer.stand_ins == 0
+    assert (await verify(store, None)).ok
+    await writer.aclose()
+    await store.aclose()

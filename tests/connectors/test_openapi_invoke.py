@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pasarela.catalog import ToolSpec
+from pasarela.connectors.base import Invocation
 from pasarela.connectors.openapi import OpenApiConnector, encode_path_segment
 from pasarela.errors import InvalidArguments, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from tests.conftest import FIXTURES
@@ -217,3 +218,19 @@ async def test_cookies_from_a_backend_are_never_replayed() -> None:
         await c.invoke(tools["getItem"], {"item_id": "2"})
         await c.aclose()
     assert "cookie" not in recorder.seen[1].headers
+
+
+async def test_an_invocations_headers_ride_along_under_the_backends_own_credential(
+    upstream: tuple[RecordingUpstream, str],
+) -> None:
+    recorder, url = upstream
+    c = connector(ITEMS, base_url=url, auth={"bearer": "backend-token-000001"})
+    try:
+        tools = {t.name: t for t in await c.load()}
+        headers = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "Authorization": "Bearer forged"}
+        await c.invoke(tools["getItem"], {"item_id": "1"}, Invocation(headers=headers))
+    finally:
+        await c.aclose()
+    seen = recorder.seen[-1].headers
+    assert seen["traceparent"] == headers["traceparent"]
+    assert seen["authorization"] == "Bearer backend-token-000001", "the backend's credential wins"

@@ -138,16 +138,27 @@ def test_cli_state_status_and_migrate(tmp_path: Path) -> None:
 async def test_a_trail_written_at_0001_survives_the_upgrade_and_still_verifies(
     state_url: str, tmp_path: Path
 ) -> None:
+    from sqlalchemy import Column, MetaData, Table, insert
+
     from pasarela.audit import AuditWriter, verify
-    from pasarela.state.store import StateStore
+    from pasarela.audit.chain import record_hash
+    from pasarela.state.tables import audit_head, audit_records
     from tests.audit.test_audit import sample_record
 
     store = await store_at_0001(state_url, tmp_path)  # as Pasarela 0.1's first migration left it
-    writer = AuditWriter(StateStore(store.engine), flush_interval=60)
-    await writer.start()
-    for index in range(3):
-        writer.submit(sample_record(request_id=f"old-{index}"))
-    await writer.aclose()
+    chain, rows = "0" * 64, []
+    for seq in (1, 2, 3):  # the trail 0.1's writer wrote: the baseline's columns only
+        row = {**sample_record(request_id=f"old-{seq}"), "seq": seq, "prev_hash": chain}
+        chain = row["hash"] = record_hash(chain, row)
+        rows.append(row)
+    baseline = Table(
+        "pasarela_audit",
+        MetaData(),
+        *(Column(c.name, c.type) for c in audit_records.columns if c.name not in ("parent_id", "via")),
+    )
+    async with store.engine.begin() as db:
+        await db.execute(insert(baseline), rows)
+        await db.execute(insert(audit_head).values(id=1, last_seq=3, last_hash=chain))
     await store.aclose()
     with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0002"):
         await open_state(state_url, tmp_path)

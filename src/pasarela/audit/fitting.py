@@ -34,8 +34,10 @@ def _storable(text: str) -> str:
 
 
 def fit(record: dict[str, Any]) -> dict[str, Any]:
-    fitted = dict(record)
-    for name, value in record.items():
+    # Every row of a batch has the same keys: a multi-row INSERT takes its columns from the
+    # first row, so an optional field present only in a later row would be lost (yet hashed).
+    fitted = dict.fromkeys(OPTIONAL_CHAINED_FIELDS) | record
+    for name, value in fitted.items():
         if name in _FLOATS and isinstance(value, int) and not isinstance(value, bool):
             fitted[name] = float(value)  # what the column gives back, so the hash still matches
         if not isinstance(value, str):

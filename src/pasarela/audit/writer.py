@@ -60,7 +60,6 @@ class AuditWriter:
         checkpoint_every: int = 1000,
         checkpoint_interval: float = 1.0,
         anchors: AnchorLog | None = None,
-        commit_window: float = 0.0,
         drain_timeout: float = 10.0,
         stall_after: float = 5.0,
     ) -> None:
@@ -71,7 +70,6 @@ class AuditWriter:
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval = checkpoint_interval
         self.anchors = anchors
-        self.commit_window = commit_window
         self.drain_timeout = drain_timeout
         self.stall_after = stall_after
         self._pending: deque[_Entry] = deque()
@@ -144,7 +142,7 @@ class AuditWriter:
             try:
                 if self._pending:
                     await self.flush()
-                elif self._checkpoint_due(time.monotonic()):
+                elif self._checkpoint_due(self._since_checkpoint):
                     await self._checkpoint_head()
             except (SQLAlchemyError, OSError) as exc:
                 log.error("audit_write_failed", error=type(exc).__name__, pending=len(self._pending))
@@ -159,10 +157,7 @@ class AuditWriter:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
                 return
-        if self._hurry.is_set():
-            if self.commit_window:
-                await asyncio.sleep(self.commit_window)  # let concurrent calls join this commit
-        else:
+        if not self._hurry.is_set():  # no one waits for a commit: gather up to flush_interval
             due = self._oldest_at + self.flush_interval - time.monotonic()
             if due > 0:
                 with contextlib.suppress(TimeoutError):
@@ -221,18 +216,24 @@ class AuditWriter:
             del batch[:written]
             raise
 
-    def _checkpoint_due(self, now: float) -> bool:
-        if self.checkpoint_key is None or not self._since_checkpoint:
+    def _checkpoint_due(self, uncovered: int) -> bool:
+        """Whether `uncovered` records past the last signed checkpoint call for a new one."""
+        if self.checkpoint_key is None or not uncovered:
             return False
         return (
-            self._since_checkpoint >= self.checkpoint_every
-            or now - self._last_checkpoint_at >= self.checkpoint_interval
+            uncovered >= self.checkpoint_every
+            or time.monotonic() - self._last_checkpoint_at >= self.checkpoint_interval
         )
+
+    @staticmethod
+    async def _head(db: Any) -> Any:
+        """The chain's head row, locked for this transaction (replicas extend one chain)."""
+        return (await db.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update())).one()
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         signed: tuple[int, str, float, str] | None = None
         async with self.store.engine.begin() as db:
-            head = (await db.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update())).one()
+            head = await self._head(db)
             seq, chain = head.last_seq, head.last_hash
             chained = []
             for record in rows:
@@ -245,11 +246,7 @@ class AuditWriter:
             await db.execute(
                 update(audit_head).where(audit_head.c.id == 1).values(last_seq=seq, last_hash=chain)
             )
-            pending_checkpoint = self._since_checkpoint + len(chained)
-            if self.checkpoint_key is not None and (
-                pending_checkpoint >= self.checkpoint_every
-                or time.monotonic() - self._last_checkpoint_at >= self.checkpoint_interval
-            ):
+            if self._checkpoint_due(self._since_checkpoint + len(chained)):
                 signed = await self._sign(db, seq, chain)
         self._since_checkpoint = 0 if signed else self._since_checkpoint + len(chained)
         self.batches += 1
@@ -259,7 +256,7 @@ class AuditWriter:
     async def _checkpoint_head(self) -> None:
         """A signed checkpoint of the chain's head as it is now (no new records needed)."""
         async with self.store.engine.begin() as db:
-            head = (await db.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update())).one()
+            head = await self._head(db)
             signed = await self._sign(db, head.last_seq, head.last_hash) if head.last_seq else None
         self._since_checkpoint = 0
         self._last_checkpoint_at = time.monotonic()

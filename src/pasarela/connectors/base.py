@@ -26,7 +26,9 @@ class Invocation:
     """How one call is to be made: its time limits and what rides along (trace context later).
 
     `timeout`/`connect_timeout` override the backend's; `deadline` (time.monotonic()) is when the
-    whole call must be answered, so a child call never outlives its parent.
+    whole call must be answered, so a child call never outlives its parent. `headers` are added
+    to the request by the HTTP connectors (OpenAPI, GraphQL) under the backend's own credential;
+    SOAP and upstream MCP take them when tracing needs them.
     """
 
     timeout: float | None = None

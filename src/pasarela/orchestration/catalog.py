@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.composites import CompositeSettings
 from pasarela.contracts.registry import SchemaRegistry
 from pasarela.errors import ConfigProblem
-from pasarela.orchestration.plan import CompositePlan, compile_composite, composite_cycle
+from pasarela.graphs import find_cycle
+from pasarela.orchestration.plan import CompositePlan, compile_composite
 from pasarela.orchestration.runner import BACKEND
 from pasarela.orchestration.shapes import check_for_each
 
@@ -20,7 +21,7 @@ def composite_tools(
     composites: Mapping[str, CompositeSettings],
     tools: Mapping[str, ToolSpec],
     source: str,
-    quarantined: set[str] = frozenset(),  # type: ignore[assignment]
+    quarantined: Collection[str] = (),
     registry: SchemaRegistry | None = None,
 ) -> tuple[list[ToolSpec], dict[str, CompositePlan], list[ConfigProblem]]:
     """The composites' specs and plans, or the problems that stop them (each with its key path).
@@ -30,6 +31,11 @@ def composite_tools(
     """
     problems: list[ConfigProblem] = []
     known = set(tools) | set(composites) | set(quarantined)
+    if composites and any(t.backend == BACKEND for t in tools.values()):
+        # The composites' own backend name: its bulkhead, breaker and metrics would be shared.
+        problems.append(
+            ConfigProblem(source, f"backends.{BACKEND}", f"{BACKEND!r} is reserved for composite tools")
+        )
     for name in composites:
         if name in tools:
             problems.append(
@@ -56,7 +62,7 @@ def composite_tools(
         name: {t for s in plan.steps.values() for t in s.tools if t in composites}
         for name, plan in plans.items()
     }
-    if cycle := composite_cycle(uses):
+    if cycle := find_cycle({name: sorted(callees) for name, callees in uses.items()}):
         problems.append(
             ConfigProblem(
                 source, f"composites.{cycle[0]}", "composites call each other in a loop: " + " → ".join(cycle)

@@ -17,6 +17,7 @@ from jmespath.parser import ParsedResult
 
 from pasarela.config.composites import CompositeSettings, OnErrorDefault, StepSettings
 from pasarela.errors import ConfigProblem
+from pasarela.graphs import find_cycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ def compile_composite(
     result = compiler.expression("result", settings.result)
     plan_steps = {step: plan for step, plan in steps.items() if plan is not None}
     if len(plan_steps) == len(steps):
-        cycle = _cycle({step: plan.needs for step, plan in plan_steps.items()})
+        cycle = find_cycle({step: sorted(plan.needs) for step, plan in plan_steps.items()})
         if cycle:
             compiler.problem("steps", "steps wait for each other: " + " → ".join(cycle))
     if compiler.problems or result is None:
@@ -179,29 +180,3 @@ def _compile_step(
         required=settings.required,
         needs=frozenset(needs),
     )
-
-
-def _cycle(graph: Mapping[str, frozenset[str] | set[str]]) -> list[str] | None:
-    """A loop in `graph` (node → the nodes it needs), as the path that closes it, or None."""
-    done: set[str] = set()
-
-    def visit(node: str, path: list[str]) -> list[str] | None:
-        if node in path:
-            return [*path[path.index(node) :], node]
-        if node in done or node not in graph:
-            return None
-        for target in sorted(graph[node]):
-            if found := visit(target, [*path, node]):
-                return found
-        done.add(node)
-        return None
-
-    for start in sorted(graph):
-        if found := visit(start, []):
-            return found
-    return None
-
-
-def composite_cycle(uses: Mapping[str, set[str]]) -> list[str] | None:
-    """A composite reaching itself through others (composite → the composites its steps call)."""
-    return _cycle(uses)

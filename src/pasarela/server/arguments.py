@@ -15,17 +15,16 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from pasarela.errors import ArgumentProblem, InvalidArguments, InvalidRequest
+from pasarela.traffic.idempotency import KEY_PATTERN
 
 DEFAULT_MAX_DEPTH = 64  # server.max_nesting_depth
 MAX_VALUES = 10_000  # like the result rules' bound on a result (docs/policies.md)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_REPORTED = 20
-_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 
 def _pointer(keys: list[object]) -> str:
@@ -95,6 +94,6 @@ def idempotency_key(value: Any, *, source: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidRequest(f"{source} must be a string")
     key = value if isinstance(value, str) else str(value) if INT64_MIN <= value <= INT64_MAX else ""
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
+    if not KEY_PATTERN.fullmatch(key):
         raise InvalidRequest(f"{source} must be 1 to 255 printable ASCII characters")
     return key

@@ -11,6 +11,7 @@ the key, so the client's retry runs again.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from pasarela.state.tables import idempotency_keys
 from pasarela.telemetry.metrics import GatewayMetrics
 
 MAX_KEY_LENGTH = 255
+# What the state store keeps (a VARCHAR(255) in PostgreSQL refuses NUL): the one rule for keys,
+# checked here for every call and by the doors before a call is built.
+KEY_PATTERN = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +119,10 @@ class IdempotencyStage:
         key = call.idempotency_key
         if key is None:
             return await call_next(call)
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise InvalidRequest(f"an idempotency key must be 1 to {MAX_KEY_LENGTH} characters")
+        if not KEY_PATTERN.fullmatch(key):
+            raise InvalidRequest(
+                f"an idempotency key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
+            )
         principal = call.principal.id
         digest = fingerprint(call.tool.name, call.arguments)
         earlier = await self._ledger.claim(principal, key, call.tool.name, digest)

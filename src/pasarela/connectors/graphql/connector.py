@@ -78,7 +78,7 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
                 ) from None
         try:
             answer = await self._post(
-                {"query": get_introspection_query(descriptions=True)}, self.settings.timeout
+                {"query": get_introspection_query(descriptions=True)}, DEFAULT_INVOCATION
             )
         except (UpstreamError, ValueError) as exc:
             detail = exc.detail if isinstance(exc, UpstreamError) else str(exc)
@@ -106,8 +106,10 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
                 ]
             ) from None
 
-    async def _post(self, payload: Mapping[str, Any], limit: float) -> dict[str, Any]:
+    async def _post(self, payload: Mapping[str, Any], invocation: Invocation) -> dict[str, Any]:
+        limit = self.time_limit(invocation)
         headers = {
+            **invocation.headers,
             "Content-Type": "application/json",
             "Accept": "application/graphql-response+json, application/json",
         }
@@ -120,7 +122,7 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
                 headers=headers,
                 params=query or None,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=limit, connect=self.settings.connect_timeout),
+                timeout=aiohttp.ClientTimeout(total=limit, connect=self.connect_limit(invocation)),
             ) as response:
                 body = await response.read()
                 status = response.status
@@ -163,8 +165,7 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
         invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
         operation = self._operations[tool.origin]
-        limit = self.time_limit(invocation)
-        answer = await self._post({"query": operation.document, "variables": dict(arguments)}, limit)
+        answer = await self._post({"query": operation.document, "variables": dict(arguments)}, invocation)
         data = answer.get("data")
         errors = self._error_messages(answer)
         if operation.root_field is not None and isinstance(data, dict):

@@ -141,6 +141,7 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
         connect = self.connect_limit(invocation)
         for attempt in (1, 2):
             wire = build_wire_request(tool.name, operation, arguments, base)
+            wire.headers.update(invocation.headers)  # the call's own (e.g. trace context); auth wins
             await self._auth.apply(wire.headers, wire.query)
             status, body, headers = await self._send(tool, wire, limit, connect)
             if status == 401 and attempt == 1 and await self._auth.refresh(wire.headers):
