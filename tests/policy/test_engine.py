@@ -237,3 +237,19 @@ def test_argument_values_reach_cedar_faithfully() -> None:
     ]
     for args, allowed in cases:
         assert engine.explain(compliance, TOOLS[1], args, door=Door.REST).allowed is allowed, args
+
+
+def test_decisions_that_read_no_context_are_settled_per_principal_not_per_id() -> None:
+    engine = authorizer()
+    close = TOOLS[3]  # only `destructive-needs-compliance` applies: it reads no context
+    compliance = PRINCIPALS[3]
+    impostor = Principal("compliance", frozenset({"support"}))  # same id, other roles (a JWT subject)
+    for _ in range(2):  # the second round is answered from what was settled
+        assert engine.explain(compliance, close, {}, door=Door.REST).allowed
+        denied = engine.explain(impostor, close, {}, door=Door.REST)
+        assert not denied.allowed
+        assert [p.label for p in denied.policies] == ["destructive-needs-compliance"]
+    # Context-reading decisions are still made per call: the same principal, other arguments.
+    ticket = TOOLS[1]
+    assert engine.explain(PRINCIPALS[0], ticket, {"priority": "low"}, door=Door.REST).allowed
+    assert not engine.explain(PRINCIPALS[0], ticket, {"priority": "critical"}, door=Door.REST).allowed

@@ -23,7 +23,7 @@ from pasarela.identity.principal import Principal
 from pasarela.pipeline.authorize import Decision
 from pasarela.pipeline.call import Call
 from pasarela.pipeline.results import not_checkable
-from pasarela.policy.entities import EntityStore
+from pasarela.policy.entities import EntityStore, principal_key
 from pasarela.policy.policyset import PolicySet
 from pasarela.policy.sources import ACCESS_POLICY, READ_POLICY, PolicySource
 from pasarela.policy.values import NotCheckable, cedar_value, now_context, result_value, user_context
@@ -34,6 +34,7 @@ log = structlog.get_logger("pasarela.policy")
 # Calls are always decided afresh.
 LIST_CACHE_SECONDS = 10.0
 LIST_CACHE_ENTRIES = 10_000
+SETTLED_ENTRIES = 50_000
 READ = "read"
 
 
@@ -70,6 +71,8 @@ class CedarAuthorizer:
         self._shadow = PolicySet.build([*enforced, *shadows]) if shadows else None
         self._entities = EntityStore(principals, tools, access)
         self._listed: dict[tuple[str, ...], tuple[float, frozenset[str]]] = {}
+        # Decisions that read no context depend only on who asks for what: decided once each.
+        self._settled: dict[tuple[bytes, str, str], Decision] = {}
 
     # -- the Authorizer protocol -------------------------------------------------------------
 
@@ -193,13 +196,34 @@ class CedarAuthorizer:
     ) -> list[Decision]:
         if not contexts:
             return []
+        keys = self._context_keys(tool, action)
+        settled_key = None
+        if keys is not None and not keys and self._shadow is None and len(contexts) == 1:
+            settled_key = (principal_key(principal), tool.name, action)
+            settled = self._settled.get(settled_key)
+            if settled is not None:
+                return [settled]
+        decisions = self._decide_in_cedar(principal, tool, action, contexts, keys)
+        if settled_key is not None and not decisions[0].errors:
+            if len(self._settled) >= SETTLED_ENTRIES:
+                self._settled.clear()
+            self._settled[settled_key] = decisions[0]
+        return decisions
+
+    def _decide_in_cedar(
+        self,
+        principal: Principal,
+        tool: ToolSpec,
+        action: str,
+        contexts: Sequence[dict[str, Any]],
+        keys: frozenset[str] | None,
+    ) -> list[Decision]:
         entities = self._entities.for_principal(principal)
         fixed = {
             "principal": {"type": "Agent", "id": principal.id},
             "action": {"type": "Action", "id": action},
             "resource": {"type": "Tool", "id": tool.name},
         }
-        keys = self._context_keys(tool, action)
         if keys is not None:  # only what the policies read: Cedar pays for every attribute
             contexts = [{k: v for k, v in c.items() if k in keys} for c in contexts]
         # Serialized here (orjson), so cedarpy passes the text through instead of re-encoding it.

@@ -95,11 +95,7 @@ class EntityStore:
         known = self._known.get(principal.id)
         if known is principal or known == principal:
             return self.entities
-        key = orjson.dumps(
-            [principal.id, principal.kind, sorted(principal.roles), principal.attributes],
-            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
-            default=str,
-        )
+        key = principal_key(principal)
         added = self._added.get(key)
         if added is None:
             if known is not None:
@@ -116,3 +112,13 @@ class EntityStore:
                 self._added.clear()
             self._added[key] = added
         return added
+
+
+def principal_key(principal: Principal) -> bytes:
+    """Everything of a principal its Cedar entities are built from (not the user it acts for,
+    who travels in the context)."""
+    return orjson.dumps(
+        [principal.id, principal.kind, sorted(principal.roles), principal.attributes],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        default=str,
+    )
