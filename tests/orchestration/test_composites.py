@@ -59,8 +59,19 @@ COMPOSITES = """composites:
     steps:
       score: {tool: fail_loudly}
     result: steps.score
+  backwards:
+    description: A chain declared last step first; each step needs the one before
+    input: {type: object, properties: {fail: {type: boolean}}}
+    steps:
+      third: {tool: add_numbers, arguments: {a: steps.second, b: "`100`"}}
+      second: {tool: add_numbers, arguments: {a: steps.first, b: "`10`"}}
+      first:
+        switch:
+          - {when: input.fail, tool: fail_loudly}
+          - {tool: add_numbers, arguments: {a: "`1`", b: "`2`"}}
+    result: "{sum: steps.third, order: [steps.first, steps.second, steps.third]}"
 access:
-  reader: [overview, partial, route, strict, greet, hold, ids, fail_loudly, add_numbers]
+  reader: [overview, partial, route, strict, backwards, greet, hold, ids, fail_loudly, add_numbers]
 """
 
 
@@ -131,6 +142,21 @@ async def test_a_required_step_failing_fails_the_composite_naming_the_step(
     answer = await call(client, "strict", {})
     assert answer.status_code == 502
     assert (answer.json()["code"], answer.json()["step"]) == ("upstream_error", "score")
+
+
+async def test_a_chain_runs_in_dependency_order_whatever_order_it_is_declared_in(
+    gateway: tuple[httpx.AsyncClient, Runtime],
+) -> None:
+    client, runtime = gateway
+    assert runtime.gateway.composite_plan("backwards").sequential
+    answer = await call(client, "backwards", {})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"] == {"sum": 113, "order": [3, 13, 113]}
+    failed = await call(client, "backwards", {"fail": True})
+    assert failed.status_code == 502
+    assert failed.json()["step"] == "first"
+    overview = runtime.gateway.composite_plan("overview")
+    assert not overview.sequential
 
 
 async def test_the_trail_shows_the_tree(gateway: tuple[httpx.AsyncClient, Runtime]) -> None:

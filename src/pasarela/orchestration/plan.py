@@ -56,6 +56,12 @@ class CompositePlan:
             done.update(wave)
         return waves
 
+    @property
+    def sequential(self) -> bool:
+        """Whether each step needs the one before (nothing could overlap): then the runner
+        runs them in turn, without a task per step."""
+        return all(len(wave) == 1 for wave in self.waves())
+
 
 class _Compiler:
     def __init__(self, source: str, name: str) -> None:

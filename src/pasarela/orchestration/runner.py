@@ -56,12 +56,40 @@ class CompositeRunner:
     def __init__(self, plan: CompositePlan, call_child: ChildCall) -> None:
         self.plan = plan
         self.call_child = call_child
+        # Steps that each need the one before run in turn, in that order (declared order may differ).
+        self._in_turn = [plan.steps[wave[0]] for wave in plan.waves()] if plan.sequential else None
 
     async def run(self, call: Call) -> Outcome:
         deadline = time.monotonic() + self.plan.timeout
         parent = replace(call, deadline=min(deadline, call.deadline or deadline))
         context: dict[str, Any] = {"input": dict(call.arguments), "steps": {}}
         reports = {name: StepReport(name) for name in self.plan.steps}
+        if self._in_turn is not None:
+            try:
+                for step in self._in_turn:
+                    context["steps"][step.name] = await self._step(parent, step, context, reports[step.name])
+            except _StepFailed as failed:
+                raise failed.error from None
+        else:
+            await self._concurrently(parent, context, reports)
+        try:
+            result = self.plan.result.search(context, OPTIONS)
+        except JMESPathError as exc:
+            raise PasarelaError(
+                f"composite {self.plan.name!r}: its result expression failed: {exc}"
+            ) from None
+        errors = [
+            {"step": r.step, "tool": r.tool, "code": r.error.code, "detail": r.error.detail}
+            for r in reports.values()
+            if r.error is not None
+        ]
+        meta = {"partial": bool(errors), "errors": errors, "steps": [r.public() for r in reports.values()]}
+        return Outcome(result, meta, source=BACKEND)
+
+    async def _concurrently(
+        self, parent: Call, context: dict[str, Any], reports: dict[str, StepReport]
+    ) -> None:
+        """Each step in its own task, started once the steps it reads have finished."""
         finished = {name: anyio.Event() for name in self.plan.steps}
 
         async def run_step(step: StepPlan) -> None:
@@ -80,19 +108,6 @@ class CompositeRunner:
             first = failed.exceptions[0]
             assert isinstance(first, _StepFailed)
             raise first.error from None
-        try:
-            result = self.plan.result.search(context, OPTIONS)
-        except JMESPathError as exc:
-            raise PasarelaError(
-                f"composite {self.plan.name!r}: its result expression failed: {exc}"
-            ) from None
-        errors = [
-            {"step": r.step, "tool": r.tool, "code": r.error.code, "detail": r.error.detail}
-            for r in reports.values()
-            if r.error is not None
-        ]
-        meta = {"partial": bool(errors), "errors": errors, "steps": [r.public() for r in reports.values()]}
-        return Outcome(result, meta, source=BACKEND)
 
     async def _step(self, parent: Call, step: StepPlan, context: dict[str, Any], report: StepReport) -> Any:
         started = time.perf_counter()
