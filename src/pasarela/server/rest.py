@@ -18,11 +18,13 @@ from pasarela.errors import InvalidRequest, PasarelaError
 from pasarela.pipeline import Door
 from pasarela.secrets import Redactor
 from pasarela.server.arguments import check_arguments, idempotency_key
+from pasarela.server.disconnect import unless_disconnected
 from pasarela.server.live import LiveRuntime
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.problems import problem_response
 
 REST_FORMATS = ("native", "openai", "anthropic")
+CLIENT_CLOSED_REQUEST = 499  # nginx's name for an answer no one waits for
 # 19 digits in a row may be an integer beyond 64 bits, which orjson would turn into a float.
 _LONG_DIGITS = re.compile(rb"\d{19}")
 
@@ -59,16 +61,21 @@ class RestDoor:
         try:
             key = idempotency_key(request.headers.get("idempotency-key"), source="the Idempotency-Key header")
             arguments = await self._arguments(request, name)
-            outcome = await self.live.runtime.gateway.call(
-                principal_of(request.scope),
-                name,
-                arguments,
-                door=Door.REST,
-                request_id=request_id,
-                idempotency_key=key,
+            answered, outcome = await unless_disconnected(
+                request.receive,
+                lambda: self.live.runtime.gateway.call(
+                    principal_of(request.scope),
+                    name,
+                    arguments,
+                    door=Door.REST,
+                    request_id=request_id,
+                    idempotency_key=key,
+                ),
             )
         except PasarelaError as exc:
             return problem_response(exc, self.redactor, request_id=request_id)
+        if not answered or outcome is None:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)  # nobody is there to read it
         meta = {
             **outcome.public_meta(),
             "tool": name,
