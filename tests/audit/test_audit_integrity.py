@@ -24,7 +24,8 @@ HUGE = 2**70
 
 
 def extra(state: str, audit: str = "") -> str:
-    return f"""audit: {{flush_interval: 60s, checkpoint_key: "{KEY}", commit_timeout: 1s{audit}}}
+    flush = "" if "flush_interval" in audit else "flush_interval: 60s, "  # `audit` may set its own
+    return f"""audit: {{{flush}checkpoint_key: "{KEY}", commit_timeout: 1s{audit}}}
 policies: |
   @id("no-huge") forbid(principal, action == Action::"call", resource == Tool::"greet")
   when {{ context.args has name && context.args.name == "forbidden" }};

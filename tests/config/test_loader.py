@@ -143,6 +143,22 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     assert found[0].startswith("|") and "not valid YAML" in found[0]
 
 
+def test_a_key_given_twice_is_refused_not_silently_overridden(tmp_path: Path) -> None:
+    text = (
+        "version: 1\n"
+        "access: {support: [get_customer]}\n"
+        "server: {port: 1, port: 2}\n"
+        "defaults: &d {timeout: 5s}\n"
+        "backends:\n"
+        "  a: {<<: *d, timeout: 9s, python: tests.connectors.sample_tools}\n"  # overriding a merge is fine
+        "access: {sales: [quote]}\n"
+    )
+    found = problems_of(text, tmp_path)
+    assert "access|7|this key is given twice (lines 2 and 7): say it once" in found, found
+    assert "server.port|3|this key is given twice (lines 3 and 3): say it once" in found, found
+    assert len(found) == 2, "a key overriding a merged one is not a duplicate"
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "absent.yaml")

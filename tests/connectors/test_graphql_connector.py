@@ -27,11 +27,11 @@ def endpoint() -> Iterator[str]:
 
 
 def backend(url: str, extra: str = "") -> str:
+    auth = "" if "    auth:" in extra else f'    auth: {{bearer: "{TOKEN}"}}\n'  # `extra` may bring its own
     return f"""\
   loans:
     graphql: {url}
-    auth: {{bearer: "{TOKEN}"}}
-{extra}"""
+{auth}{extra}"""
 
 
 ACCESS = "access:\n  reader: ['*']\n  writer: ['*']\n"

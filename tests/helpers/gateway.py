@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,6 +39,8 @@ def write_config(
     """`identity` is YAML added under `identity:` (indented by the caller to two spaces);
     `items` is added to the `items` backend (indented to four), `backends` under `backends:` (two)."""
     path = directory / "pasarela.yaml"
+    access = _access_unless_given(extra)
+    timeout = "" if "    timeout:" in items else "    timeout: 2s\n"  # `items` may set its own
     path.write_text(
         f"""\
 version: 1
@@ -53,16 +56,23 @@ identity:
     openapi: {FIXTURES / "openapi" / "items.yaml"}
     base_url: {upstream_url}
     auth: {{bearer: "${{secret:ITEMS_TOKEN}}"}}
-    timeout: 2s
-{items}  py:
+{timeout}{items}  py:
     python: tests.connectors.sample_tools
-{backends}access:
-  reader: [getItem, searchItems, greet, explode]
-  writer: ["*"]
-logging: {{level: info, format: json}}
+{backends}{access}logging: {{level: info, format: json}}
 {extra}"""
     )
     return path
+
+
+DEFAULT_ACCESS = """access:
+  reader: [getItem, searchItems, greet, explode]
+  writer: ["*"]
+"""
+
+
+def _access_unless_given(extra: str) -> str:
+    """The default grants, unless `extra` declares its own `access:` (a key may be given once)."""
+    return "" if re.search(r"^access:", extra, re.MULTILINE) else DEFAULT_ACCESS
 
 
 @asynccontextmanager

@@ -16,16 +16,21 @@ except AttributeError:  # pragma: no cover
     SafeLoader = yaml.SafeLoader
 
 
-def _walk(node: yaml.Node, path: Path, lines: dict[Path, int]) -> None:
+def _walk(node: yaml.Node, path: Path, lines: dict[Path, int], twice: list[tuple[Path, int, int]]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines)
+            line = key_node.start_mark.line + 1
+            if key in seen and key != "<<":  # YAML keeps the last silently: half a config ignored
+                twice.append(((*path, key), seen[key], line))
+            seen[key] = line
+            lines[(*path, key)] = line
+            _walk(value_node, (*path, key), lines, twice)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines)
+            _walk(item, (*path, index), lines, twice)
 
 
 def read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
@@ -39,8 +44,21 @@ def read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigProblem(source, "", f"not valid YAML: {problem}", line)]) from None
     lines: dict[Path, int] = {}
+    twice: list[tuple[Path, int, int]] = []
     if node is not None:
-        _walk(node, (), lines)
+        _walk(node, (), lines, twice)
+    if twice:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    source,
+                    format_path(path),
+                    f"this key is given twice (lines {first} and {again}): say it once",
+                    again,
+                )
+                for path, first, again in twice
+            ]
+        )
     return data, lines
 
 
