@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,43 @@ async def test_the_demo_brings_an_older_data_directory_up_to_date(tmp_path: Path
     store = await open_state(url, tmp_path, schema="read")
     assert store.schema is not None and store.schema.current == migrate.HEAD
     await store.aclose()
+
+
+def _audit_rows(data_dir: Path, parent_id: str) -> dict[str, tuple[str, float]]:
+    """Tool → (outcome, latency ms) of the steps recorded under the composite call `parent_id`."""
+    with sqlite3.connect(data_dir / "pasarela.db") as db:
+        rows = db.execute(
+            "select tool, outcome, latency_ms from pasarela_audit where parent_id = ?", (parent_id,)
+        ).fetchall()
+    return {tool: (outcome, latency) for tool, outcome, latency in rows}
+
+
+async def test_a_slow_system_is_cut_by_its_step_deadline_and_a_cancelled_overview_stops_its_steps(
+    tmp_path: Path,
+) -> None:
+    # The credit bureau answers after 30 s; the overview gives its credit step 2 s.
+    with running_demo(tmp_path, env={"PASARELA_DEMO_LATENCY": "credit_bureau=30s"}) as demo:
+        compliance = demo.keys["compliance-bot"]
+        async with httpx.AsyncClient(base_url=demo.rest_url, timeout=30) as http:
+            with anyio.fail_after(15):
+                cut = await call(http, compliance, "customer_overview", {"customer_id": "12345"})
+            assert cut["status"] == 200, cut
+            assert [(e["step"], e["code"]) for e in cut["meta"]["errors"]] == [("credit", "upstream_timeout")]
+            assert cut["result"]["credit_score"] is None and cut["result"]["loans"]["loans"]
+            [credit] = [s for s in cut["meta"]["steps"] if s["step"] == "credit"]
+            assert 1900 <= credit["duration_ms"] < 10_000, "cut at its own 2 s, not the bureau's 30 s"
+
+            # The agent gives up after half a second: the steps still in flight are cancelled.
+            with pytest.raises(httpx.ReadTimeout):
+                await http.post(
+                    "/tools/customer_overview:call",
+                    json={"arguments": {"customer_id": "12345"}},
+                    headers={"Authorization": f"Bearer {compliance}", "X-Request-Id": "given-up-1"},
+                    timeout=0.5,
+                )
+            with anyio.fail_after(10):
+                while "get_credit_score" not in (steps := _audit_rows(tmp_path, "given-up-1")):  # noqa: ASYNC110
+                    await anyio.sleep(0.1)
+    outcome, latency_ms = steps["get_credit_score"]
+    assert outcome == "cancelled", steps
+    assert latency_ms < 1900, "stopped with the agent, well before its own 2 s"

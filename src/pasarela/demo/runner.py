@@ -22,6 +22,7 @@ import anyio
 from sqlalchemy.engine import make_url
 
 from pasarela.config import LoadedConfig, load_config
+from pasarela.demo.latency import check_latency
 from pasarela.demo.transactions import TransactionsUnavailable, prepare, sqlite_url
 from pasarela.errors import ConfigError, PasarelaError
 from pasarela.server.serve import serve_http
@@ -167,6 +168,7 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
             for name in ("crm", "ticketing", "core_banking", "loans", "credit_bureau")
         ]
         crm, ticketing, core_banking, loans, credit_bureau = systems
+        check_latency(os.environ.get("PASARELA_DEMO_LATENCY"), [system.name for system in systems])
         keys = {principal: "demo_" + secrets.token_urlsafe(24) for principal in PRINCIPALS}
         processes: list[subprocess.Popen[bytes]] = []
         try:

@@ -22,9 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from pasarela.demo.common import connect, exit_with_parent, guarded, packaged, same
 from pasarela.demo.core_banking import create_core_banking_app
+from pasarela.demo.latency import Latency, latency_for
 from pasarela.demo.loans import create_loans_app
 
 CUSTOMERS = [
@@ -271,7 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     if not token:
         sys.exit("DEMO_SYSTEM_TOKEN must hold the credential this system accepts")
     base_url = f"http://127.0.0.1:{args.port}"
-    app = FACTORIES[args.system](args.db, token, base_url)
+    app: ASGIApp = FACTORIES[args.system](args.db, token, base_url)
+    latency = latency_for(args.system, os.environ.get("PASARELA_DEMO_LATENCY"))
+    if latency > 0:
+        app = Latency(app, latency)
     exit_with_parent()
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
