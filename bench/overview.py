@@ -1,8 +1,9 @@
 """`customer_overview` on the demo bank against its slowest step and the sum of its steps.
 
-    .venv/bin/python -m bench.overview [--calls 100]
+    .venv/bin/python -m bench.overview [--calls 100] [--latency 20ms]
 
-Starts `pasarela demo`, then, as the compliance bot (which may see every part), times each of
+Starts `pasarela demo` (with `--latency`, its systems answer that much later, as across a
+network: PASARELA_DEMO_LATENCY), then, as the compliance bot (which may see every part), times each of
 the overview's steps alone through the REST door, and the composite itself (p50 over `--calls`).
 Independent steps run concurrently, so the composite should land near its slowest step (the
 balances fan-out waits for the accounts) rather than near the sum.
@@ -50,8 +51,10 @@ def p50(http: httpx.Client, key: str, tool: str, arguments: dict[str, Any], call
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--latency", default="", help="each demo system's added latency, e.g. 20ms")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch, running_demo(Path(scratch)) as demo:
+    env = {"PASARELA_DEMO_LATENCY": args.latency} if args.latency else {}
+    with tempfile.TemporaryDirectory() as scratch, running_demo(Path(scratch), env=env) as demo:
         key = demo.keys["compliance-bot"]
         with httpx.Client(base_url=demo.rest_url, timeout=30) as http:
             steps = [(tool, p50(http, key, tool, arguments, args.calls)) for tool, arguments in STEPS]
