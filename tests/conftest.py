@@ -32,17 +32,12 @@ async def _reset_postgres(url: str) -> str | None:
     except (OSError, asyncpg.PostgresError) as exc:
         return f"PostgreSQL at {url} is not reachable ({type(exc).__name__}: {exc})"
     try:
-        for table in (
-            "pasarela_tool_pins",
-            "pasarela_audit",
-            "pasarela_audit_head",
-            "pasarela_audit_checkpoints",
-            "pasarela_quota_usage",
-            "pasarela_idempotency",
-            "pasarela_schema_pins",
-            "pasarela_alembic_version",
-        ):
-            await connection.execute(f"DROP TABLE IF EXISTS {table}")
+        # Every table of ours, whichever revision made it (and the version table with them).
+        rows = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'pasarela\\_%'"
+        )
+        for row in rows:
+            await connection.execute(f'DROP TABLE IF EXISTS "{row["tablename"]}" CASCADE')
     finally:
         await connection.close()
     return None

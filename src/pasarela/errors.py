@@ -168,6 +168,20 @@ class ToolNotFound(PasarelaError):
     mcp_code = MCP_INVALID_PARAMS
 
 
+class JobNotFound(PasarelaError):
+    status = 404
+    code = "unknown_job"
+    title = "Unknown job"
+
+
+class JobConflict(PasarelaError):
+    """The job cannot do what was asked in its state (e.g. a tool that never runs as a job)."""
+
+    status = 409
+    code = "job_conflict"
+    title = "Not possible for this job"
+
+
 class ToolQuarantined(PasarelaError):
     status = 409
     code = "quarantined"

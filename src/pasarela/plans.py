@@ -8,8 +8,9 @@ compiled contract (JMESPath transform, output schema, argument map).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pasarela.config.jobs import Execution, ToolJobSettings
 from pasarela.config.model import RedactSettings, Settings
 from pasarela.config.traffic import CacheSettings
 from pasarela.contracts import ToolContract
@@ -28,6 +29,8 @@ class ToolPlan:
     contract: ToolContract | None = None
     masking: MaskingRule | None = None  # `redact:` fields and paths, compiled
     result_items: tuple[str, ...] = ()  # where the list a result rule filters lives
+    execution: Execution = "optional"  # sync | async | optional: whether it runs as a job
+    job: ToolJobSettings = field(default_factory=ToolJobSettings)
 
 
 NO_PLAN = ToolPlan("")
@@ -54,6 +57,8 @@ def compile_plans(
             contract=contracts.get(name),
             masking=_masking(tool.redact),
             result_items=tuple(tool.result_items.split(".")) if tool.result_items else (),
+            execution=tool.execution,
+            job=tool.job,
         )
     return plans
 

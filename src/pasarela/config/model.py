@@ -11,6 +11,7 @@ from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
 from pasarela.config.durations import Duration
+from pasarela.config.jobs import Execution, JobsSettings, ToolJobSettings
 from pasarela.config.traffic import (
     CacheSettings,
     CacheStoreSettings,
@@ -275,6 +276,12 @@ class ToolSettings(Strict):
     arguments: ArgumentMapSettings | None = Field(
         None, description="Rename arguments for agents and fix others (the input schema follows)"
     )
+    execution: Execution = Field(
+        "optional",
+        description="sync: never a job; async: always a job (an ordinary call answers with it); "
+        "optional: either, as the agent asks",
+    )
+    job: ToolJobSettings = Field(ToolJobSettings(), description="How it runs as a job")
     result_items: str | None = Field(
         None,
         description="The list in this read-only tool's results (keys, e.g. `customers`) whose items result "
@@ -369,6 +376,7 @@ class Settings(Strict):
     )
     quotas: list[QuotaRule] = Field([], description="Daily or monthly budgets, kept in the durable state")
     idempotency: IdempotencySettings = IdempotencySettings()
+    jobs: JobsSettings = Field(JobsSettings(), description="Durable jobs: workers and their limits")
     cache: CacheStoreSettings = CacheStoreSettings()
     logging: LoggingSettings = LoggingSettings()
     audit: AuditSettings = AuditSettings()

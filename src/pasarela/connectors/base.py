@@ -38,6 +38,11 @@ class Invocation:
     # For code that calls other tools (a Python tool's CallContext): a child call as the caller,
     # already bound to it, so the connector still knows nothing of principals.
     call_tool: Callable[[str, Mapping[str, Any]], Awaitable[Any]] | None = None
+    # Sent as `Idempotency-Key` by the HTTP connectors and given to Python tools: a backend that
+    # honours it applies a repeated attempt's effect once.
+    idempotency_key: str | None = None
+    # Where a tool reports its progress (fraction 0..1 or None, message or None).
+    progress: Callable[[float | None, str | None], Awaitable[None]] | None = None
 
 
 DEFAULT_INVOCATION = Invocation()

@@ -203,7 +203,9 @@ class PythonConnector(BackendConnector[PythonBackend]):
             raise InvalidArguments(f"arguments for {tool.name!r} are not valid", problems) from None
         kwargs = {field: getattr(parsed, field) for field in type(parsed).model_fields}
         if target.context is not None:
-            kwargs[target.context] = CallContext(invocation.call_tool)
+            kwargs[target.context] = CallContext(
+                invocation.call_tool, idempotency_key=invocation.idempotency_key, progress=invocation.progress
+            )
         limit = self.time_limit(invocation)
         try:
             with anyio.fail_after(limit):

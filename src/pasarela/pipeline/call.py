@@ -49,6 +49,15 @@ class Call:
     parent_id: str | None = None
     depth: int = 0
     deadline: float | None = None  # time.monotonic() by which the whole call must be answered
+    # The key the backend sees (`Idempotency-Key`), so a repeated attempt applies its effect once:
+    # a job's own (stable across its attempts); else derived from `idempotency_key` when given.
+    effect_key: str | None = None
+    timeout: float | None = None  # how long the backend may take (a job's), over the tool's own
+    progress: Progress | None = None  # where the tool's progress reports go (a job, an MCP client)
+
+
+# (fraction done 0..1 or None, a message or None): told to whoever waits for the call.
+Progress = Callable[[float | None, str | None], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -16,13 +18,15 @@ from pasarela.orchestration.plan import CompositePlan
 from pasarela.orchestration.runner import BACKEND as COMPOSITE
 from pasarela.orchestration.runner import CompositeRunner
 from pasarela.pipeline.authorize import Authorizer
-from pasarela.pipeline.call import Call, Door, Next, Outcome, Stage, StageObserver, Via
+from pasarela.pipeline.call import Call, Door, Next, Outcome, Progress, Stage, StageObserver, Via
 from pasarela.plans import NO_PLAN, ToolPlan
 
 log = structlog.get_logger("pasarela.gateway")
 
 # Child calls (fallbacks, composite steps, jobs) nest at most this deep: a loop ends here.
 MAX_DEPTH = 8
+# The stages that decide whether a call is accepted at all: what a job's start goes through.
+ADMISSION = frozenset({"telemetry", "audit", "scrub_secrets", "authorize", "validate"})
 
 # (principal, tool name, arguments, door, request id, the error) for calls refused before any stage.
 RejectionObserver = Callable[[Principal, str, Mapping[str, Any] | None, str, str, PasarelaError], None]
@@ -60,6 +64,7 @@ class Gateway:
         self._rejection_observers = tuple(rejection_observers)
         self._children = 0  # numbers child request ids
         # Compose once: a call walks a prebuilt chain of closures.
+        self._observer = observer
         self._chain = self._compose(self.stages, self._invoke, observer)
 
     def composite_plan(self, name: str) -> CompositePlan:
@@ -136,6 +141,52 @@ class Gateway:
             deadline=parent.deadline,
         )
 
+    async def admit(
+        self,
+        principal: Principal,
+        tool_name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        door: Door,
+        request_id: str,
+        then: Callable[[Call], Awaitable[Outcome]],
+    ) -> Outcome:
+        """Take a call as far as the decision to accept it — telemetry, audit, secrets scrubbed,
+        policy, argument validation — then hand it to `then` instead of the backend (a job's
+        start: stored now, run later through the whole pipeline)."""
+        chain = self._compose([s for s in self.stages if s.name in ADMISSION], then, self._observer)
+        return await self._run(principal, tool_name, arguments, door=door, request_id=request_id, chain=chain)
+
+    async def run_job(
+        self,
+        principal: Principal,
+        tool_name: str,
+        arguments: Mapping[str, Any],
+        *,
+        door: Door,
+        request_id: str,
+        parent_id: str,
+        effect_key: str,
+        timeout: float,
+        progress: Progress | None,
+    ) -> Outcome:
+        """A job's run: the whole pipeline as the principal that started it, later. Its own
+        deadline is the job's timeout; the backend sees the job's key on every attempt."""
+        return await self._run(
+            principal,
+            tool_name,
+            arguments,
+            door=door,
+            request_id=request_id,
+            via=Via.JOB,
+            parent_id=parent_id,
+            depth=1,
+            deadline=time.monotonic() + timeout,
+            effect_key=effect_key,
+            timeout=timeout,
+            progress=progress,
+        )
+
     async def _run(
         self,
         principal: Principal,
@@ -149,6 +200,10 @@ class Gateway:
         parent_id: str | None = None,
         depth: int = 0,
         deadline: float | None = None,
+        effect_key: str | None = None,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+        chain: Next | None = None,
     ) -> Outcome:
         try:
             tool = self.catalog.get(tool_name)
@@ -168,19 +223,26 @@ class Gateway:
             parent_id=parent_id,
             depth=depth,
             deadline=deadline,
+            effect_key=effect_key,
+            timeout=timeout,
+            progress=progress,
         )
-        return await self._chain(call)
+        return await (chain or self._chain)(call)
 
     async def _invoke(self, call: Call) -> Outcome:
         if call.tool.backend == COMPOSITE:
             return await self._composites[call.tool.name].run(call)
         connector = self.connectors[call.tool.backend]
         plan = self._plans.get(call.tool.name, NO_PLAN)
+        effect_key = effect_key_of(call)
         invocation = Invocation(
-            timeout=plan.timeout,
+            timeout=call.timeout if call.timeout is not None else plan.timeout,
             connect_timeout=plan.connect_timeout,
             deadline=call.deadline,
+            headers={"Idempotency-Key": effect_key} if effect_key is not None else {},
             call_tool=lambda tool, arguments: self._call_for_code(call, tool, arguments),
+            idempotency_key=effect_key,
+            progress=call.progress,
         )
         try:
             upstream = await connector.invoke(call.tool, call.arguments, invocation)
@@ -205,6 +267,17 @@ class Gateway:
     async def aclose(self) -> None:
         for connector in self.connectors.values():
             await connector.aclose()
+
+
+def effect_key_of(call: Call) -> str | None:
+    """The key the backend sees for this call: the job's own, or one derived from the agent's
+    Idempotency-Key and its principal (two agents' equal keys must not meet at the backend)."""
+    if call.effect_key is not None:
+        return call.effect_key
+    if call.idempotency_key is None:
+        return None
+    scoped = f"{call.principal.id}\x00{call.idempotency_key}".encode()
+    return hashlib.sha256(scoped).hexdigest()[:32]
 
 
 def _bind(stage: Stage, call_next: Next, observer: StageObserver | None) -> Next:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from pasarela.assembly import Runtime
+from pasarela.jobs import Jobs, JobStore, JobWorker
 from pasarela.server.body_limit import BodyLimitMiddleware
 from pasarela.server.health import HealthRoutes
+from pasarela.server.jobs import JobRoutes
 from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import (
     create_mcp_server,
@@ -48,25 +51,34 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         slot=slot,
         on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
     )
+    jobs = create_jobs(live)
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
+    job_routes = JobRoutes(jobs, redactor, rest.arguments)
+    rest.as_job = job_routes.start_job
     health = HealthRoutes(live)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with sessions.run():
-            health.ready = True
-            try:
-                yield
-            finally:
-                health.ready = False
-                if sessions.forwarder is not None:
-                    await sessions.forwarder.aclose()
-                await live.aclose()
+        try:
+            async with sessions.run(), anyio.create_task_group() as background:
+                if jobs.worker is not None:
+                    background.start_soon(jobs.worker.run)
+                health.ready = True
+                try:
+                    yield
+                finally:
+                    health.ready = False
+                    background.cancel_scope.cancel()  # running jobs are given back for another worker
+                    if sessions.forwarder is not None:
+                        await sessions.forwarder.aclose()
+        finally:
+            await live.aclose()
 
     return Starlette(
         routes=[
             *health.routes(),
             *rest.routes(),
+            *job_routes.routes(),
             Route("/mcp", StreamableHTTPASGIApp(sessions), methods=["GET", "POST", "DELETE"]),
         ],
         middleware=[
@@ -87,3 +99,16 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         ],
         lifespan=lifespan,
     )
+
+
+def create_jobs(live: LiveRuntime) -> Jobs:
+    """Jobs on the runtime's durable store; with `jobs.workers` above 0 this process runs them too."""
+    runtime = live.runtime
+    settings = runtime.config.settings.jobs
+    store = JobStore(runtime.state, max_active=settings.max_active_per_principal)
+    jobs = Jobs(store, settings, lambda: live.runtime.gateway)
+    if settings.workers > 0:
+        jobs.worker = JobWorker(
+            store, lambda: live.runtime.gateway, settings, runtime.metrics, on_finish=jobs.finished
+        )
+    return jobs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -24,6 +25,8 @@ from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.problems import problem_response
 
 REST_FORMATS = ("native", "openai", "anthropic")
+# (request, tool, arguments, idempotency key) → the 202 that answers with a job
+StartJob = Callable[[Request, str, dict[str, Any], str | None], Awaitable[Response]]
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for an answer no one waits for
 # 19 digits in a row may be an integer beyond 64 bits, which orjson would turn into a float.
 _LONG_DIGITS = re.compile(rb"\d{19}")
@@ -34,10 +37,13 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 class RestDoor:
-    def __init__(self, live: LiveRuntime, redactor: Redactor, *, max_depth: int) -> None:
+    def __init__(
+        self, live: LiveRuntime, redactor: Redactor, *, max_depth: int, as_job: StartJob | None = None
+    ) -> None:
         self.live = live
         self.redactor = redactor
         self.max_depth = max_depth  # the body's size is bounded before it gets here (body_limit.py)
+        self.as_job = as_job  # how a tool that always runs as a job (`execution: async`) is answered
 
     def routes(self) -> list[Route]:
         return [
@@ -60,7 +66,9 @@ class RestDoor:
         name = request.path_params["name"]
         try:
             key = idempotency_key(request.headers.get("idempotency-key"), source="the Idempotency-Key header")
-            arguments = await self._arguments(request, name)
+            arguments = await self.arguments(request, name)
+            if self.as_job is not None and self.live.runtime.gateway.plan_of(name).execution == "async":
+                return await self.as_job(request, name, arguments, key)
             answered, outcome = await unless_disconnected(
                 request.receive,
                 lambda: self.live.runtime.gateway.call(
@@ -84,7 +92,8 @@ class RestDoor:
         }
         return json_response({"result": outcome.result, "meta": meta})
 
-    async def _arguments(self, request: Request, tool: str) -> dict[str, Any]:
+    async def arguments(self, request: Request, tool: str) -> dict[str, Any]:
+        """The `{"arguments": {...}}` of a call's body, checked for what any door refuses."""
         body = await request.body()
         if not body.strip():
             return {}

@@ -90,3 +90,36 @@ schema_pins = Table(
     Column("schema", Text, nullable=False),
     Column("pinned_at", Float, nullable=False),
 )
+
+jobs = Table(
+    "pasarela_jobs",  # durable jobs: a tool call stored to run later, by a worker, as its owner
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner", String(200), nullable=False),  # the principal's id
+    Column("principal", Text, nullable=False),  # JSON (Principal.to_json): who it runs as
+    Column("tool", String(64), nullable=False),
+    Column("arguments", Text, nullable=False),  # JSON, as given (needed to run; gone at expiry)
+    Column("door", String(16), nullable=False),
+    Column("request_id", String(200), nullable=False),  # the start's; each run's parent in the audit
+    Column("client_key", String(255), nullable=True),  # the Idempotency-Key the start carried
+    Column("status", String(16), nullable=False),  # queued | running | completed | failed | cancelled
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("timeout", Float, nullable=False),  # seconds each run may take
+    Column("retention", Float, nullable=False),  # seconds a finished job is kept
+    Column("progress", Float, nullable=True),  # 0..1 when the tool reports it
+    Column("message", String(500), nullable=True),  # the tool's last progress message
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("run_after", Float, nullable=False),  # not claimed before (a retry's back-off)
+    Column("lease_owner", String(100), nullable=True),  # the worker running it
+    Column("lease_until", Float, nullable=True),  # past this, another worker may take it over
+    Column("cancel_requested", Integer, nullable=False),  # 0 | 1
+    Column("outcome", Text, nullable=True),  # JSON {result, meta} once completed
+    Column("problem", Text, nullable=True),  # JSON problem document once failed or cancelled
+    Column("expires_at", Float, nullable=True),  # finished_at + retention
+)
+Index("pasarela_jobs_due", jobs.c.status, jobs.c.run_after)
+Index("pasarela_jobs_owner", jobs.c.owner, jobs.c.created_at)
+Index("pasarela_jobs_key", jobs.c.owner, jobs.c.client_key, unique=True)

@@ -36,6 +36,40 @@ class GatewayMetrics:
 
         self._traffic_metrics()
         self._resilience_metrics()
+        self._job_metrics()
+
+    def _job_metrics(self) -> None:
+        self.job_runs = Counter(
+            "pasarela_job_runs",
+            "Runs of jobs started (a retried job counts each run)",
+            ["tool"],
+            registry=self.registry,
+        )
+        self.jobs_finished = Counter(
+            "pasarela_jobs_finished",
+            "Jobs finished by tool and status (completed, failed, cancelled)",
+            ["tool", "status"],
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "pasarela_job_run_duration_seconds",
+            "Time each run of a job took",
+            ["tool"],
+            buckets=(0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0),
+            registry=self.registry,
+        )
+        self.jobs_queued = Gauge(
+            "pasarela_jobs_queued",
+            "Jobs queued and due, in the durable store (seen by this process)",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",  # every worker reads the same store
+        )
+        self.jobs_oldest_queued = Gauge(
+            "pasarela_jobs_oldest_queued_age_seconds",
+            "How long the oldest due job has waited",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
 
     def _traffic_metrics(self) -> None:
         self.rate_limited = Counter(
