@@ -46,6 +46,21 @@ async def start(
     )
 
 
+async def job_now(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+    answer: dict[str, Any] = (await client.get(f"/v1/jobs/{job_id}", headers=bearer(READER_KEY))).json()[
+        "job"
+    ]
+    return answer
+
+
+async def until(client: httpx.AsyncClient, job_id: str, holds: Any) -> dict[str, Any]:
+    """The job once `holds(job)` is true (polled: the worker runs beside the test)."""
+    with anyio.fail_after(10):
+        while not holds(job := await job_now(client, job_id)):  # noqa: ASYNC110 - polling the API
+            await anyio.sleep(0.05)
+    return job
+
+
 async def result(
     client: httpx.AsyncClient, job_id: str, key: str = READER_KEY, wait: str = "15s"
 ) -> httpx.Response:
@@ -63,11 +78,7 @@ async def test_a_job_runs_as_its_owner_reports_progress_and_keeps_its_result(
     job = started.json()["job"]
     assert started.headers["Location"] == f"/v1/jobs/{job['id']}"
     assert job["status"] in ("queued", "running") and job["tool"] == "slow_report"
-    with anyio.fail_after(10):
-        while "progress" not in (
-            seen := (await client.get(f"/v1/jobs/{job['id']}", headers=bearer(READER_KEY))).json()["job"]
-        ):
-            await anyio.sleep(0.05)
+    seen = await until(client, job["id"], lambda job: "progress" in job)
     assert seen["status"] == "running" and seen["progress"]["message"].startswith("section ")
     done = await result(client, job["id"])
     assert done.status_code == 200, done.text
@@ -95,7 +106,7 @@ async def test_an_async_tool_called_the_ordinary_way_answers_with_its_job(
 async def test_what_the_call_itself_would_refuse_is_refused_before_any_job_exists(
     gateway: tuple[httpx.AsyncClient, Runtime],
 ) -> None:
-    client, runtime = gateway
+    client, _ = gateway
     denied = await start(client, "slow_report", {"steps": 1}, key=NOBODY_KEY)
     assert (denied.status_code, denied.json()["code"]) == (403, "denied")
     invalid = await start(client, "slow_report", {"steps": "many"})
@@ -110,11 +121,7 @@ async def test_cancel_a_running_job_and_a_queued_one(gateway: tuple[httpx.AsyncC
     client, _ = gateway
     running = (await start(client, "slow_report", {"steps": 400, "pause": 0.05})).json()["job"]
     queued = (await start(client, "slow_report", {"steps": 1})).json()["job"]  # one worker: it waits
-    with anyio.fail_after(10):
-        while (await client.get(f"/v1/jobs/{running['id']}", headers=bearer(READER_KEY))).json()["job"][
-            "status"
-        ] != "running":
-            await anyio.sleep(0.05)
+    await until(client, running["id"], lambda job: job["status"] == "running")
     first = await client.post(f"/v1/jobs/{queued['id']}:cancel", headers=bearer(READER_KEY))
     assert (first.status_code, first.json()["job"]["status"]) == (200, "cancelled"), first.text
     second = await client.post(f"/v1/jobs/{running['id']}:cancel", headers=bearer(READER_KEY))
