@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 
 from pasarela.assembly import Runtime
 from pasarela.jobs import JobStore
-from tests.helpers.gateway import NOBODY_KEY, READER_KEY, WRITER_KEY, bearer, gateway_for
+from tests.helpers.gateway import ENV, NOBODY_KEY, READER_KEY, WRITER_KEY, bearer, gateway_for
+from tests.helpers.processes import run_pasarela
 from tests.jobs import job_tools
 
 pytestmark = pytest.mark.anyio
@@ -206,3 +208,33 @@ async def test_listing_pages_through_the_callers_jobs(gateway: tuple[httpx.Async
         f"/v1/jobs/{ids[0]}/result", params={"wait": "soon"}, headers=bearer(READER_KEY)
     )
     assert bad_wait.status_code == 400
+
+
+async def test_operators_list_show_retry_and_cancel_from_the_command_line(
+    gateway: tuple[httpx.AsyncClient, Runtime], tmp_path: Path
+) -> None:
+    client, _ = gateway
+    config = str(tmp_path / "pasarela.yaml")
+    job = (await start(client, "refuse", {"reason": "no"})).json()["job"]
+    await result(client, job["id"])
+    listed = await anyio.to_thread.run_sync(
+        lambda: run_pasarela("jobs", "list", "--status", "failed", "--json", "-c", config, env=ENV)
+    )
+    assert listed.returncode == 0, listed.stderr
+    [shown] = json.loads(listed.stdout)
+    assert (shown["id"], shown["owner"], shown["problem"]["code"]) == (job["id"], "reader", "upstream_error")
+    retried = await anyio.to_thread.run_sync(
+        lambda: run_pasarela("jobs", "retry", job["id"], "-c", config, env=ENV)
+    )
+    assert retried.returncode == 0, retried.stderr
+    assert json.loads(retried.stdout)["status"] == "queued"
+    again = await result(client, job["id"])  # the worker runs it again; it fails again
+    assert again.json()["code"] == "upstream_error"
+    unknown = await anyio.to_thread.run_sync(
+        lambda: run_pasarela("jobs", "cancel", "nope", "-c", config, env=ENV)
+    )
+    assert unknown.returncode == 3 and "no job 'nope'" in unknown.stderr
+    bad = await anyio.to_thread.run_sync(
+        lambda: run_pasarela("jobs", "list", "--status", "done", "-c", config, env=ENV)
+    )
+    assert bad.returncode == 2
