@@ -17,3 +17,9 @@ def descriptor_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def lab(descriptor_set: Path) -> Iterator[LabServer]:
     with LabServer(descriptor_set) as server:
         yield server
+
+
+@pytest.fixture
+def lab_without_reflection(descriptor_set: Path) -> Iterator[LabServer]:
+    with LabServer(descriptor_set, reflection=False) as server:
+        yield server

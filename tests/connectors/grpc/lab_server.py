@@ -21,9 +21,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from tests.conftest import FIXTURES
+from tests.helpers.gateway import BACKEND_TOKEN
 
 PROTOS = FIXTURES / "grpc"
-TOKEN = "lab-token-0000000001"
+TOKEN = BACKEND_TOKEN  # ${secret:ITEMS_TOKEN} in the test configuration: a known secret
 LAB = "testing.v1.Lab"
 OTHER = "testing.v2.Other"
 
@@ -139,14 +140,14 @@ class LabServer:
     # -- serving -----------------------------------------------------------------------------
 
     def _handlers(self) -> list[grpc.GenericRpcHandler]:
-        def unary(method: Any, request: str, response: str) -> grpc.RpcMethodHandler:
+        def unary(method: Any, request: str, response: str) -> grpc.RpcMethodHandler[Any, Any]:
             return grpc.unary_unary_rpc_method_handler(
                 method,
                 request_deserializer=self.message(request).FromString,
                 response_serializer=self.message(response).SerializeToString,
             )
 
-        def streaming(kind: Any, method: Any, request: str, response: str) -> grpc.RpcMethodHandler:
+        def streaming(kind: Any, method: Any, request: str, response: str) -> grpc.RpcMethodHandler[Any, Any]:
             return kind(  # type: ignore[no-any-return]
                 method,
                 request_deserializer=self.message(request).FromString,

@@ -94,7 +94,8 @@ async def reflect(
 def _raced(exc: grpc.aio.AioRpcError) -> bool:
     """grpc.aio's own failure when a server refuses a stream (UNIMPLEMENTED) while the first
     message is being sent: the refusal is lost, so the stream is tried again."""
-    return exc.code() == grpc.StatusCode.INTERNAL and "execute_batch" in (exc.details() or "")
+    said = f"{exc.details()} {exc.debug_error_string()}"
+    return exc.code() == grpc.StatusCode.INTERNAL and "execute_batch" in said
 
 
 async def _collect(exchange: _Exchange) -> tuple[list[str], list[descriptor_pb2.FileDescriptorProto]]:
