@@ -28,8 +28,10 @@ from pasarela.secrets import Redactor
 F = descriptor_pb2.FieldDescriptorProto
 
 
-def _field(message: descriptor_pb2.DescriptorProto, name: str, number: int, kind: int, **more: object) -> None:
-    message.field.add(name=name, number=number, type=kind, label=F.LABEL_OPTIONAL, **more)  # type: ignore[arg-type]
+def _field(
+    message: descriptor_pb2.DescriptorProto, name: str, number: int, kind: int, **more: object
+) -> None:
+    message.field.add(name=name, number=number, type=kind, label=F.LABEL_OPTIONAL, **more)
 
 
 def service_file(index: int, methods: int) -> descriptor_pb2.FileDescriptorProto:
@@ -66,11 +68,17 @@ def service_file(index: int, methods: int) -> descriptor_pb2.FileDescriptorProto
         response.field[-1].label = F.LABEL_REPEATED
         _field(response, "total", 2, F.TYPE_UINT64)
         _field(response, "next_page", 3, F.TYPE_STRING)
-        entry = response.nested_type.add(name="TagsEntry", options=descriptor_pb2.MessageOptions(map_entry=True))
+        entry = response.nested_type.add(
+            name="TagsEntry", options=descriptor_pb2.MessageOptions(map_entry=True)
+        )
         _field(entry, "key", 1, F.TYPE_STRING)
         _field(entry, "value", 2, F.TYPE_STRING)
         response.field.add(
-            name="tags", number=4, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED, type_name=f".{package}.Op{m}Response.TagsEntry"
+            name="tags",
+            number=4,
+            type=F.TYPE_MESSAGE,
+            label=F.LABEL_REPEATED,
+            type_name=f".{package}.Op{m}Response.TagsEntry",
         )
         method = service.method.add(
             name=f"Op{m}", input_type=f".{package}.Op{m}Request", output_type=f".{package}.Op{m}Response"
@@ -79,7 +87,9 @@ def service_file(index: int, methods: int) -> descriptor_pb2.FileDescriptorProto
             method.options.idempotency_level = descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS
         if m % 5 == 4:
             method.server_streaming = True
-        location.add(path=[6, 0, 2, m], span=[0, 0, 1], leading_comments=f" Operation {m} of service {index}.\n")
+        location.add(
+            path=[6, 0, 2, m], span=[0, 0, 1], leading_comments=f" Operation {m} of service {index}.\n"
+        )
         location.add(path=[4, 1 + 2 * m, 2, 0], span=[0, 0, 1], leading_comments=" The customer.\n")
     return file
 
@@ -98,7 +108,9 @@ def descriptor_set(services: int, methods: int) -> bytes:
 
 async def load_once(directory: Path, cache: DescriptionCache | None) -> tuple[float, int]:
     settings = GrpcBackend.model_validate({"grpc": "127.0.0.1:1", "descriptor_sets": ["big.binpb"]})
-    connector = GrpcConnector("big", settings, base_dir=directory, redactor=Redactor(), source="bench", cache=cache)
+    connector = GrpcConnector(
+        "big", settings, base_dir=directory, redactor=Redactor(), source="bench", cache=cache
+    )
     started = time.perf_counter()
     tools = await connector.load()
     elapsed = time.perf_counter() - started
@@ -116,15 +128,19 @@ async def main() -> None:
         directory = Path(scratch)
         content = descriptor_set(args.services, args.methods)
         (directory / "big.binpb").write_bytes(content)
-        print(f"descriptor set: {args.services} services × {args.methods} methods, {len(content) / 1024:.0f} KiB")
+        print(
+            f"descriptor set: {args.services} services × {args.methods} methods, {len(content) / 1024:.0f} KiB"
+        )
         cold = [await load_once(directory, None) for _ in range(args.runs)]
         cache = DescriptionCache(directory / "cache", Redactor())
         await load_once(directory, cache)  # fills the cache
         warm = [await load_once(directory, cache) for _ in range(args.runs)]
     tools = cold[0][1]
-    print(f"| import | tools | median s | runs |\n|---|---|---|---|")
+    print("| import | tools | median s | runs |\n|---|---|---|---|")
     print(f"| cold (pool + schemas) | {tools} | {statistics.median(t for t, _ in cold):.3f} | {args.runs} |")
-    print(f"| warm (description cache) | {tools} | {statistics.median(t for t, _ in warm):.3f} | {args.runs} |")
+    print(
+        f"| warm (description cache) | {tools} | {statistics.median(t for t, _ in warm):.3f} | {args.runs} |"
+    )
 
 
 if __name__ == "__main__":

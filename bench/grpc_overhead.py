@@ -6,7 +6,7 @@ Starts the tests' Lab server (a real grpcio server, dynamic messages, its own pr
 `pasarela serve` with a `grpc:` backend by reflection (audit on, as shipped), then for each
 concurrency runs a closed loop of `--calls` Echo calls with a small message: directly with a
 grpc.aio client (the gateway's own credential as metadata), and as `POST
-/v1/tools/Echo:call` with httpx. Prints p50/p99 and throughput, and what the gateway adds.
+/v1/tools/Echo:call` with the benchmarks' raw HTTP client (bench/rawhttp.py). Prints p50/p99 and throughput, and what the gateway adds.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import subprocess
 import sys
 import tempfile
@@ -22,12 +23,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
-import httpx
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from tests.connectors.grpc.lab_server import TOKEN, LabServer, compile_descriptor_set
 from tests.helpers.processes import served
 from tests.helpers.servers import free_port
 
+from bench.rawhttp import RawPool
 from bench.run import ROOT, percentile
 
 KEY = "bench-key-0123456789"
@@ -63,7 +64,9 @@ logging: {{level: warning, format: json}}
     return path
 
 
-async def loop(call: Callable[[], Awaitable[None]], calls: int, concurrency: int) -> tuple[list[float], float]:
+async def loop(
+    call: Callable[[], Awaitable[None]], calls: int, concurrency: int
+) -> tuple[list[float], float]:
     latencies: list[float] = []
     remaining = calls
 
@@ -82,16 +85,18 @@ async def loop(call: Callable[[], Awaitable[None]], calls: int, concurrency: int
     return latencies, time.perf_counter() - started
 
 
-async def measure(target: str, gateway: str, descriptor_set: Path, calls: int, concurrency: int) -> list[str]:
+async def measure(target: str, gateway: str, descriptors: bytes, calls: int, concurrency: int) -> list[str]:
     pool = descriptor_pool.DescriptorPool()
-    for file in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file:
+    for file in descriptor_pb2.FileDescriptorSet.FromString(descriptors).file:
         pool.Add(file)
     everything = message_factory.GetMessageClass(pool.FindMessageTypeByName("testing.v1.Everything"))
     request = json_format.ParseDict(MESSAGE, everything())
     rows = []
     async with grpc.aio.insecure_channel(target) as channel:
         echo = channel.unary_unary(
-            "/testing.v1.Lab/Echo", request_serializer=everything.SerializeToString, response_deserializer=everything.FromString
+            "/testing.v1.Lab/Echo",
+            request_serializer=everything.SerializeToString,
+            response_deserializer=everything.FromString,
         )
         metadata = (("authorization", f"Bearer {TOKEN}"),)
 
@@ -99,15 +104,17 @@ async def measure(target: str, gateway: str, descriptor_set: Path, calls: int, c
             answer = await echo(request, metadata=metadata, timeout=5)
             json_format.MessageToDict(answer)  # a client wants JSON too
 
-        async with httpx.AsyncClient(
-            base_url=gateway, headers={"Authorization": f"Bearer {KEY}"}, timeout=10,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        ) as http:  # fmt: skip
+        rest = RawPool(gateway, concurrency)  # a client that costs little, so the figures are the server's
+        await rest.open()
+        body = json.dumps({"arguments": MESSAGE}).encode()
+        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        encoded = RawPool.encode("POST", "/v1/tools/Echo:call", "127.0.0.1", headers, body)
+        try:
 
             async def through() -> None:
-                answer = await http.post("/v1/tools/Echo:call", json={"arguments": MESSAGE})
-                if answer.status_code != 200:
-                    raise RuntimeError(answer.text[:300])
+                status = await rest.send(encoded)
+                if status != 200:
+                    raise RuntimeError(f"the gateway answered {status}")
 
             results = {}
             for label, call in (("direct gRPC", direct), ("REST door → gRPC", through)):
@@ -118,6 +125,8 @@ async def measure(target: str, gateway: str, descriptor_set: Path, calls: int, c
                 )
             added = results["REST door → gRPC"][0] - results["direct gRPC"][0]
             rows.append(f"| added by the gateway (p50) | {concurrency} | {added:.2f} | | |")
+        finally:
+            await rest.close()
     return rows
 
 
@@ -135,7 +144,8 @@ def main() -> None:
         descriptor_set = compile_descriptor_set(directory / "lab.binpb")
         lab_port, gateway_port = free_port(), free_port()
         lab = subprocess.Popen(
-            [sys.executable, "-m", "bench.grpc_overhead", "--serve-lab", str(descriptor_set), str(lab_port)], cwd=ROOT
+            [sys.executable, "-m", "bench.grpc_overhead", "--serve-lab", str(descriptor_set), str(lab_port)],
+            cwd=ROOT,
         )
         try:
             time.sleep(2)
@@ -144,7 +154,13 @@ def main() -> None:
                 rows = ["| path | in flight | p50 ms | p99 ms | calls/s |", "|---|---|---|---|---|"]
                 for concurrency in args.concurrency:
                     rows += asyncio.run(
-                        measure(f"127.0.0.1:{lab_port}", gateway.url, descriptor_set, args.calls, concurrency)
+                        measure(
+                            f"127.0.0.1:{lab_port}",
+                            gateway.url,
+                            descriptor_set.read_bytes(),
+                            args.calls,
+                            concurrency,
+                        )
                     )
         finally:
             lab.kill()
