@@ -27,8 +27,8 @@ class Invocation:
 
     `timeout`/`connect_timeout` override the backend's; `deadline` (time.monotonic()) is when the
     whole call must be answered, so a child call never outlives its parent. `headers` are added
-    to the request by the HTTP connectors (OpenAPI, GraphQL) under the backend's own credential;
-    SOAP and upstream MCP take them when tracing needs them.
+    to the request by the HTTP connectors (OpenAPI, GraphQL) under the backend's own credential,
+    and by the gRPC connector as metadata; SOAP and upstream MCP take them when tracing needs them.
     """
 
     timeout: float | None = None
