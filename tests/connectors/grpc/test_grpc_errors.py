@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from pasarela.assembly import Runtime
+from pasarela.connectors.base import Invocation
 from pasarela.errors import ConfigError, UpstreamError
 from pasarela.resilience.stage import counts_against_backend
 from tests.connectors.grpc.helpers import ACCESS, NOWHERE, backend, call
@@ -172,3 +173,17 @@ async def test_an_unreachable_port_fails_at_load_naming_the_backend(tmp_path: Pa
             pass
     assert "backends.lab.grpc: server reflection at 127.0.0.1:" in str(caught.value)
     assert "UNAVAILABLE" in str(caught.value)
+
+
+async def test_the_calls_own_headers_ride_as_metadata_but_never_replace_the_credential(
+    lab_gateway: tuple[httpx.AsyncClient, Runtime], lab: LabServer
+) -> None:
+    _, runtime = lab_gateway
+    headers = {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "Authorization": "evil",
+    }
+    connector = runtime.gateway.connectors["lab"]
+    await connector.invoke(runtime.gateway.catalog.get("WhoAmI"), {}, Invocation(headers=headers))
+    assert lab.seen[-1]["traceparent"] == headers["traceparent"]
+    assert lab.seen[-1]["authorization"] == f"Bearer {TOKEN}"
