@@ -15,6 +15,7 @@ from pydantic import Discriminator, Field, SecretStr, Tag, field_validator, mode
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.durations import Duration
 from pasarela.config.graphql import GraphQLOperationSettings
+from pasarela.config.grpc import GrpcHealthSettings, GrpcTlsSettings, metadata_key_problem
 from pasarela.config.sql import SqlAnalystSettings, SqlQuerySettings
 from pasarela.config.traffic import CircuitBreakerSettings, RetrySettings, check_rate
 
@@ -182,6 +183,85 @@ class SqlBackend(BackendBase):
     max_connections: int = Field(100, gt=0)
 
 
+class GrpcBackend(BackendBase):
+    """A gRPC server; its services from server reflection, descriptor sets or .proto files."""
+
+    kind: ClassVar[str] = "grpc"
+    grpc: str = Field(description="The server: host:port, dns:///host:port, unix:/path …")
+    reflection: bool | None = Field(
+        None, description="Learn the services from server reflection (default when no files are given)"
+    )
+    descriptor_sets: list[str] = Field(
+        [], description="FileDescriptorSet files (.binpb/.pb, protoc --descriptor_set_out --include_imports)"
+    )
+    protos: list[str] = Field([], description=".proto files, compiled when the gateway loads (grpcio-tools)")
+    include_paths: list[str] = Field(
+        [], description="Where imports of the .proto files are found (default: each file's directory)"
+    )
+    auth: BackendAuthSettings | None = Field(
+        None, description="The gateway's credential, sent as metadata: bearer, basic or a header api_key"
+    )
+    metadata: dict[str, str] = Field({}, description="Fixed metadata sent with every call")
+    tls: GrpcTlsSettings | None = Field(
+        None, description="TLS (mutual with a client certificate); default: plaintext"
+    )
+    max_messages: int = Field(
+        100, gt=0, le=100_000, description="Server-streaming tools collect at most this many messages"
+    )
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="The largest message accepted from the server"
+    )
+    health_check: GrpcHealthSettings = Field(
+        GrpcHealthSettings(), description="The standard health service, reported on /readyz"
+    )
+
+    @field_validator("grpc")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected a gRPC target such as host:port")
+        if value.startswith(("http://", "https://", "grpc://", "grpcs://")):
+            raise ValueError(
+                f"a gRPC target is host:port (or dns:///host:port), not a URL: {value!r}; use `tls:` for TLS"
+            )
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if (problem := metadata_key_problem(key)) is not None:
+                raise ValueError(problem)
+            if not (text.isascii() and text.isprintable()):
+                raise ValueError(f"the value of {key!r} must be printable ASCII (gRPC metadata)")
+        return {key.lower(): text for key, text in value.items()}
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: BackendAuthSettings | None) -> BackendAuthSettings | None:
+        if value is None:
+            return None
+        if value.oauth2_client_credentials is not None or (value.api_key and value.api_key.header is None):
+            raise ValueError("gRPC backends take bearer, basic or a header api_key (sent as metadata)")
+        header = value.api_key.header if value.api_key is not None else None
+        if header is not None and (problem := metadata_key_problem(header)) is not None:
+            raise ValueError(f"api_key.header: {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        files = [key for key in ("descriptor_sets", "protos") if getattr(self, key)]
+        if len(files) > 1:
+            raise ValueError("give descriptor_sets or protos, not both")
+        if self.reflection and files:
+            raise ValueError(f"reflection: true and {files[0]} both describe the services; choose one")
+        if self.reflection is False and not files:
+            raise ValueError("without reflection, give descriptor_sets or protos")
+        if self.include_paths and not self.protos:
+            raise ValueError("include_paths are for protos")
+        return self
+
+
 class PythonBackend(BackendBase):
     kind: ClassVar[str] = "python"
     python: str = Field(description="`package.module` or `package.module:attr` holding @tool functions")
@@ -189,7 +269,15 @@ class PythonBackend(BackendBase):
 
 BACKEND_MODELS: dict[str, type[BackendBase]] = {
     model.kind: model
-    for model in (OpenApiBackend, PythonBackend, SqlBackend, McpBackend, GraphQLBackend, SoapBackend)
+    for model in (
+        OpenApiBackend,
+        PythonBackend,
+        SqlBackend,
+        McpBackend,
+        GraphQLBackend,
+        SoapBackend,
+        GrpcBackend,
+    )
 }
 BACKEND_KINDS = tuple(BACKEND_MODELS)
 
@@ -210,7 +298,8 @@ BackendSettings = Annotated[
     | Annotated[SqlBackend, Tag("sql")]
     | Annotated[McpBackend, Tag("mcp")]
     | Annotated[GraphQLBackend, Tag("graphql")]
-    | Annotated[SoapBackend, Tag("soap")],
+    | Annotated[SoapBackend, Tag("soap")]
+    | Annotated[GrpcBackend, Tag("grpc")],
     Discriminator(
         kind_of,
         custom_error_type="backend_kind",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pasarela.catalog.spec import ToolSpec
 
@@ -27,8 +27,8 @@ class Invocation:
 
     `timeout`/`connect_timeout` override the backend's; `deadline` (time.monotonic()) is when the
     whole call must be answered, so a child call never outlives its parent. `headers` are added
-    to the request by the HTTP connectors (OpenAPI, GraphQL) under the backend's own credential;
-    SOAP and upstream MCP take them when tracing needs them.
+    to the request by the HTTP connectors (OpenAPI, GraphQL) under the backend's own credential,
+    and by the gRPC connector as metadata; SOAP and upstream MCP take them when tracing needs them.
     """
 
     timeout: float | None = None
@@ -62,3 +62,25 @@ class Connector(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackendHealth:
+    """What a backend's own health service says (for /readyz)."""
+
+    status: str  # "serving", or what is wrong: "not_serving", "unavailable", "timeout" …
+    required: bool = False  # /readyz answers 503 while a required backend is not serving
+    detail: str | None = None
+
+    @property
+    def serving(self) -> bool:
+        return self.status == "serving"
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A connector whose backend has a health service of its own (gRPC's grpc.health.v1)."""
+
+    async def health(self) -> BackendHealth | None:
+        """The backend's health now (None: not checked), within its own short time limit."""
+        ...

@@ -10,6 +10,7 @@ from pasarela.config.backends import (
     BackendBase,
     BackendSettings,
     GraphQLBackend,
+    GrpcBackend,
     McpBackend,
     OpenApiBackend,
     PythonBackend,
@@ -20,6 +21,7 @@ from pasarela.config.loader import LoadedConfig
 from pasarela.connectors.base import Connector
 from pasarela.connectors.openapi import OpenApiConnector
 from pasarela.connectors.python import PythonConnector
+from pasarela.errors import ConfigError, ConfigProblem
 
 ConnectorFactory = Callable[[str, Any, LoadedConfig], Connector]
 
@@ -73,6 +75,29 @@ def _soap(name: str, settings: SoapBackend, config: LoadedConfig) -> Connector:
     )
 
 
+def _grpc(name: str, settings: GrpcBackend, config: LoadedConfig) -> Connector:
+    try:
+        from pasarela.connectors.grpc import GrpcConnector  # grpcio is only imported when gRPC is used
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    config.source,
+                    f"backends.{name}.grpc",
+                    f"gRPC backends need {exc.name}: reinstall pasarela (it depends on grpcio)",
+                )
+            ]
+        ) from None
+    return GrpcConnector(
+        name,
+        settings,
+        base_dir=config.base_dir,
+        redactor=config.redactor,
+        source=config.source,
+        cache=description_cache(config),
+    )
+
+
 def description_cache(config: LoadedConfig) -> DescriptionCache | None:
     """Where converted descriptions are kept (`description_cache:`), or None when it is off."""
     setting = config.settings.description_cache
@@ -94,6 +119,7 @@ CONNECTORS: dict[type[BackendBase], ConnectorFactory] = {
     SqlBackend: _sql,
     McpBackend: _mcp,
     GraphQLBackend: _graphql,
+    GrpcBackend: _grpc,
 }
 
 

@@ -6,6 +6,7 @@ so nothing sensitive is written to disk and each run has its own.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import signal
@@ -19,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import yaml
 from sqlalchemy.engine import make_url
 
 from pasarela.config import LoadedConfig, load_config
+from pasarela.config.loader import load_config_text
 from pasarela.demo.latency import check_latency
 from pasarela.demo.transactions import TransactionsUnavailable, prepare, sqlite_url
 from pasarela.errors import ConfigError, PasarelaError
@@ -30,7 +33,13 @@ from pasarela.state import open_state
 from pasarela.telemetry import configure_logging
 
 PRINCIPALS = ("support-bot", "sales-bot", "compliance-bot")
+PRICING_TOOL = "get_product_price"
 STARTUP_TIMEOUT = 20.0
+
+
+GRPC_SYSTEMS = frozenset({"pricing"})  # the rest speak HTTP
+# What the pricing engine (and the gateway's gRPC connector) needs: grpcio, normally installed.
+GRPC_MODULES = ("grpc", "grpc_reflection", "grpc_health", "google.protobuf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +51,36 @@ class DemoSystem:
 
     @property
     def url(self) -> str:
+        if self.name in GRPC_SYSTEMS:
+            return f"127.0.0.1:{self.port}"  # a gRPC target
         return f"http://127.0.0.1:{self.port}"
+
+
+def grpc_available() -> bool:
+    try:
+        return all(importlib.util.find_spec(module) is not None for module in GRPC_MODULES)
+    except ModuleNotFoundError:  # google itself is missing
+        return False
+
+
+def demo_config() -> LoadedConfig:
+    """The demo configuration; where grpcio is missing, without the pricing engine."""
+    path = config_path()
+    if grpc_available():
+        return load_config(path)
+    return load_config_text(
+        without_pricing(path.read_text(encoding="utf-8")), source=str(path), base_dir=path.parent
+    )
+
+
+def without_pricing(text: str) -> str:
+    """The demo configuration less the gRPC pricing engine and everything naming its tool."""
+    data = yaml.safe_load(text)
+    data["backends"].pop("pricing", None)
+    data.get("tools", {}).pop(PRICING_TOOL, None)
+    for role, tools in data.get("access", {}).items():
+        data["access"][role] = [tool for tool in tools if tool != PRICING_TOOL]
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def config_path() -> Path:
@@ -65,12 +103,14 @@ def _secret_env_name(principal: str) -> str:
 
 def start_system(system: DemoSystem) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DEMO_SYSTEM_TOKEN": system.token}
+    module = (
+        ["pasarela.demo.pricing"] if system.name in GRPC_SYSTEMS else ["pasarela.demo.systems", system.name]
+    )
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "pasarela.demo.systems",
-            system.name,
+            *module,
             "--port",
             str(system.port),
             "--db",
@@ -88,15 +128,35 @@ def wait_until_up(systems: list[DemoSystem], processes: list[subprocess.Popen[by
                 raise RuntimeError(
                     f"the demo {system.name} exited during start-up (code {process.returncode})"
                 )
-            try:
-                with urllib.request.urlopen(f"{system.url}/healthz", timeout=1.0) as response:  # noqa: S310 - our own loopback URL
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
+            if _answers(system):
+                break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the demo {system.name} did not start within {STARTUP_TIMEOUT:g}s")
             time.sleep(0.1)
+
+
+def _answers(system: DemoSystem) -> bool:
+    """The system answers its health check (HTTP /healthz, or the standard gRPC health service)."""
+    if system.name in GRPC_SYSTEMS:
+        import grpc
+        from grpc_health.v1 import health_pb2
+
+        with grpc.insecure_channel(system.url) as channel:
+            check = channel.unary_unary(
+                "/grpc.health.v1.Health/Check",
+                request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                response_deserializer=health_pb2.HealthCheckResponse.FromString,
+            )
+            try:
+                answer = check(health_pb2.HealthCheckRequest(), timeout=1.0)
+            except grpc.RpcError:
+                return False
+            return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+    try:
+        with urllib.request.urlopen(f"{system.url}/healthz", timeout=1.0) as response:  # noqa: S310 - our own loopback URL
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -135,6 +195,7 @@ def banner(
         "  and are his loans in good standing? (CRM over REST, core banking over SOAP,",
         "  transactions in SQL, loans over GraphQL.) Or in one call: customer_overview",
         "  (stop the credit bureau's pid and it answers the rest, marked partial).",
+        "  As sales-bot: get_product_price (the pricing engine, over gRPC; never cached).",
         "",
     ]
     return "\n".join(lines)
@@ -163,12 +224,26 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
     with tempfile.TemporaryDirectory(prefix="pasarela-demo-") as scratch:
         data = data_dir or Path(scratch)
         data.mkdir(parents=True, exist_ok=True)
+        names = ["crm", "ticketing", "core_banking", "loans", "credit_bureau"]
+        with_pricing = grpc_available()
+        if not with_pricing:
+            sys.stderr.write(
+                "the pricing engine speaks gRPC and grpcio is missing: pip install grpcio grpcio-reflection grpcio-health-checking to run it too\n"
+            )
         systems = [
             DemoSystem(name, free_port(), data / f"{name}.db", secrets.token_urlsafe(24))
-            for name in ("crm", "ticketing", "core_banking", "loans", "credit_bureau")
+            for name in [*names, *(["pricing"] if with_pricing else [])]
         ]
-        crm, ticketing, core_banking, loans, credit_bureau = systems
+        crm, ticketing, core_banking, loans, credit_bureau = systems[:5]
         check_latency(os.environ.get("PASARELA_DEMO_LATENCY"), [system.name for system in systems])
+        pricing = (
+            {
+                "PASARELA_DEMO_PRICING_TARGET": systems[5].url,
+                "PASARELA_SECRET_DEMO_PRICING_TOKEN": systems[5].token,
+            }
+            if with_pricing
+            else {}
+        )
         keys = {principal: "demo_" + secrets.token_urlsafe(24) for principal in PRINCIPALS}
         processes: list[subprocess.Popen[bytes]] = []
         try:
@@ -189,6 +264,7 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
                     "PASARELA_SECRET_DEMO_CORE_BANKING_PASSWORD": core_banking.token,
                     "PASARELA_SECRET_DEMO_LOANS_TOKEN": loans.token,
                     "PASARELA_SECRET_DEMO_CREDIT_BUREAU_KEY": credit_bureau.token,
+                    **pricing,
                     # A database URL may hold a password: a secret, so logs and errors mask it.
                     "PASARELA_SECRET_DEMO_TRANSACTIONS_DB": transactions,
                     # Set it yourself to verify the demo's audit checkpoints after it stops.
@@ -197,7 +273,7 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
                     **{_secret_env_name(p): key for p, key in keys.items()},
                 }
             )
-            loaded = load_config(config_path())
+            loaded = demo_config()
             configure_logging(loaded.redactor, level="warning", fmt="console")
             # The demo owns its data directory: one left by an older version is brought up to date
             # (a real gateway refuses, and the operator runs `pasarela state migrate`).
@@ -209,9 +285,7 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
                 sys.stdout.flush()
 
             anyio.run(
-                lambda: serve_http(
-                    loaded, None, port, on_ready=ready, reload=lambda: load_config(config_path())
-                ),
+                lambda: serve_http(loaded, None, port, on_ready=ready, reload=demo_config),
                 backend_options={"use_uvloop": True},
             )
         except ConfigError as exc:
