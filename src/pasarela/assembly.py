@@ -309,9 +309,21 @@ def _check_references(catalog: Catalog, config: LoadedConfig) -> list[ConfigProb
     """`tools:` and `access:` may only name tools that exist: a typo must not pass silently."""
     problems: list[ConfigProblem] = []
     known = set(catalog.names()) | set(catalog.quarantined())
-    for name in config.settings.tools:
+    backends = config.settings.backends
+    for name, settings in config.settings.tools.items():
         if name not in known:
             problems.append(ConfigProblem(config.source, f"tools.{name}", "no tool with this name"))
+        elif settings.follow is not None and name in catalog:
+            backend = catalog.get(name).backend
+            kind = backends[backend].kind if backend in backends else "composite"
+            if kind != "openapi":
+                problems.append(
+                    ConfigProblem(
+                        config.source,
+                        f"tools.{name}.follow",
+                        f"only OpenAPI tools can follow a 202 and a status URL; this one is {kind}",
+                    )
+                )
     for role, names in config.settings.access.items():
         for index, name in enumerate(names):
             if name != ALL_TOOLS and name not in known:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pasarela.config.jobs import Execution, ToolJobSettings
 from pasarela.config.model import RedactSettings, Settings
 from pasarela.config.traffic import CacheSettings
+from pasarela.connectors.asynchronous import FollowPlan
 from pasarela.contracts import ToolContract
 from pasarela.protection.masking import MaskingRule
 
@@ -31,6 +32,7 @@ class ToolPlan:
     result_items: tuple[str, ...] = ()  # where the list a result rule filters lives
     execution: Execution = "optional"  # sync | async | optional: whether it runs as a job
     job: ToolJobSettings = field(default_factory=ToolJobSettings)
+    follow: FollowPlan | None = None  # a 202 and a status URL, followed to the end
 
 
 NO_PLAN = ToolPlan("")
@@ -59,6 +61,7 @@ def compile_plans(
             result_items=tuple(tool.result_items.split(".")) if tool.result_items else (),
             execution=tool.execution,
             job=tool.job,
+            follow=FollowPlan.compile(tool.follow) if tool.follow is not None else None,
         )
     return plans
 

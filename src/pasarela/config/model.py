@@ -11,7 +11,7 @@ from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
 from pasarela.config.durations import Duration
-from pasarela.config.jobs import Execution, JobsSettings, ToolJobSettings
+from pasarela.config.jobs import Execution, FollowSettings, JobsSettings, ToolJobSettings
 from pasarela.config.traffic import (
     CacheSettings,
     CacheStoreSettings,
@@ -282,6 +282,9 @@ class ToolSettings(Strict):
         "optional: either, as the agent asks",
     )
     job: ToolJobSettings = Field(ToolJobSettings(), description="How it runs as a job")
+    follow: FollowSettings | None = Field(
+        None, description="OpenAPI tools whose backend answers 202 and a status URL: followed to the end"
+    )
     result_items: str | None = Field(
         None,
         description="The list in this read-only tool's results (keys, e.g. `customers`) whose items result "

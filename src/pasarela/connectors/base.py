@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from pasarela.catalog.spec import ToolSpec
+from pasarela.connectors.asynchronous import FollowPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class Invocation:
     idempotency_key: str | None = None
     # Where a tool reports its progress (fraction 0..1 or None, message or None).
     progress: Callable[[float | None, str | None], Awaitable[None]] | None = None
+    # An OpenAPI tool whose backend answers 202 and a status URL: how to follow it to the end.
+    follow: FollowPlan | None = None
 
 
 DEFAULT_INVOCATION = Invocation()

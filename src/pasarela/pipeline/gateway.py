@@ -243,6 +243,7 @@ class Gateway:
             call_tool=lambda tool, arguments: self._call_for_code(call, tool, arguments),
             idempotency_key=effect_key,
             progress=call.progress,
+            follow=plan.follow,
         )
         try:
             upstream = await connector.invoke(call.tool, call.arguments, invocation)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
@@ -20,6 +21,7 @@ from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamRes
 from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.connectors.openapi import cache as entries
 from pasarela.connectors.openapi.document import Document, DocumentError, parse_document, read_source
+from pasarela.connectors.openapi.follow import Follower
 from pasarela.connectors.openapi.operations import Operation, OperationBuilder
 from pasarela.connectors.openapi.schemas import SchemaTooDeep
 from pasarela.connectors.openapi.wire import WireRequest, build_wire_request
@@ -139,6 +141,7 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
         base = self._base_url or (operation.server_url or "").rstrip("/")
         limit = self.time_limit(invocation)
         connect = self.connect_limit(invocation)
+        started = time.monotonic()
         for attempt in (1, 2):
             wire = build_wire_request(tool.name, operation, arguments, base)
             wire.headers.update(invocation.headers)  # the call's own (e.g. trace context); auth wins
@@ -148,6 +151,19 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
                 continue  # a fresh credential may succeed where an expired one failed
             break
         content_type = headers.get("Content-Type", "")
+        if status == 202 and invocation.follow is not None:
+            follower = Follower(
+                invocation.follow,
+                lambda url, remaining: self._get(tool, url, remaining, connect, invocation),
+                backend=self.backend,
+                tool=tool.name,
+                base_url=base,
+            )
+            deadline = started + limit
+            result = await follower.to_the_end(
+                status, headers, _decode(body, content_type), deadline, invocation.progress
+            )
+            return UpstreamResult(result, 200)
         if status >= 400:
             raise UpstreamError(
                 f"{self.backend} answered HTTP {status} to {tool.name}",
@@ -157,6 +173,20 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
                 upstream_body=self._error_body(body, content_type),
             )
         return UpstreamResult(_decode(body, content_type), status)
+
+    async def _get(
+        self, tool: ToolSpec, url: str, limit: float, connect: float, invocation: Invocation
+    ) -> tuple[int, Any, Mapping[str, str]]:
+        """A GET of a URL the backend gave (a status or result URL), under its own credential."""
+        split = urlsplit(url)
+        wire = WireRequest("GET", urlunsplit((split.scheme, split.netloc, split.path, "", "")))
+        wire.query = parse_qsl(split.query, keep_blank_values=True)
+        wire.headers.update({k: v for k, v in invocation.headers.items() if k.lower() != "idempotency-key"})
+        await self._auth.apply(wire.headers, wire.query)
+        status, body, headers = await self._send(
+            tool, wire, max(0.001, limit), min(connect, max(0.001, limit))
+        )
+        return status, _decode(body, headers.get("Content-Type", "")), headers
 
     async def _send(
         self, tool: ToolSpec, wire: WireRequest, limit: float, connect: float
