@@ -49,9 +49,7 @@ def _seed(db_path: str) -> None:
 def create_reports_app(db_path: str, token: str, base_url: str, seconds: float | None = None) -> Starlette:
     _seed(db_path)
     duration = (
-        seconds
-        if seconds is not None
-        else parse_duration(os.environ.get("PASARELA_DEMO_REPORT_SECONDS", "20"))
+        seconds if seconds is not None else report_seconds(os.environ.get("PASARELA_DEMO_REPORT_SECONDS"))
     )
     reports: dict[str, dict[str, Any]] = {}
 
@@ -105,6 +103,16 @@ def create_reports_app(db_path: str, token: str, base_url: str, seconds: float |
             Route("/reports/{report_id}", guarded(authorized, status)),
         ]
     )
+
+
+def report_seconds(setting: str | None) -> float:
+    """How long a report takes: `PASARELA_DEMO_REPORT_SECONDS` (a number, or a duration)."""
+    if not setting:
+        return 20.0
+    try:
+        return float(setting) if setting.replace(".", "", 1).isdigit() else parse_duration(setting)
+    except ValueError as exc:
+        raise SystemExit(f"PASARELA_DEMO_REPORT_SECONDS: {exc}") from None
 
 
 def _status(report_id: str, entry: dict[str, Any], duration: float) -> dict[str, Any]:

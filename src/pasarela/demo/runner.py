@@ -196,6 +196,11 @@ def banner(
         "  transactions in SQL, loans over GraphQL.) Or in one call: customer_overview",
         "  (stop the credit bureau's pid and it answers the rest, marked partial).",
         "  As sales-bot: get_product_price (the pricing engine, over gRPC; never cached).",
+        "  As compliance-bot, a 20-second report as a job (progress, then the result):",
+        f"  curl -s -H 'Authorization: Bearer {keys['compliance-bot']}' -H 'Content-Type: application/json' \\",
+        f'       -d \'{{"arguments": {{"customer_id": "12345", "period": "2026-10"}}}}\' '
+        f"{gateway_url}/v1/tools/generate_statement_report:start",
+        f"  then GET {gateway_url}/v1/jobs/<id> (or /v1/jobs/<id>/result?wait=30s) with the same key.",
         "",
     ]
     return "\n".join(lines)
@@ -224,7 +229,7 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
     with tempfile.TemporaryDirectory(prefix="pasarela-demo-") as scratch:
         data = data_dir or Path(scratch)
         data.mkdir(parents=True, exist_ok=True)
-        names = ["crm", "ticketing", "core_banking", "loans", "credit_bureau"]
+        names = ["crm", "ticketing", "core_banking", "loans", "credit_bureau", "reports"]
         with_pricing = grpc_available()
         if not with_pricing:
             sys.stderr.write(
@@ -234,12 +239,14 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
             DemoSystem(name, free_port(), data / f"{name}.db", secrets.token_urlsafe(24))
             for name in [*names, *(["pricing"] if with_pricing else [])]
         ]
-        crm, ticketing, core_banking, loans, credit_bureau = systems[:5]
+        by_name = {system.name: system for system in systems}
+        crm, ticketing, core_banking = by_name["crm"], by_name["ticketing"], by_name["core_banking"]
+        loans, credit_bureau, reports = by_name["loans"], by_name["credit_bureau"], by_name["reports"]
         check_latency(os.environ.get("PASARELA_DEMO_LATENCY"), [system.name for system in systems])
         pricing = (
             {
-                "PASARELA_DEMO_PRICING_TARGET": systems[5].url,
-                "PASARELA_SECRET_DEMO_PRICING_TOKEN": systems[5].token,
+                "PASARELA_DEMO_PRICING_TARGET": by_name["pricing"].url,
+                "PASARELA_SECRET_DEMO_PRICING_TOKEN": by_name["pricing"].token,
             }
             if with_pricing
             else {}
@@ -259,11 +266,13 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
                     "PASARELA_DEMO_CORE_BANKING_URL": core_banking.url,
                     "PASARELA_DEMO_LOANS_URL": loans.url,
                     "PASARELA_DEMO_CREDIT_BUREAU_URL": credit_bureau.url,
+                    "PASARELA_DEMO_REPORTS_URL": reports.url,
                     "PASARELA_SECRET_DEMO_CRM_API_KEY": crm.token,
                     "PASARELA_SECRET_DEMO_TICKETING_TOKEN": ticketing.token,
                     "PASARELA_SECRET_DEMO_CORE_BANKING_PASSWORD": core_banking.token,
                     "PASARELA_SECRET_DEMO_LOANS_TOKEN": loans.token,
                     "PASARELA_SECRET_DEMO_CREDIT_BUREAU_KEY": credit_bureau.token,
+                    "PASARELA_SECRET_DEMO_REPORTS_TOKEN": reports.token,
                     **pricing,
                     # A database URL may hold a password: a secret, so logs and errors mask it.
                     "PASARELA_SECRET_DEMO_TRANSACTIONS_DB": transactions,
