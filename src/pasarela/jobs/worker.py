@@ -100,7 +100,8 @@ class JobWorker:
             claimed: list[Job] = []
             if free > 0:
                 try:
-                    claimed = await self.store.claim(self.name, free, self.settings.lease)
+                    with anyio.CancelScope(shield=True):  # a claim cut halfway would strand its jobs
+                        claimed = await self.store.claim(self.name, free, self.settings.lease)
                 except STORE_ERRORS as exc:  # the store is down: keep trying, loudly
                     log.error("jobs_claim_failed", worker=self.name, error=f"{type(exc).__name__}: {exc}")
             for job in claimed:
@@ -115,11 +116,12 @@ class JobWorker:
 
     async def _run(self, job: Job, scope: anyio.CancelScope) -> None:
         try:
-            if job.attempts > job.max_attempts:  # leases ran out: its workers kept dying
-                await self._end(job, JobStatus.FAILED, problem=_exhausted(job))
-                return
-            if job.cancel_requested:
-                await self._end(job, JobStatus.CANCELLED, problem=CANCELLED)
+            if job.attempts > job.max_attempts or job.cancel_requested:
+                with anyio.CancelScope(shield=True):
+                    if job.cancel_requested:
+                        await self._end(job, JobStatus.CANCELLED, problem=CANCELLED)
+                    else:  # leases ran out: its workers kept dying
+                        await self._end(job, JobStatus.FAILED, problem=_exhausted(job))
                 return
             await self._attempt(job, scope)
         except Exception:
@@ -210,7 +212,8 @@ class JobWorker:
             if not self._running:
                 continue
             try:
-                stopping = await self.store.renew(self.name, self.settings.lease)
+                with anyio.CancelScope(shield=True):  # never cut a statement halfway (aiosqlite)
+                    stopping = await self.store.renew(self.name, self.settings.lease)
             except STORE_ERRORS as exc:
                 log.error("jobs_renew_failed", worker=self.name, error=f"{type(exc).__name__}: {exc}")
                 continue
@@ -219,16 +222,17 @@ class JobWorker:
 
     async def _sweep(self) -> None:
         while True:
+            await anyio.sleep(SWEEP_EVERY)
             try:
-                expired = await self.store.expire()
+                with anyio.CancelScope(shield=True):  # never cut a statement halfway (aiosqlite)
+                    expired = await self.store.expire()
+                    depth, oldest = await self.store.depth()
                 if expired:
                     log.info("jobs_expired", count=expired)
-                depth, oldest = await self.store.depth()
                 self.metrics.jobs_queued.set(depth)
                 self.metrics.jobs_oldest_queued.set(oldest or 0.0)
             except STORE_ERRORS as exc:
                 log.error("jobs_sweep_failed", error=f"{type(exc).__name__}: {exc}")
-            await anyio.sleep(SWEEP_EVERY)
 
     async def _listen(self) -> None:
         """PostgreSQL: be woken by NOTIFY when any process queues work (polling stays as a net)."""
