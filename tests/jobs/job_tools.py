@@ -36,3 +36,11 @@ async def refuse(reason: str) -> str:
     from pasarela.errors import UpstreamError
 
     raise UpstreamError(f"refused: {reason}", backend="jobs", upstream_status=400)
+
+
+@tool(read_only=True)
+async def refuse_and_keep(reason: str) -> str:
+    """Refuses too; its failed jobs are kept (the default retention)."""
+    from pasarela.errors import UpstreamError
+
+    raise UpstreamError(f"refused: {reason}", backend="jobs", upstream_status=400)

@@ -29,7 +29,7 @@ jobs: {workers: 1, lease: 2s, poll_interval: 50ms}
 policies: |
   @id("writers-read-jobs") permit(principal in Role::"writer", action == Action::"read_job", resource);
 access:
-  reader: [slow_report, apply_once, refuse, greet]
+  reader: [slow_report, apply_once, refuse, refuse_and_keep, greet]
   writer: ["*"]
 """
 
@@ -215,7 +215,7 @@ async def test_operators_list_show_retry_and_cancel_from_the_command_line(
 ) -> None:
     client, _ = gateway
     config = str(tmp_path / "pasarela.yaml")
-    job = (await start(client, "refuse", {"reason": "no"})).json()["job"]
+    job = (await start(client, "refuse_and_keep", {"reason": "no"})).json()["job"]
     await result(client, job["id"])
     listed = await anyio.to_thread.run_sync(
         lambda: run_pasarela("jobs", "list", "--status", "failed", "--json", "-c", config, env=ENV)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -107,17 +108,13 @@ class JobStore:
             await db.execute(jobs.insert().values(**row))
             if self.shared:
                 await db.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-        return await self._require(str(row["id"])), True
+        stored = SimpleNamespace(**{column.name: row.get(column.name) for column in jobs.columns})
+        return Job.from_row(stored), True
 
     async def get(self, job_id: str) -> Job | None:
         async with self.state.engine.connect() as db:
             found = (await db.execute(select(jobs).where(jobs.c.id == job_id))).first()
         return Job.from_row(found) if found is not None else None
-
-    async def _require(self, job_id: str) -> Job:
-        job = await self.get(job_id)
-        assert job is not None, job_id
-        return job
 
     async def page(
         self,
