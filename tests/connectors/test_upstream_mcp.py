@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -142,3 +143,29 @@ async def test_federated_tools_through_the_mcp_door(tmp_path: Path, upstream_url
             assert "crm_add" not in [t.name for t in (await mcp.list_tools()).tools]
             denied = await mcp.call_tool("crm_add", {"a": 1, "b": 2})
             assert denied.is_error and '"code":"denied"' in denied.content[0].text  # type: ignore[union-attr]
+
+
+async def test_an_upstream_tools_progress_reaches_its_job(tmp_path: Path, upstream_url: str) -> None:
+    extra = "jobs: {workers: 1, poll_interval: 50ms}\naccess:\n  reader: [crm_export]\n"
+    async with gateway_for(
+        tmp_path, "http://127.0.0.1:1", backends=http_backend(upstream_url), extra=extra
+    ) as (
+        client,
+        _,
+    ):
+        started = await client.post(
+            "/v1/tools/crm_export:start", json={"arguments": {"steps": 6}}, headers=bearer(READER_KEY)
+        )
+        assert started.status_code == 202, started.text
+        job_id = started.json()["job"]["id"]
+        messages: set[str] = set()
+        with anyio.fail_after(15):
+            while (job := (await client.get(f"/v1/jobs/{job_id}", headers=bearer(READER_KEY))).json()["job"])[
+                "status"
+            ] != "completed":
+                if "progress" in job:
+                    messages.add(job["progress"]["message"])
+                    assert 0 <= job["progress"]["fraction"] < 1
+                await anyio.sleep(0.05)
+    assert any(m.startswith("exported part ") for m in messages), messages
+    assert job["result"] == {"parts": 6}

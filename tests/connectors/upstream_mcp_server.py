@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, ToolAnnotations
@@ -41,6 +42,15 @@ def fail() -> str:
 def refuse(account: str) -> str:
     """Refuses with a JSON-RPC error, as a server does for a request it will not serve."""
     raise MCPError(INVALID_PARAMS, f"no account {account}")
+
+
+@server.tool()
+async def export(steps: int, ctx: Context) -> dict[str, int]:
+    """A slow export that reports its progress."""
+    for step in range(steps):
+        await ctx.report_progress(step, steps, f"exported part {step + 1} of {steps}")
+        await anyio.sleep(0.2)
+    return {"parts": steps}
 
 
 def app(token: str | None = None) -> ASGIApp:

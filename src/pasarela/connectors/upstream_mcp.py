@@ -189,7 +189,9 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             try:
                 async with asyncio.timeout(limit):
                     client = await self._client(fresh=attempt == 2)
-                    result = await client.call_tool(tool.origin, dict(arguments))
+                    result = await client.call_tool(
+                        tool.origin, dict(arguments), progress_callback=_relay(invocation)
+                    )
                 break
             except TimeoutError:
                 raise UpstreamTimeout(
@@ -231,6 +233,19 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _relay(invocation: Invocation) -> Any:
+    """The upstream's progress notifications, passed on to whoever waits for this call (a job,
+    an MCP client with a progress token); None when no one does."""
+    report = invocation.progress
+    if report is None:
+        return None
+
+    async def relay(progress: float, total: float | None, message: str | None) -> None:
+        await report(progress / total if total else None, message)
+
+    return relay
 
 
 def _leaf(exc: BaseException) -> BaseException:
