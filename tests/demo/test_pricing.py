@@ -43,7 +43,7 @@ def test_without_grpc_the_demo_configuration_drops_the_pricing_engine() -> None:
         f"PASARELA_SECRET_DEMO_{name}": "x"
         for name in (
             "SUPPORT_BOT_KEY", "SALES_BOT_KEY", "COMPLIANCE_BOT_KEY", "CRM_API_KEY", "TICKETING_TOKEN",
-            "CORE_BANKING_PASSWORD", "LOANS_TOKEN", "CREDIT_BUREAU_KEY", "AUDIT_KEY",
+            "CORE_BANKING_PASSWORD", "LOANS_TOKEN", "CREDIT_BUREAU_KEY", "REPORTS_TOKEN", "AUDIT_KEY",
         )
     }  # fmt: skip
     loaded = load_config_text(text, source=str(path), base_dir=path.parent, environ=environ)

@@ -98,7 +98,15 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         process, keys, rest_url, mcp_url = demo.process, demo.keys, demo.rest_url, demo.mcp_url
         assert set(keys) == {"support-bot", "sales-bot", "compliance-bot"}
         systems = children_of(process.pid)
-        assert set(demo.systems) == {"crm", "ticketing", "core_banking", "loans", "credit_bureau", "pricing"}
+        assert set(demo.systems) == {
+            "crm",
+            "ticketing",
+            "core_banking",
+            "loans",
+            "credit_bureau",
+            "reports",
+            "pricing",
+        }
         assert {pid for _, pid in demo.systems.values()} == set(systems)
         crm_url, crm_pid = demo.systems["crm"]
         gateway = rest_url.removesuffix("/v1")
@@ -293,6 +301,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                     "CORE_BANKING_PASSWORD",
                     "LOANS_TOKEN",
                     "CREDIT_BUREAU_KEY",
+                    "REPORTS_TOKEN",
                     "PRICING_TOKEN",
                     "TRANSACTIONS_DB",
                 )
