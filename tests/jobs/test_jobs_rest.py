@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from pasarela.assembly import Runtime
+from pasarela.audit import search
 from pasarela.jobs import JobStore
 from tests.helpers.gateway import ENV, NOBODY_KEY, READER_KEY, WRITER_KEY, bearer, gateway_for
 from tests.helpers.processes import run_pasarela
@@ -238,3 +239,26 @@ async def test_operators_list_show_retry_and_cancel_from_the_command_line(
         lambda: run_pasarela("jobs", "list", "--status", "done", "-c", config, env=ENV)
     )
     assert bad.returncode == 2
+
+
+async def test_the_trail_holds_the_start_each_run_and_who_cancelled(tmp_path: Path) -> None:
+    async with gateway_for(tmp_path, "http://127.0.0.1:9", backends=BACKENDS, extra=EXTRA, audit=True) as (
+        client,
+        runtime,
+    ):
+        started = await start(
+            client, "slow_report", {"steps": 400, "pause": 0.05}, **{"X-Request-Id": "start-1"}
+        )
+        job = started.json()["job"]
+        await until(client, job["id"], lambda now: now["status"] == "running")
+        await client.post(f"/v1/jobs/{job['id']}:cancel", headers=bearer(READER_KEY))
+        await result(client, job["id"])
+        assert runtime.audit is not None
+        await runtime.audit.flush()
+        records = [r for r in await search(runtime.state) if r["tool"] == "slow_report"]
+    by_outcome = {r["outcome"]: r for r in records}
+    assert by_outcome["ok"]["request_id"] == "start-1", "the start, admitted"
+    run = by_outcome["cancelled"]
+    assert (run["parent_id"], run["via"], run["principal"]) == ("start-1", "job", "reader")
+    cancelled = by_outcome["job_cancelled"]
+    assert (cancelled["parent_id"], cancelled["principal"]) == ("start-1", "reader")

@@ -141,6 +141,24 @@ class AuditStage:
             }
         )
 
+    def event(
+        self, principal: Principal, tool: str, door: str, request_id: str, *, parent_id: str, outcome: str
+    ) -> None:
+        """Something done to a call already recorded, not a call: e.g. a job cancelled by
+        `principal` (`job_cancelled`), recorded under the job's start (`parent_id`)."""
+        self.writer.submit(
+            self._base(principal, tool, door, request_id, "{}")
+            | {
+                "decision": "allow",
+                "policies": "[]",
+                "outcome": outcome,
+                "upstream_status": None,
+                "latency_ms": 0.0,
+                "parent_id": parent_id,
+                "via": "job",
+            }
+        )
+
     @staticmethod
     def _base(principal: Principal, tool: str, door: str, request_id: str, arguments: str) -> dict[str, Any]:
         return {

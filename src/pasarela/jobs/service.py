@@ -16,6 +16,7 @@ import anyio
 from pasarela.config.jobs import JobsSettings
 from pasarela.errors import JobConflict, JobNotFound, PasarelaError
 from pasarela.identity.principal import Principal
+from pasarela.jobs import events
 from pasarela.jobs.model import Job
 from pasarela.jobs.store import JobStore, NewJob
 from pasarela.jobs.worker import JobWorker
@@ -109,6 +110,7 @@ class Jobs:
         if job.status.finished:
             return job
         cancelled = await self.store.cancel(job_id)
+        events.record(self.gateway(), principal, job, "job_cancelled")
         if self.worker is not None:
             self.worker.stop_job(job_id)  # at once when it runs here; else at its worker's renewal
         if cancelled is None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pasarela.config.jobs import JobsSettings
 from pasarela.errors import PasarelaError
+from pasarela.jobs import events
 from pasarela.jobs.model import Job, JobStatus
 from pasarela.jobs.store import CANCELLED, JobStore
 from pasarela.pipeline import Door
@@ -122,6 +123,7 @@ class JobWorker:
                         await self._end(job, JobStatus.CANCELLED, problem=CANCELLED)
                     else:  # leases ran out: its workers kept dying
                         await self._end(job, JobStatus.FAILED, problem=_exhausted(job))
+                        events.record(self.gateway(), job.principal, job, "job_abandoned")
                 return
             await self._attempt(job, scope)
         except Exception:
