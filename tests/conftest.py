@@ -40,6 +40,8 @@ async def _reset_postgres(url: str) -> str | None:
             "pasarela_quota_usage",
             "pasarela_idempotency",
             "pasarela_schema_pins",
+            "pasarela_costs",
+            "pasarela_cost_spend",
             "pasarela_alembic_version",
         ):
             await connection.execute(f"DROP TABLE IF EXISTS {table}")

@@ -26,7 +26,7 @@ from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.orchestration.catalog import composite_tools
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
-from pasarela.pipeline.call import Via
+from pasarela.pipeline.call import CallTracer, Via
 from pasarela.pipeline.redact import RedactStage
 from pasarela.pipeline.results import ResultPolicyStage, check_result_items
 from pasarela.pipeline.scrub import ScrubSecretsStage
@@ -37,6 +37,7 @@ from pasarela.protection import PathError, parse_path
 from pasarela.shared import SharedState, open_shared, reachable
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
+from pasarela.telemetry.tracing import Tracing, build_tracing
 
 log = structlog.get_logger("pasarela.assembly")
 
@@ -53,10 +54,13 @@ class Runtime:
     state: StateStore
     shared: SharedState
     audit: AuditWriter | None
+    tracing: Tracing | None = None
 
     async def aclose(self, *, keep: Runtime | None = None) -> None:
         """Close everything, except the parts `keep` (the runtime that replaced this one) shares."""
         await self.gateway.aclose()
+        if self.tracing is not None and (keep is None or keep.tracing is not self.tracing):
+            await self.tracing.aclose()  # the spans still queued are exported first
         if self.audit is not None and (keep is None or keep.audit is not self.audit):
             await self.audit.aclose()  # the last batch reaches the chain before the store closes
         if keep is None or keep.state is not self.state:
@@ -163,7 +167,9 @@ async def build_runtime(
         await _close_all(connectors, state, shared, reuse)
         raise
 
-    metrics = reuse.metrics if reuse is not None else GatewayMetrics()
+    metrics = reuse.metrics if reuse is not None else GatewayMetrics(settings.telemetry.agent_labels)
+    tracing = _tracing(config, reuse, read_only)
+    tracer = _tracer(tracing)
     identity = settings.identity
     jwt = JwtAuthenticator(identity.jwt) if identity.jwt is not None else None
     obo = identity.on_behalf_of
@@ -185,7 +191,7 @@ async def build_runtime(
     )
     plans = compile_plans(settings, [*catalog.names(), *catalog.quarantined()], contracts)
     audit_stage = _audit_stage(audit, config, plans) if audit is not None else None
-    flow = build_flow_stages(config, catalog, shared, state, metrics, plans)
+    flow = build_flow_stages(config, catalog, shared, state, metrics, plans, tracer)
     gateway = Gateway(
         catalog,
         connectors,
@@ -204,6 +210,7 @@ async def build_runtime(
         authorizer=authorizer,
         plans=plans,
         composites=composites,
+        tracer=tracer,
     )
     flow.fallback.bind(
         lambda parent, tool, arguments: gateway.call_child(parent, tool, arguments, via=Via.FALLBACK)
@@ -217,7 +224,27 @@ async def build_runtime(
         state=state,
         shared=shared,
         audit=audit,
+        tracing=tracing,
     )
+
+
+def _tracing(config: LoadedConfig, reuse: Runtime | None, read_only: bool) -> Tracing | None:
+    """Tracing when configured (never for commands that only look); kept across a reload that
+    leaves its settings as they were."""
+    settings = config.settings.telemetry.tracing
+    if settings is None or read_only:
+        return None
+    if reuse is not None and reuse.tracing is not None and reuse.tracing.settings == settings:
+        return reuse.tracing
+    return build_tracing(settings, source=config.source)
+
+
+def _tracer(tracing: Tracing | None) -> CallTracer | None:
+    if tracing is None:
+        return None
+    from pasarela.telemetry.spans import TraceObserver  # OpenTelemetry is imported only when tracing
+
+    return TraceObserver(tracing.tracer)
 
 
 async def _open_shared(config: LoadedConfig) -> SharedState:

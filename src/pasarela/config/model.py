@@ -11,6 +11,7 @@ from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
 from pasarela.config.durations import Duration
+from pasarela.config.observability import BudgetRule, CostSettings, SloSettings, TelemetrySettings
 from pasarela.config.traffic import (
     CacheSettings,
     CacheStoreSettings,
@@ -275,6 +276,8 @@ class ToolSettings(Strict):
     arguments: ArgumentMapSettings | None = Field(
         None, description="Rename arguments for agents and fix others (the input schema follows)"
     )
+    slo: SloSettings | None = Field(None, description="Service level objectives of this tool")
+    cost: CostSettings | None = Field(None, description="What a call of this tool costs (replaces the backend's)")
     result_items: str | None = Field(
         None,
         description="The list in this read-only tool's results (keys, e.g. `customers`) whose items result "
@@ -370,7 +373,9 @@ class Settings(Strict):
     quotas: list[QuotaRule] = Field([], description="Daily or monthly budgets, kept in the durable state")
     idempotency: IdempotencySettings = IdempotencySettings()
     cache: CacheStoreSettings = CacheStoreSettings()
+    budgets: list[BudgetRule] = Field([], description="Spending limits per agent (warn or deny)")
     logging: LoggingSettings = LoggingSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     audit: AuditSettings = AuditSettings()
 
     @field_validator("policies", mode="before")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -9,15 +10,16 @@ from typing import Any
 import structlog
 
 from pasarela.catalog import Catalog, ToolSpec
-from pasarela.connectors.base import Connector, Invocation
+from pasarela.connectors.base import Connector, Invocation, SpanTarget, UpstreamResult
 from pasarela.errors import PasarelaError, ToolNotFound, ToolQuarantined
 from pasarela.identity.principal import Principal
 from pasarela.orchestration.plan import CompositePlan
 from pasarela.orchestration.runner import BACKEND as COMPOSITE
 from pasarela.orchestration.runner import CompositeRunner
 from pasarela.pipeline.authorize import Authorizer
-from pasarela.pipeline.call import Call, Door, Next, Outcome, Stage, StageObserver, Via
+from pasarela.pipeline.call import Call, CallTracer, Door, Next, Outcome, Stage, StageObserver, Via, iso
 from pasarela.plans import NO_PLAN, ToolPlan
+from pasarela.telemetry.correlation import passthrough_headers
 
 log = structlog.get_logger("pasarela.gateway")
 
@@ -42,7 +44,10 @@ class Gateway:
         composites: Mapping[str, CompositePlan] | None = None,
         rejection_observers: Sequence[RejectionObserver] = (),
         observer: StageObserver | None = None,
+        tracer: CallTracer | None = None,
     ) -> None:
+        """`observer` wraps every stage; `tracer` (tracing on) also each call, attempt and
+        backend call, and is the observer when none is given."""
         self.catalog = catalog
         self.connectors = dict(connectors)
         self.stages = tuple(stages)
@@ -59,8 +64,10 @@ class Gateway:
         }
         self._rejection_observers = tuple(rejection_observers)
         self._children = 0  # numbers child request ids
+        self.tracer = tracer
+        self._targets: dict[str, SpanTarget] = {}  # per tool: how its backend call is traced
         # Compose once: a call walks a prebuilt chain of closures.
-        self._chain = self._compose(self.stages, self._invoke, observer)
+        self._chain = self._compose(self.stages, self._invoke, observer or tracer)
 
     def composite_plan(self, name: str) -> CompositePlan:
         """The plan of composite `name` (KeyError if there is none)."""
@@ -169,21 +176,38 @@ class Gateway:
             depth=depth,
             deadline=deadline,
         )
-        return await self._chain(call)
+        if self.tracer is None:
+            return await self._chain(call)
+        async with self.tracer.around_call(call):
+            return await self._chain(call)
 
     async def _invoke(self, call: Call) -> Outcome:
         if call.tool.backend == COMPOSITE:
             return await self._composites[call.tool.name].run(call)
         connector = self.connectors[call.tool.backend]
+        if self.tracer is None:
+            upstream = await self._upstream(call, connector, passthrough_headers())
+        else:
+            async with self.tracer.around_backend(call, self._target(connector, call.tool)) as traced:
+                upstream = await self._upstream(call, connector, traced.headers)
+                traced.answered(upstream.status)
+        received = time.time()
+        meta = {**upstream.meta, "backend": call.tool.backend, "as_of": iso(upstream.as_of or received)}
+        if upstream.last_modified is not None:
+            meta["last_modified"] = iso(upstream.last_modified)
+        return Outcome(upstream.data, meta, upstream_status=upstream.status, source=call.tool.backend)
+
+    async def _upstream(self, call: Call, connector: Connector, headers: Mapping[str, str]) -> UpstreamResult:
         plan = self._plans.get(call.tool.name, NO_PLAN)
         invocation = Invocation(
             timeout=plan.timeout,
             connect_timeout=plan.connect_timeout,
             deadline=call.deadline,
+            headers=headers,
             call_tool=lambda tool, arguments: self._call_for_code(call, tool, arguments),
         )
         try:
-            upstream = await connector.invoke(call.tool, call.arguments, invocation)
+            return await connector.invoke(call.tool, call.arguments, invocation)
         except PasarelaError:
             raise
         except Exception as exc:  # the one boundary where a connector bug becomes a clean 500
@@ -192,12 +216,14 @@ class Gateway:
                 f"the gateway failed while calling {call.tool.backend!r}; "
                 f"quote request id {call.request_id} to the operator"
             ) from exc
-        return Outcome(
-            upstream.data,
-            {**upstream.meta, "backend": call.tool.backend},
-            upstream_status=upstream.status,
-            source=call.tool.backend,
-        )
+
+    def _target(self, connector: Connector, tool: ToolSpec) -> SpanTarget:
+        found = self._targets.get(tool.name)
+        if found is None:
+            describe = getattr(connector, "span_target", None)
+            found = describe(tool) if describe is not None else SpanTarget(f"execute_tool {tool.name}", "internal")
+            self._targets[tool.name] = found
+        return found
 
     async def _call_for_code(self, parent: Call, tool: str, arguments: Mapping[str, Any]) -> Any:
         return (await self.call_child(parent, tool, arguments, via=Via.COMPOSITE)).result

@@ -76,7 +76,7 @@ class FallbackStage:
         entry = await self._cache.get(cache_key(call.tool.name, scope, call.arguments))
         if entry is None:
             return None
-        as_of = iso(entry.stored_at)
+        as_of = entry.fresh_as_of
         return Outcome(
             entry.result,
             {

@@ -23,6 +23,7 @@ from pasarela.server.mcp import (
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.rest import RestDoor
+from pasarela.server.tracing import TraceMiddleware
 
 AGENT_DOORS = ("/v1", "/mcp")
 
@@ -71,6 +72,8 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            # Before authentication: a refused request is traced too, with the agent's trace id.
+            Middleware(TraceMiddleware, tracing=lambda: live.runtime.tracing, prefixes=AGENT_DOORS),
             Middleware(
                 AuthenticateMiddleware,
                 authenticator=lambda: live.runtime.authenticator,

@@ -21,6 +21,7 @@ from pasarela.server.arguments import check_arguments, idempotency_key
 from pasarela.server.live import LiveRuntime
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.problems import problem_response
+from pasarela.telemetry.correlation import current_trace_id
 
 REST_FORMATS = ("native", "openai", "anthropic")
 # 19 digits in a row may be an integer beyond 64 bits, which orjson would turn into a float.
@@ -75,6 +76,8 @@ class RestDoor:
             "request_id": request_id,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
+        if (trace_id := current_trace_id()) is not None:
+            meta["trace_id"] = trace_id
         return json_response({"result": outcome.result, "meta": meta})
 
     async def _arguments(self, request: Request, tool: str) -> dict[str, Any]:

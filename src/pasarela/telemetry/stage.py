@@ -7,7 +7,7 @@ import time
 import structlog
 
 from pasarela.errors import PasarelaError
-from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.pipeline.call import Call, Next, Outcome, Via
 from pasarela.telemetry.metrics import GatewayMetrics
 
 log = structlog.get_logger("pasarela.call")
@@ -34,8 +34,13 @@ class TelemetryStage:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            self.metrics.calls.labels(call.tool.name, call.door, outcome).inc()
-            self.metrics.latency.labels(call.tool.name, call.door).observe(elapsed)
+            metrics = self.metrics
+            metrics.calls.labels(call.tool.name, call.tool.backend, call.door, outcome).inc()
+            metrics.latency.labels(call.tool.name, call.tool.backend, call.door).observe(elapsed)
+            if call.via is Via.AGENT:
+                agent = metrics.agent(call.principal.id)
+                metrics.agent_calls.labels(agent, call.door, outcome).inc()
+                metrics.agent_latency.labels(agent).observe(elapsed)
             # Arguments are not logged: they may hold personal data (the audit trail masks them).
             log.info(
                 "tool_call",
