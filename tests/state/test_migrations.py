@@ -174,7 +174,9 @@ async def test_a_trail_written_at_0001_survives_the_upgrade_and_still_verifies(
     await writer.start()
     writer.submit(sample_record(request_id="new", parent_id="old-0", via="composite"))
     writer.submit(
-        sample_record(request_id="traced", trace_id="0af7651916cd43dd8448eb211c80319c", backend="crm", cache="hit")
+        sample_record(
+            request_id="traced", trace_id="0af7651916cd43dd8448eb211c80319c", backend="crm", cache="hit"
+        )
     )
     await writer.aclose()
     verdict = await verify(store, None)

@@ -277,7 +277,9 @@ class ToolSettings(Strict):
         None, description="Rename arguments for agents and fix others (the input schema follows)"
     )
     slo: SloSettings | None = Field(None, description="Service level objectives of this tool")
-    cost: CostSettings | None = Field(None, description="What a call of this tool costs (replaces the backend's)")
+    cost: CostSettings | None = Field(
+        None, description="What a call of this tool costs (replaces the backend's)"
+    )
     result_items: str | None = Field(
         None,
         description="The list in this read-only tool's results (keys, e.g. `customers`) whose items result "

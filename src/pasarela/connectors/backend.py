@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from pasarela.config.backends import BackendBase
 from pasarela.catalog.spec import ToolSpec
+from pasarela.config.backends import BackendBase
 from pasarela.connectors.base import Invocation, SpanTarget
 from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.secrets import Redactor

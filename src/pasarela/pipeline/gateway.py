@@ -221,7 +221,11 @@ class Gateway:
         found = self._targets.get(tool.name)
         if found is None:
             describe = getattr(connector, "span_target", None)
-            found = describe(tool) if describe is not None else SpanTarget(f"execute_tool {tool.name}", "internal")
+            found = (
+                describe(tool)
+                if describe is not None
+                else SpanTarget(f"execute_tool {tool.name}", "internal")
+            )
             self._targets[tool.name] = found
         return found
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from pasarela.caching import ResultCache, cache_key, iso, scope_identity
+from pasarela.caching import ResultCache, cache_key, scope_identity
 from pasarela.config.traffic import CacheSettings
 from pasarela.errors import PasarelaError, UpstreamError
 from pasarela.pipeline.call import Call, Next, Outcome

@@ -50,7 +50,9 @@ def _scope_attributes(scope: Scope) -> dict[str, Any]:
 
 
 class TraceMiddleware:
-    def __init__(self, app: ASGIApp, tracing: Callable[[], Tracing | None], prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self, app: ASGIApp, tracing: Callable[[], Tracing | None], prefixes: tuple[str, ...]
+    ) -> None:
         self.app = app
         self.tracing = tracing  # the current runtime's: a reload may turn it on or off
         self.prefixes = prefixes
@@ -77,11 +79,19 @@ class TraceMiddleware:
         await self._traced(tracing, scope, receive, send, headers, session)
 
     async def _traced(
-        self, tracing: Tracing, scope: Scope, receive: Receive, send: Send, headers: Headers, session: str | None
+        self,
+        tracing: Tracing,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        session: str | None,
     ) -> None:
         parent = PROPAGATOR.extract(headers)
         method = scope["method"]
-        span = tracing.tracer.start_span(method, parent, kind=SpanKind.SERVER, attributes=_scope_attributes(scope))
+        span = tracing.tracer.start_span(
+            method, parent, kind=SpanKind.SERVER, attributes=_scope_attributes(scope)
+        )
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         status = 0
 
@@ -166,7 +176,9 @@ def mcp_call_trace(
     from_meta = correlation.parse_traceparent(carrier.get("traceparent")) is not None
     if not isinstance(tracer, TraceObserver):
         return _Correlated(inbound(carrier, outer.session) if from_meta else outer)
-    parent = PROPAGATOR.extract(carrier) if from_meta else (scope.get(CONTEXT_KEY) if scope is not None else None)
+    parent = (
+        PROPAGATOR.extract(carrier) if from_meta else (scope.get(CONTEXT_KEY) if scope is not None else None)
+    )
     attributes: dict[str, Any] = {
         "mcp.method.name": "tools/call",
         "gen_ai.operation.name": "execute_tool",

@@ -81,7 +81,9 @@ def _unversioned(connection: Any) -> str | None:
     tables = inspector.get_table_names()
     if not any(t.startswith("pasarela_") for t in tables):
         return None
-    columns = {c["name"] for c in inspector.get_columns("pasarela_audit")} if "pasarela_audit" in tables else set()
+    columns = (
+        {c["name"] for c in inspector.get_columns("pasarela_audit")} if "pasarela_audit" in tables else set()
+    )
     if "trace_id" in columns:
         return "0003"
     if "parent_id" in columns:

@@ -17,7 +17,6 @@ from pasarela.config.observability import LATENCY_BUCKETS
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-
 OTHER_AGENTS = "other"
 
 

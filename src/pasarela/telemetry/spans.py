@@ -113,7 +113,11 @@ class BackendTrace:
         self.span = span
 
     def answered(self, status: int | None) -> None:
-        if status is not None and self.span.is_recording() and HTTP_STATUS in getattr(self.span, "attributes", {}):
+        if (
+            status is not None
+            and self.span.is_recording()
+            and HTTP_STATUS in getattr(self.span, "attributes", {})
+        ):
             self.span.set_attribute(HTTP_STATUS, status)
 
 
@@ -190,7 +194,9 @@ class TraceObserver:
         }
         if call.parent_id is not None:
             attributes["pasarela.parent_id"] = call.parent_id
-        return _CallScope(Spanned(self.tracer, f"execute_tool {call.tool.name}", SpanKind.INTERNAL, attributes))
+        return _CallScope(
+            Spanned(self.tracer, f"execute_tool {call.tool.name}", SpanKind.INTERNAL, attributes)
+        )
 
     def around_attempt(self, call: Call, number: int) -> Any:
         if not trace.get_current_span().is_recording():

@@ -16,12 +16,11 @@ from typing import Any
 import aiohttp
 import anyio
 import orjson
+from yarl import URL
 
 from graphql import GraphQLError, GraphQLSchema, build_client_schema, build_schema, get_introspection_query
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.backends import GraphQLBackend
-from yarl import URL
-
 from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
 from pasarela.connectors.freshness import http_freshness
 from pasarela.connectors.graphql.documents import Operation, operation_tool, root_field_tool

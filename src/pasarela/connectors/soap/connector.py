@@ -23,9 +23,9 @@ import requests
 import zeep
 import zeep.exceptions
 from lxml import etree
+from yarl import URL
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
-from yarl import URL
 from zeep.wsse.username import UsernameToken
 
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
