@@ -20,6 +20,7 @@ from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
 from pasarela.contracts import ToolContract, load_registry
 from pasarela.contracts.checks import check_contracts, tool_contracts, with_contract
+from pasarela.costs import CostLedger, CostStage, compile_budgets, compile_prices
 from pasarela.errors import ConfigError, ConfigProblem, StartupError
 from pasarela.flow import build_flow_stages, check_flow
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
@@ -55,12 +56,15 @@ class Runtime:
     shared: SharedState
     audit: AuditWriter | None
     tracing: Tracing | None = None
+    costs: CostLedger | None = None
 
     async def aclose(self, *, keep: Runtime | None = None) -> None:
         """Close everything, except the parts `keep` (the runtime that replaced this one) shares."""
         await self.gateway.aclose()
         if self.tracing is not None and (keep is None or keep.tracing is not self.tracing):
             await self.tracing.aclose()  # the spans still queued are exported first
+        if self.costs is not None and (keep is None or keep.costs is not self.costs):
+            await self.costs.aclose()  # charges still queued reach the store before it closes
         if self.audit is not None and (keep is None or keep.audit is not self.audit):
             await self.audit.aclose()  # the last batch reaches the chain before the store closes
         if keep is None or keep.state is not self.state:
@@ -145,6 +149,8 @@ async def build_runtime(
             + check_contracts(config, registry)
             + check_result_items(catalog, config)
         )
+        prices, found = compile_prices(settings, catalog, config.source)
+        problems += found
         if problems:
             raise ConfigError(problems)
         if shared is None:
@@ -191,7 +197,10 @@ async def build_runtime(
     )
     plans = compile_plans(settings, [*catalog.names(), *catalog.quarantined()], contracts)
     audit_stage = _audit_stage(audit, config, plans) if audit is not None else None
-    flow = build_flow_stages(config, catalog, shared, state, metrics, plans, tracer)
+    budgets = compile_budgets(settings.budgets)
+    costs = _cost_ledger(state, reuse, read_only) if (prices or budgets) else None
+    charging = (CostStage(prices, budgets, costs, metrics),) if costs is not None else ()
+    flow = build_flow_stages(config, catalog, shared, state, metrics, plans, tracer, charging)
     gateway = Gateway(
         catalog,
         connectors,
@@ -225,7 +234,19 @@ async def build_runtime(
         shared=shared,
         audit=audit,
         tracing=tracing,
+        costs=costs,
     )
+
+
+def _cost_ledger(state: StateStore, reuse: Runtime | None, read_only: bool) -> CostLedger | None:
+    """The ledger calls are charged to (kept across a reload on the same state store)."""
+    if read_only:
+        return None
+    if reuse is not None and reuse.costs is not None and reuse.state is state:
+        return reuse.costs
+    ledger = CostLedger(state)
+    ledger.start()
+    return ledger
 
 
 def _tracing(config: LoadedConfig, reuse: Runtime | None, read_only: bool) -> Tracing | None:

@@ -32,6 +32,7 @@ from pasarela.commands.common import (
     with_state,
 )
 from pasarela.commands.composites import composites_app, step_timeline
+from pasarela.commands.costs import costs
 from pasarela.commands.kpis import kpis
 from pasarela.commands.observability import observability_app
 from pasarela.commands.state import state_app
@@ -66,6 +67,7 @@ app.add_typer(state_app, name="state")
 app.add_typer(composites_app, name="composites")
 app.add_typer(observability_app, name="observability")
 app.command("kpis")(kpis)
+app.command("costs")(costs)
 schemas_app = typer.Typer(help="The schema registry (schemas: in the configuration).", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 

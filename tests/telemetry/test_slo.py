@@ -70,7 +70,8 @@ def test_each_objective_is_read_from_backends_and_tools() -> None:
 )
 def test_a_wrong_objective_is_refused_with_its_key_path(slo: str, message: str) -> None:
     text = CONFIG.replace(
-        "slo: {availability: 99.9, latency: {percentile: 95, threshold: 500ms}, error_rate: 0.5}", f"slo: {slo}"
+        "slo: {availability: 99.9, latency: {percentile: 95, threshold: 500ms}, error_rate: 0.5}",
+        f"slo: {slo}",
     )
     with pytest.raises(ConfigError) as caught:
         loaded(text)
@@ -85,15 +86,23 @@ def test_the_rules_pass_promtool(tmp_path: Path) -> None:
     assert printed.returncode == 0, printed.stderr
     rules = tmp_path / "rules.yml"
     rules.write_text(printed.stdout)
-    checked = subprocess.run([tool, "check", "rules", str(rules)], capture_output=True, text=True, check=False)
+    checked = subprocess.run(
+        [tool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS: 40 rules found" in checked.stdout
     alerts = [r for g in yaml.safe_load(printed.stdout)["groups"] for r in g["rules"] if "alert" in r]
     assert {a["labels"]["severity"] for a in alerts} == {"page", "ticket"}
-    page = next(a for a in alerts if a["labels"]["slo"] == "backend/py/availability" and a["labels"]["severity"] == "page")
+    page = next(
+        a
+        for a in alerts
+        if a["labels"]["slo"] == "backend/py/availability" and a["labels"]["severity"] == "page"
+    )
     assert "rate1h" in page["expr"] and "rate5m" in page["expr"] and "(14.4 * 0.001)" in page["expr"]
     assert "rate6h" in page["expr"] and "rate30m" in page["expr"] and "(6 * 0.001)" in page["expr"]
-    weekly = next(a for a in alerts if a["labels"]["slo"] == "tool/greet/latency" and a["labels"]["severity"] == "page")
+    weekly = next(
+        a for a in alerts if a["labels"]["slo"] == "tool/greet/latency" and a["labels"]["severity"] == "page"
+    )
     assert "(3.36 * 0.01)" in weekly["expr"], "a 7-day window scales the burn rate (2 % of the budget in 1h)"
 
 
@@ -144,7 +153,9 @@ def test_the_fast_burn_alert_fires_when_errors_burn_the_budget_and_not_otherwise
                     {"series": series.format(outcome="upstream_error"), "values": "0+5x120"},
                     {"series": series.format(outcome="denied"), "values": "0+500x120"},
                 ],
-                "alert_rule_test": [{"eval_time": "100m", "alertname": "PasarelaErrorBudgetBurn", "exp_alerts": []}],
+                "alert_rule_test": [
+                    {"eval_time": "100m", "alertname": "PasarelaErrorBudgetBurn", "exp_alerts": []}
+                ],
             },
         ],
     }
@@ -191,12 +202,17 @@ def test_the_dashboard_is_grafana_json_over_known_metrics(tmp_path: Path) -> Non
                 {
                     "name": "dashboard",
                     "rules": [
-                        {"record": f"dashboard:query:{n}", "expr": e.replace("$__rate_interval", "5m").replace("$__range", "1d")}
+                        {
+                            "record": f"dashboard:query:{n}",
+                            "expr": e.replace("$__rate_interval", "5m").replace("$__range", "1d"),
+                        }
                         for n, e in enumerate(exprs)
                     ],
                 }
             ]
         }
         path = written(tmp_path, "dashboard.yml", as_rules)
-        checked = subprocess.run([tool, "check", "rules", str(path)], capture_output=True, text=True, check=False)
+        checked = subprocess.run(
+            [tool, "check", "rules", str(path)], capture_output=True, text=True, check=False
+        )
         assert checked.returncode == 0, checked.stdout + checked.stderr

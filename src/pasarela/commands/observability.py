@@ -13,7 +13,9 @@ from pasarela.config import DEFAULT_CONFIG
 from pasarela.telemetry.dashboard import dashboard
 from pasarela.telemetry.slo import objectives, rule_groups, server_error_codes
 
-observability_app = typer.Typer(help="SLO rules and dashboards for Prometheus and Grafana.", no_args_is_help=True)
+observability_app = typer.Typer(
+    help="SLO rules and dashboards for Prometheus and Grafana.", no_args_is_help=True
+)
 
 
 @observability_app.command("rules")

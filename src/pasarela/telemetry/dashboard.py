@@ -133,13 +133,20 @@ PANELS: tuple[tuple[str, str, str, list[tuple[str, str]], int], ...] = (
         "Cost by agent (dashboard range)",
         "bargauge",
         "none",
-        [("sum by (agent, currency) (increase(pasarela_agent_cost_total[$__range]))", "{{agent}} {{currency}}")],
+        [
+            (
+                "sum by (agent, currency) (increase(pasarela_agent_cost_total[$__range]))",
+                "{{agent}} {{currency}}",
+            )
+        ],
         12,
     ),
 )
 
 
-def _panel(index: int, x: int, y: int, spec: tuple[str, str, str, list[tuple[str, str]], int]) -> dict[str, Any]:
+def _panel(
+    index: int, x: int, y: int, spec: tuple[str, str, str, list[tuple[str, str]], int]
+) -> dict[str, Any]:
     title, kind, unit, queries, width = spec
     return {
         "id": index + 1,

@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.utils import floatToGoString
-
 from pasarela.config.model import Settings
 from pasarela.config.observability import SloSettings
 from pasarela.telemetry.kpis import STATUSES
@@ -94,7 +92,9 @@ def _quoted(value: str) -> str:
 
 def server_error_codes() -> str:
     """The problem codes of 5xx answers, as a regular expression for `outcome=~`."""
-    return "|".join(sorted(code for code, status in STATUSES.items() if status >= 500 and code not in NOT_CALLS))
+    return "|".join(
+        sorted(code for code, status in STATUSES.items() if status >= 500 and code not in NOT_CALLS)
+    )
 
 
 def error_ratio(objective: Objective, window: str) -> str:
@@ -102,7 +102,7 @@ def error_ratio(objective: Objective, window: str) -> str:
     subject = f"{objective.subject}={_quoted(objective.name)}"
     if objective.sli == "latency":
         assert objective.threshold is not None
-        bound = floatToGoString(objective.threshold)
+        bound = repr(float(objective.threshold))  # as prometheus_client writes `le` (0.5, 1.0, 2.5)
         fast = f'sum(rate({DURATION}_bucket{{{subject},le="{bound}"}}[{window}]))'
         return f"1 - ({fast} / sum(rate({DURATION}_count{{{subject}}}[{window}])))"
     failed = f'sum(rate({CALLS}{{{subject},outcome=~"{server_error_codes()}"}}[{window}]))'
@@ -139,9 +139,18 @@ def rule_groups(settings: Settings) -> dict[str, Any]:
             }
         )
         recording.append(
-            {"record": "pasarela:slo_objective", "expr": f"vector({objective.target:.6g})", "labels": objective.labels()}
+            {
+                "record": "pasarela:slo_objective",
+                "expr": f"vector({objective.target:.6g})",
+                "labels": objective.labels(),
+            }
         )
-        groups.append({"name": f"pasarela-slo-{objective.key.replace('/', '-')}", "rules": recording + _alerts(objective)})
+        groups.append(
+            {
+                "name": f"pasarela-slo-{objective.key.replace('/', '-')}",
+                "rules": recording + _alerts(objective),
+            }
+        )
     return {"groups": groups}
 
 
@@ -160,7 +169,9 @@ def _alerts(objective: Objective) -> list[dict[str, Any]]:
                 f"(pasarela:slo_error_ratio:rate{long}{selector} > {limit} "
                 f"and pasarela:slo_error_ratio:rate{short}{selector} > {limit})"
             )
-        what = {"availability": "availability", "error_rate": "error rate", "latency": "latency"}[objective.sli]
+        what = {"availability": "availability", "error_rate": "error rate", "latency": "latency"}[
+            objective.sli
+        ]
         alerts.append(
             {
                 "alert": "PasarelaErrorBudgetBurn",
