@@ -44,13 +44,11 @@ async def test_calls_are_charged_budgets_deny_and_warn_and_showback_adds_up(
     tmp_path: Path, upstream: RecordingUpstream, state_url: str
 ) -> None:
     get = "/v1/tools/getItem:call"
-    async with gateway_for(
-        tmp_path,
-        upstream.url,
-        state=state_url,
-        items=ITEMS_COST,
-        extra=PRICES,  # type: ignore[attr-defined]
-    ) as (client, runtime):
+    url: str = upstream.url  # type: ignore[attr-defined]
+    async with gateway_for(tmp_path, url, state=state_url, items=ITEMS_COST, extra=PRICES) as (
+        client,
+        runtime,
+    ):
         first = await client.post(get, json={"arguments": {"item_id": "1"}}, headers=bearer(READER_KEY))
         cached = await client.post(get, json={"arguments": {"item_id": "1"}}, headers=bearer(READER_KEY))
         assert (first.json()["meta"]["cache"], cached.json()["meta"]["cache"]) == ("miss", "hit")
@@ -108,7 +106,7 @@ async def test_calls_are_charged_budgets_deny_and_warn_and_showback_adds_up(
 
 
 async def test_the_costs_command_and_a_bad_price(tmp_path: Path, upstream: RecordingUpstream) -> None:
-    async with gateway_for(tmp_path, upstream.url, items=ITEMS_COST) as (client, runtime):  # type: ignore[attr-defined]
+    async with gateway_for(tmp_path, upstream.url, items=ITEMS_COST) as (client, _):  # type: ignore[attr-defined]
         await client.post(
             "/v1/tools/getItem:call", json={"arguments": {"item_id": "1"}}, headers=bearer(READER_KEY)
         )

@@ -43,10 +43,8 @@ async def test_kpis_per_backend_tool_and_agent_come_from_the_audit_trail(
     tmp_path: Path, upstream: RecordingUpstream, state_url: str
 ) -> None:
     cached = "tools:\n  getItem: {cache: {ttl: 1m}}\n"
-    async with gateway_for(tmp_path, upstream.url, state=state_url, audit=True, extra=cached) as (
-        client,
-        runtime,
-    ):  # type: ignore[attr-defined]
+    url: str = upstream.url  # type: ignore[attr-defined]
+    async with gateway_for(tmp_path, url, state=state_url, audit=True, extra=cached) as (client, runtime):
         call = "/v1/tools/getItem:call"
         for item in ("1", "1", "1", "2", "broken"):  # 3 from the backend, 2 from the cache, 1 failure
             await client.post(call, json={"arguments": {"item_id": item}}, headers=bearer(READER_KEY))
