@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import structlog
@@ -74,7 +74,11 @@ class Runtime:
 
 
 async def build_runtime(
-    config: LoadedConfig, *, reuse: Runtime | None = None, read_only: bool = False
+    config: LoadedConfig,
+    *,
+    reuse: Runtime | None = None,
+    read_only: bool = False,
+    on_backend: Callable[[str], None] | None = None,
 ) -> Runtime:
     """Build every part for `config`; on reload, `reuse` (the running runtime) lends the parts
     whose settings did not change — state and shared stores, the audit writer, the metrics —
@@ -82,7 +86,8 @@ async def build_runtime(
 
     `read_only` is for commands that only look (`check`, `tools list`, `policy explain`): no
     pins are written, no audit writer is opened, the shared store is a private memory:// one,
-    and the state store's schema is read, never created or stamped."""
+    and the state store's schema is read, never created or stamped. `on_backend(name)` is told
+    as each backend starts loading (progress for people at a terminal)."""
     settings = config.settings
     connectors: dict[str, Connector] = {}
     tools: list[ToolSpec] = []
@@ -103,6 +108,8 @@ async def build_runtime(
         shared = reuse.shared
     try:
         for name, backend in settings.backends.items():
+            if on_backend is not None:
+                on_backend(name)
             connector = create_connector(name, backend, config)
             connectors[name] = connector
             try:
