@@ -108,8 +108,8 @@ async def test_sql_calls_follow_the_database_conventions_without_argument_values
     with sqlite3.connect(database) as db:
         db.execute("CREATE TABLE accounts (id TEXT, owner TEXT)")
         db.execute("INSERT INTO accounts VALUES ('ACC-SECRET-1', 'Ada')")
-    backends = (  # noqa: S608 (YAML naming a test database, not SQL built from input)
-        f"  bank:\n    sql: sqlite:///{database}\n    queries:\n"
+    backends = (
+        f"  bank:\n    sql: sqlite:///{database}\n    queries:\n"  # noqa: S608 (YAML, not SQL from input)
         "      owner_of:\n        sql: 'SELECT owner FROM accounts WHERE id = :account_id'\n"
         "        parameters: {account_id: {type: string}}\n"
     )
