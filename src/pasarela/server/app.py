@@ -48,6 +48,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         sessions=server_settings.mcp_sessions,
         slot=slot,
         on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
+        on_open=lambda principal: live.runtime.metrics.session_opened(principal),  # noqa: PLW0108
     )
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
     health = HealthRoutes(live)

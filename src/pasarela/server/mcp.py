@@ -205,6 +205,7 @@ def create_session_manager(
     sessions: McpSessionSettings | None = None,
     slot: WorkerSlot | None = None,
     on_forward: Callable[[], None] = lambda: None,
+    on_open: Callable[[str], None] = lambda principal: None,
 ) -> FairSessionManager:
     """Sessions are capped and rate-limited per principal (server/sessions.py); with `slot`,
     a session's requests reach the worker that holds it (server/peers.py)."""
@@ -215,4 +216,5 @@ def create_session_manager(
         max_body_bytes=max_body_bytes,
         slot=slot,
         on_forward=on_forward,
+        on_open=on_open,
     )

@@ -206,6 +206,9 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+    def session_opened(self, principal: str) -> None:
+        self.mcp_sessions.labels(self.agent(principal)).inc()
+
     def render(self) -> bytes:
         directory = os.environ.get(MULTIPROC_ENV)
         if directory:  # every worker's values, not just this one's
