@@ -33,6 +33,9 @@ class CacheStage:
         self._keep_stale = keep_stale  # tools whose fallback may serve a stale copy
         self._metrics = metrics
 
+    def traced(self, call: Call) -> bool:
+        return call.tool.name in self._settings or call.tool.name in self._invalidates
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         settings = self._settings.get(call.tool.name)
         if settings is None:

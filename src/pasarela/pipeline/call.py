@@ -90,7 +90,11 @@ Next = Callable[[Call], Awaitable[Outcome]]
 
 
 class Stage(Protocol):
-    """One step of the pipeline. It may act before and after `call_next`, or not call it."""
+    """One step of the pipeline. It may act before and after `call_next`, or not call it.
+
+    A stage may also define `traced(call) -> bool`: False for a call it only passes on, which
+    then gets no span of its own (the StageObserver is not told of it).
+    """
 
     name: str  # in logs, per-stage timings and (later) trace spans
 

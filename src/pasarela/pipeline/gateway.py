@@ -238,9 +238,13 @@ class Gateway:
 
 
 def _bind(stage: Stage, call_next: Next, observer: StageObserver | None) -> Next:
+    # A stage may say, per call, whether it does any work worth observing (`traced(call)`): one
+    # that only passes the call on gets no span.
+    traced: Callable[[Call], bool] | None = getattr(stage, "traced", None)
+
     async def run(call: Call) -> Outcome:
         try:
-            if observer is None:
+            if observer is None or (traced is not None and not traced(call)):
                 return await stage(call, call_next)
             async with observer.around(stage.name, call):
                 return await stage(call, call_next)

@@ -49,6 +49,9 @@ class FallbackStage:
     def bind(self, call_tool: CallTool) -> None:
         self._call_tool = call_tool
 
+    def traced(self, call: Call) -> bool:
+        return call.tool.name in self._fallbacks
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         chain = self._fallbacks.get(call.tool.name)
         if chain is None:

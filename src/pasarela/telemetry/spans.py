@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -26,6 +27,9 @@ from pasarela.pipeline.call import Call
 from pasarela.telemetry import correlation
 
 PROPAGATOR = TraceContextTextMapPropagator()
+# Whether the call being served has a recorded span: set by the call's span, read for every stage,
+# attempt and backend call (a context variable costs far less than asking OpenTelemetry).
+_recording: ContextVar[bool] = ContextVar("pasarela_recording", default=False)
 KINDS = {"client": SpanKind.CLIENT, "internal": SpanKind.INTERNAL, "server": SpanKind.SERVER}
 HTTP_STATUS = "http.response.status_code"
 
@@ -143,14 +147,16 @@ class _BackendScope:
 class _CallScope:
     """The call's span; the correlation follows it when it starts a trace (CLI, stdio, jobs)."""
 
-    __slots__ = ("_reset", "_spanned")
+    __slots__ = ("_recording", "_reset", "_spanned")
 
     def __init__(self, spanned: Spanned) -> None:
         self._spanned = spanned
         self._reset: object = None
+        self._recording: object = None
 
     async def __aenter__(self) -> None:
         span = self._spanned.enter()
+        self._recording = _recording.set(span.is_recording())
         trace_id = trace_id_of(span)
         found = correlation.current()
         if trace_id is not None and found.trace_id != trace_id:
@@ -161,7 +167,20 @@ class _CallScope:
     ) -> None:
         if self._reset is not None:
             correlation._current.reset(self._reset)  # type: ignore[arg-type]
+        _recording.reset(self._recording)  # type: ignore[arg-type]
         self._spanned.exit(exc)
+
+
+class _Unrecorded:
+    """A call in a trace that is not sampled: no span, and none for its stages either."""
+
+    __slots__ = ("_token",)
+
+    async def __aenter__(self) -> None:
+        self._token = _recording.set(False)
+
+    async def __aexit__(self, *exc: object) -> None:
+        _recording.reset(self._token)
 
 
 class TraceObserver:
@@ -172,7 +191,7 @@ class TraceObserver:
         self._stage_attributes: dict[str, dict[str, str]] = {}
 
     def around(self, stage: str, call: Call) -> Any:
-        if not trace.get_current_span().is_recording():
+        if not _recording.get():
             return NOTHING
         attributes = self._stage_attributes.get(stage)
         if attributes is None:
@@ -182,7 +201,7 @@ class TraceObserver:
     def around_call(self, call: Call) -> Any:
         parent = trace.get_current_span()
         if parent.get_span_context().is_valid and not parent.is_recording():
-            return NOTHING  # a trace not sampled: its context is all the call needs
+            return _Unrecorded()  # a trace not sampled: its context is all the call needs
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": call.tool.name,
@@ -199,12 +218,12 @@ class TraceObserver:
         )
 
     def around_attempt(self, call: Call, number: int) -> Any:
-        if not trace.get_current_span().is_recording():
+        if not _recording.get():
             return NOTHING
         attributes = {"pasarela.attempt": number, "pasarela.backend": call.tool.backend}
         return Spanned(self.tracer, "attempt", SpanKind.INTERNAL, attributes)
 
     def around_backend(self, call: Call, target: SpanTarget) -> _BackendScope:
-        if not trace.get_current_span().is_recording():
+        if not _recording.get():
             return _BackendScope(None)
         return _BackendScope(Spanned(self.tracer, target.name, KINDS[target.kind], target.attributes))

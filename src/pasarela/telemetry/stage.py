@@ -19,6 +19,9 @@ class TelemetryStage:
     def __init__(self, metrics: GatewayMetrics) -> None:
         self.metrics = metrics
 
+    def traced(self, call: Call) -> bool:
+        return False  # the call's own span is its telemetry
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         started = time.perf_counter()
         outcome = "internal"
