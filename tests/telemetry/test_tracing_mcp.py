@@ -101,8 +101,8 @@ async def test_mcp_calls_keep_the_agents_trace_over_otlp_http(
             metrics = httpx.get(f"{url}/metrics", timeout=10).text
         # The gateway exports what it still holds as it stops.
     assert 'pasarela_agent_calls_total{agent="reader",door="mcp",outcome="ok"} 2.0' in metrics
-    sessions = 'pasarela_mcp_sessions_opened_total{agent="reader"} 2.0'
-    assert (sessions in metrics) == (mode == "legacy"), "only the handshake-era protocol has sessions"
+    opened = 'pasarela_mcp_sessions_opened_total{agent="reader"} 2.0'
+    assert (opened in metrics) == (mode == "legacy"), "only the handshake-era protocol has sessions"
     assert (with_meta["trace_id"], from_header["trace_id"]) == (TRACE_ID, HEADER_TRACE)
     check_tree(otlp.received, upstream)
     if mode == "legacy":  # a session: its id is recorded only as a hash
