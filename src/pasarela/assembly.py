@@ -38,7 +38,7 @@ from pasarela.protection import PathError, parse_path
 from pasarela.shared import SharedState, open_shared, reachable
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
-from pasarela.telemetry.tracing import Tracing, build_tracing
+from pasarela.telemetry.tracing import Tracing, build_tracing, require_sdk
 
 log = structlog.get_logger("pasarela.assembly")
 
@@ -260,7 +260,10 @@ def _tracing(config: LoadedConfig, reuse: Runtime | None, read_only: bool) -> Tr
     """Tracing when configured (never for commands that only look); kept across a reload that
     leaves its settings as they were."""
     settings = config.settings.telemetry.tracing
-    if settings is None or read_only:
+    if settings is None:
+        return None
+    if read_only:  # `pasarela check` still says when the SDK tracing needs is missing
+        require_sdk(settings, config.source)
         return None
     if reuse is not None and reuse.tracing is not None and reuse.tracing.settings == settings:
         return reuse.tracing

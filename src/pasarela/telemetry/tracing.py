@@ -8,6 +8,7 @@ global one, so several gateways (and tests) in one process each trace to their o
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,20 @@ def build_tracing(
     if chosen is not None:
         provider.add_span_processor(BatchSpanProcessor(chosen))
     return Tracing(settings, provider)
+
+
+def require_sdk(settings: TracingSettings, source: str = "<config>") -> None:
+    """A ConfigError if the SDK (or the chosen exporter) is not installed; imports nothing."""
+    needed = ["opentelemetry.sdk"]
+    if settings.exporter != "none":
+        needed.append(f"opentelemetry.exporter.otlp.proto.{settings.exporter.removeprefix('otlp_')}")
+    for name in needed:
+        try:
+            found = importlib.util.find_spec(name)
+        except ModuleNotFoundError:
+            found = None
+        if found is None:
+            raise _missing(source, ModuleNotFoundError(name=name))
 
 
 def _exporter(settings: TracingSettings, source: str) -> SpanExporter | None:
