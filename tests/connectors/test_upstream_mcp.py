@@ -142,3 +142,21 @@ async def test_federated_tools_through_the_mcp_door(tmp_path: Path, upstream_url
             assert "crm_add" not in [t.name for t in (await mcp.list_tools()).tools]
             denied = await mcp.call_tool("crm_add", {"a": 1, "b": 2})
             assert denied.is_error and '"code":"denied"' in denied.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+async def test_the_trace_context_reaches_the_upstream_server_in_meta(
+    tmp_path: Path, upstream_url: str, transport: str
+) -> None:
+    backends = http_backend(upstream_url) if transport == "http" else STDIO_BACKEND
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    access = ACCESS.replace("crm_refuse]", "crm_refuse, crm_trace_context]")
+    async with gateway_for(tmp_path, "http://127.0.0.1:1", backends=backends, extra=access) as (client, _):
+        answer = await client.post(
+            "/v1/tools/crm_trace_context:call",
+            json={"arguments": {}},
+            headers={**bearer(READER_KEY), "traceparent": traceparent, "tracestate": "agent=1"},
+        )
+    assert answer.status_code == 200, answer.text
+    # Tracing is off: the agent's context is passed on unchanged (with it on, the backend span's).
+    assert answer.json()["result"] == {"traceparent": traceparent, "tracestate": "agent=1"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, ToolAnnotations
@@ -41,6 +41,13 @@ def fail() -> str:
 def refuse(account: str) -> str:
     """Refuses with a JSON-RPC error, as a server does for a request it will not serve."""
     raise MCPError(INVALID_PARAMS, f"no account {account}")
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def trace_context(ctx: Context) -> dict[str, str | None]:
+    """The W3C trace context this request carried in its `_meta`."""
+    meta = ctx.request_context.meta or {}
+    return {"traceparent": meta.get("traceparent"), "tracestate": meta.get("tracestate")}
 
 
 def app(token: str | None = None) -> ASGIApp:
