@@ -44,9 +44,9 @@ def refuse(account: str) -> str:
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
-def trace_context(ctx: Context) -> dict[str, str | None]:
+def trace_context(ctx: Context) -> dict[str, Any]:
     """The W3C trace context this request carried in its `_meta`."""
-    meta = ctx.request_context.meta or {}
+    meta: dict[str, Any] = dict(ctx.request_context.meta or {})
     return {"traceparent": meta.get("traceparent"), "tracestate": meta.get("tracestate")}
 
 
