@@ -32,6 +32,7 @@ PROPAGATOR = TraceContextTextMapPropagator()
 _recording: ContextVar[bool] = ContextVar("pasarela_recording", default=False)
 KINDS = {"client": SpanKind.CLIENT, "internal": SpanKind.INTERNAL, "server": SpanKind.SERVER}
 HTTP_STATUS = "http.response.status_code"
+HTTP_METHOD = "http.request.method"  # a span with it is an HTTP client's: it gets the answer's status
 
 
 def trace_id_of(span: Span) -> str | None:
@@ -44,7 +45,7 @@ def record_failure(span: Span, exc: BaseException) -> None:
     if isinstance(exc, PasarelaError):
         span.set_attribute("error.type", exc.code)
         upstream = getattr(exc, "upstream_status", None)
-        if isinstance(upstream, int) and HTTP_STATUS in getattr(span, "attributes", {}):
+        if isinstance(upstream, int) and HTTP_METHOD in getattr(span, "attributes", {}):
             span.set_attribute(HTTP_STATUS, upstream)
         if exc.status >= 500:
             span.set_status(Status(StatusCode.ERROR, exc.title))
@@ -120,7 +121,7 @@ class BackendTrace:
         if (
             status is not None
             and self.span.is_recording()
-            and HTTP_STATUS in getattr(self.span, "attributes", {})
+            and HTTP_METHOD in getattr(self.span, "attributes", {})
         ):
             self.span.set_attribute(HTTP_STATUS, status)
 

@@ -121,7 +121,6 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
                 "http.request.method": "POST",
                 "server.address": endpoint.host or "",
                 "server.port": endpoint.port or 0,
-                "http.response.status_code": 0,
             },
         )
 

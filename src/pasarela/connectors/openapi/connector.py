@@ -143,7 +143,6 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
                 "url.template": template,
                 "server.address": base.host or "",
                 "server.port": base.port or 0,
-                "http.response.status_code": 0,  # set once the backend answers
             },
         )
 
