@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -161,7 +160,8 @@ class _CallScope:
         trace_id = trace_id_of(span)
         found = correlation.current()
         if trace_id is not None and found.trace_id != trace_id:
-            self._reset = correlation._current.set(replace(found, trace_id=trace_id))
+            moved = correlation.Correlation(trace_id, found.traceparent, found.tracestate, found.session)
+            self._reset = correlation._current.set(moved)
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
