@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import structlog
@@ -20,13 +20,14 @@ from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
 from pasarela.contracts import ToolContract, load_registry
 from pasarela.contracts.checks import check_contracts, tool_contracts, with_contract
+from pasarela.costs import CostLedger, CostStage, compile_budgets, compile_prices
 from pasarela.errors import ConfigError, ConfigProblem, StartupError
 from pasarela.flow import build_flow_stages, check_flow
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
 from pasarela.orchestration.catalog import composite_tools
 from pasarela.pipeline import AuthorizeStage, Gateway, ValidateStage
-from pasarela.pipeline.call import Via
+from pasarela.pipeline.call import CallTracer, Via
 from pasarela.pipeline.redact import RedactStage
 from pasarela.pipeline.results import ResultPolicyStage, check_result_items
 from pasarela.pipeline.scrub import ScrubSecretsStage
@@ -37,6 +38,7 @@ from pasarela.protection import PathError, parse_path
 from pasarela.shared import SharedState, open_shared, reachable
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
+from pasarela.telemetry.tracing import Tracing, build_tracing, require_sdk
 
 log = structlog.get_logger("pasarela.assembly")
 
@@ -53,10 +55,16 @@ class Runtime:
     state: StateStore
     shared: SharedState
     audit: AuditWriter | None
+    tracing: Tracing | None = None
+    costs: CostLedger | None = None
 
     async def aclose(self, *, keep: Runtime | None = None) -> None:
         """Close everything, except the parts `keep` (the runtime that replaced this one) shares."""
         await self.gateway.aclose()
+        if self.tracing is not None and (keep is None or keep.tracing is not self.tracing):
+            await self.tracing.aclose()  # the spans still queued are exported first
+        if self.costs is not None and (keep is None or keep.costs is not self.costs):
+            await self.costs.aclose()  # charges still queued reach the store before it closes
         if self.audit is not None and (keep is None or keep.audit is not self.audit):
             await self.audit.aclose()  # the last batch reaches the chain before the store closes
         if keep is None or keep.state is not self.state:
@@ -66,7 +74,11 @@ class Runtime:
 
 
 async def build_runtime(
-    config: LoadedConfig, *, reuse: Runtime | None = None, read_only: bool = False
+    config: LoadedConfig,
+    *,
+    reuse: Runtime | None = None,
+    read_only: bool = False,
+    on_backend: Callable[[str], None] | None = None,
 ) -> Runtime:
     """Build every part for `config`; on reload, `reuse` (the running runtime) lends the parts
     whose settings did not change — state and shared stores, the audit writer, the metrics —
@@ -74,7 +86,8 @@ async def build_runtime(
 
     `read_only` is for commands that only look (`check`, `tools list`, `policy explain`): no
     pins are written, no audit writer is opened, the shared store is a private memory:// one,
-    and the state store's schema is read, never created or stamped."""
+    and the state store's schema is read, never created or stamped. `on_backend(name)` is told
+    as each backend starts loading (progress for people at a terminal)."""
     settings = config.settings
     connectors: dict[str, Connector] = {}
     tools: list[ToolSpec] = []
@@ -95,6 +108,8 @@ async def build_runtime(
         shared = reuse.shared
     try:
         for name, backend in settings.backends.items():
+            if on_backend is not None:
+                on_backend(name)
             connector = create_connector(name, backend, config)
             connectors[name] = connector
             try:
@@ -141,6 +156,8 @@ async def build_runtime(
             + check_contracts(config, registry)
             + check_result_items(catalog, config)
         )
+        prices, found = compile_prices(settings, catalog, config.source)
+        problems += found
         if problems:
             raise ConfigError(problems)
         if shared is None:
@@ -163,7 +180,9 @@ async def build_runtime(
         await _close_all(connectors, state, shared, reuse)
         raise
 
-    metrics = reuse.metrics if reuse is not None else GatewayMetrics()
+    metrics = reuse.metrics if reuse is not None else GatewayMetrics(settings.telemetry.agent_labels)
+    tracing = _tracing(config, reuse, read_only)
+    tracer = _tracer(tracing)
     identity = settings.identity
     jwt = JwtAuthenticator(identity.jwt) if identity.jwt is not None else None
     obo = identity.on_behalf_of
@@ -185,7 +204,10 @@ async def build_runtime(
     )
     plans = compile_plans(settings, [*catalog.names(), *catalog.quarantined()], contracts)
     audit_stage = _audit_stage(audit, config, plans) if audit is not None else None
-    flow = build_flow_stages(config, catalog, shared, state, metrics, plans)
+    budgets = compile_budgets(settings.budgets)
+    costs = _cost_ledger(state, reuse, read_only) if (prices or budgets) else None
+    charging = (CostStage(prices, budgets, costs, metrics),) if costs is not None else ()
+    flow = build_flow_stages(config, catalog, shared, state, metrics, plans, tracer, charging)
     gateway = Gateway(
         catalog,
         connectors,
@@ -204,6 +226,7 @@ async def build_runtime(
         authorizer=authorizer,
         plans=plans,
         composites=composites,
+        tracer=tracer,
     )
     flow.fallback.bind(
         lambda parent, tool, arguments: gateway.call_child(parent, tool, arguments, via=Via.FALLBACK)
@@ -217,7 +240,42 @@ async def build_runtime(
         state=state,
         shared=shared,
         audit=audit,
+        tracing=tracing,
+        costs=costs,
     )
+
+
+def _cost_ledger(state: StateStore, reuse: Runtime | None, read_only: bool) -> CostLedger | None:
+    """The ledger calls are charged to (kept across a reload on the same state store)."""
+    if read_only:
+        return None
+    if reuse is not None and reuse.costs is not None and reuse.state is state:
+        return reuse.costs
+    ledger = CostLedger(state)
+    ledger.start()
+    return ledger
+
+
+def _tracing(config: LoadedConfig, reuse: Runtime | None, read_only: bool) -> Tracing | None:
+    """Tracing when configured (never for commands that only look); kept across a reload that
+    leaves its settings as they were."""
+    settings = config.settings.telemetry.tracing
+    if settings is None:
+        return None
+    if read_only:  # `pasarela check` still says when the SDK tracing needs is missing
+        require_sdk(settings, config.source)
+        return None
+    if reuse is not None and reuse.tracing is not None and reuse.tracing.settings == settings:
+        return reuse.tracing
+    return build_tracing(settings, source=config.source)
+
+
+def _tracer(tracing: Tracing | None) -> CallTracer | None:
+    if tracing is None:
+        return None
+    from pasarela.telemetry.spans import TraceObserver  # OpenTelemetry is imported only when tracing
+
+    return TraceObserver(tracing.tracer)
 
 
 async def _open_shared(config: LoadedConfig) -> SharedState:

@@ -32,7 +32,10 @@ from pasarela.commands.common import (
     with_state,
 )
 from pasarela.commands.composites import composites_app, step_timeline
+from pasarela.commands.costs import costs
 from pasarela.commands.jobs import jobs_app, worker
+from pasarela.commands.kpis import kpis
+from pasarela.commands.observability import observability_app
 from pasarela.commands.state import state_app
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.config.model import workers_problem
@@ -65,6 +68,9 @@ app.add_typer(state_app, name="state")
 app.add_typer(jobs_app, name="jobs")
 app.command()(worker)
 app.add_typer(composites_app, name="composites")
+app.add_typer(observability_app, name="observability")
+app.command("kpis")(kpis)
+app.command("costs")(costs)
 schemas_app = typer.Typer(help="The schema registry (schemas: in the configuration).", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 

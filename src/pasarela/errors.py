@@ -15,6 +15,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
     ├── InvalidArguments               422 invalid_arguments   (carries the failing paths)
     ├── RateLimited                    429 rate_limited        (Retry-After)
     ├── QuotaExceeded                  429 quota_exceeded      (Retry-After: when the period resets)
+    ├── BudgetExceeded                 429 budget_exceeded     (the agent's cost budget is spent; Retry-After)
     ├── AuditUnavailable               503 audit_unavailable   (the call cannot be audited; Retry-After)
     └── UpstreamError                  502 upstream_error      (the backend answered with an error)
         ├── UpstreamUnavailable        503 upstream_unavailable (could not connect)
@@ -237,6 +238,20 @@ class QuotaExceeded(PasarelaError):
         self._set_retry_after(retry_after)
 
 
+class BudgetExceeded(PasarelaError):
+    """The agent has spent its cost budget for the period (`budgets:` with `action: deny`)."""
+
+    status = 429
+    code = "budget_exceeded"
+    title = "Cost budget spent"
+
+    def __init__(
+        self, detail: str, *, retry_after: float, budget: str, spent: float, limit: float, currency: str
+    ) -> None:
+        super().__init__(detail, budget=budget, spent=round(spent, 6), limit=limit, currency=currency)
+        self._set_retry_after(retry_after)
+
+
 class AuditUnavailable(PasarelaError):
     """The audit trail cannot be written, so the call is refused (or its answer withheld)."""
 
@@ -324,6 +339,7 @@ __all__ = [
     "AccessDenied",
     "ArgumentProblem",
     "AuthenticationError",
+    "BudgetExceeded",
     "CallerCircuitOpen",
     "CircuitOpen",
     "ConfigError",

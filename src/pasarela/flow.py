@@ -17,7 +17,7 @@ from pasarela.config.traffic import CacheSettings
 from pasarela.contracts import ContractStage
 from pasarela.errors import ConfigProblem
 from pasarela.graphs import find_cycle
-from pasarela.pipeline.call import Stage
+from pasarela.pipeline.call import CallTracer, Stage
 from pasarela.plans import ToolPlan
 from pasarela.resilience import BackendGuard, Bulkhead, CircuitBreaker, ResilienceStage, Retrier
 from pasarela.resilience.fallback import CACHE, FallbackStage
@@ -52,7 +52,10 @@ def build_flow_stages(
     state: StateStore,
     metrics: GatewayMetrics,
     plans: Mapping[str, ToolPlan],
+    tracer: CallTracer | None = None,
+    extra: tuple[Stage, ...] = (),
 ) -> FlowStages:
+    """`extra` stages run innermost, once per attempt, right before the backend (costs)."""
     settings = config.settings
     tools = list(catalog)
     cache_settings: dict[str, CacheSettings] = {
@@ -103,7 +106,8 @@ def build_flow_stages(
             IdempotencyLedger(state, settings.idempotency.ttl, settings.idempotency.abandon_after), metrics
         ),
         *(stage for needed, stage in optional if needed),
-        ResilienceStage(guards, metrics),
+        ResilienceStage(guards, metrics, tracer),
+        *extra,
     )
     return FlowStages(stages, fallback)
 

@@ -167,6 +167,7 @@ async def soap(request: Request) -> Response:
             "namespace": namespace,
             "username": username,
             "authorization": request.headers.get("authorization"),
+            "traceparent": request.headers.get("traceparent"),
             "operation": operation.tag,
             "request": etree.tostring(operation).decode(),
         }

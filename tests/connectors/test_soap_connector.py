@@ -175,10 +175,18 @@ async def test_credentials_basic_and_ws_security(tmp_path: Path, server: str) ->
         backends=backend(f"{server}/wsdl/core.wsdl", server, extra),
         extra=ACCESS,
     ) as (client, _):
-        assert (await call(client, "GetBalance", {"accountId": "ACC-1001"})).status_code == 200
+        traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        answer = await client.post(
+            "/v1/tools/GetBalance:call",
+            json={"arguments": {"accountId": "ACC-1001"}},
+            headers={**bearer(READER_KEY), "traceparent": traceparent},
+        )
+        assert answer.status_code == 200
         seen = soap_server.SEEN[-1]
         assert seen["username"] == "svc-pasarela"
-        assert seen["authorization"].startswith("Basic ")
+        assert seen["authorization"].startswith("Basic "), "the trace context never replaces the credential"
+        assert seen["traceparent"] == traceparent
+        assert answer.json()["meta"]["as_of"].endswith("Z"), "from the SOAP server's Date header"
 
 
 async def test_rpc_style_operations(tmp_path: Path, server: str) -> None:

@@ -169,3 +169,21 @@ async def test_an_upstream_tools_progress_reaches_its_job(tmp_path: Path, upstre
                 await anyio.sleep(0.05)
     assert any(m.startswith("exported part ") for m in messages), messages
     assert job["result"] == {"parts": 6}
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+async def test_the_trace_context_reaches_the_upstream_server_in_meta(
+    tmp_path: Path, upstream_url: str, transport: str
+) -> None:
+    backends = http_backend(upstream_url) if transport == "http" else STDIO_BACKEND
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    access = ACCESS.replace("crm_refuse]", "crm_refuse, crm_trace_context]")
+    async with gateway_for(tmp_path, "http://127.0.0.1:1", backends=backends, extra=access) as (client, _):
+        answer = await client.post(
+            "/v1/tools/crm_trace_context:call",
+            json={"arguments": {}},
+            headers={**bearer(READER_KEY), "traceparent": traceparent, "tracestate": "agent=1"},
+        )
+    assert answer.status_code == 200, answer.text
+    # Tracing is off: the agent's context is passed on unchanged (with it on, the backend span's).
+    assert answer.json()["result"] == {"traceparent": traceparent, "tracestate": "agent=1"}

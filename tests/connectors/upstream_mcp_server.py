@@ -53,6 +53,13 @@ async def export(steps: int, ctx: Context) -> dict[str, int]:
     return {"parts": steps}
 
 
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def trace_context(ctx: Context) -> dict[str, Any]:
+    """The W3C trace context this request carried in its `_meta`."""
+    meta: dict[str, Any] = dict(ctx.request_context.meta or {})
+    return {"traceparent": meta.get("traceparent"), "tracestate": meta.get("tracestate")}
+
+
 def app(token: str | None = None) -> ASGIApp:
     inner = server.streamable_http_app(
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False)

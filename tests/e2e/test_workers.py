@@ -147,7 +147,7 @@ def test_metrics_and_audit_span_the_workers(gateway: tuple[Served, Path]) -> Non
     for _ in range(FRESH):
         assert fresh_post(f"{handle.url}/v1/tools/getItem:call", body, bearer(READER_KEY)).status_code == 200
     # Whichever worker answers /metrics, it counts every worker's calls.
-    counts = {metric(handle.url, 'pasarela_tool_calls_total{door="rest"') for _ in range(6)}
+    counts = {metric(handle.url, 'pasarela_tool_calls_total{backend="items",door="rest"') for _ in range(6)}
     assert counts == {float(FRESH)}
     # Both workers append to one hash chain (the head row is locked per batch): it verifies.
     deadline = time.monotonic() + 20

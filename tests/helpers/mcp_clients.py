@@ -13,10 +13,16 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 @asynccontextmanager
 async def mcp_http_client(
-    url: str, key: str | None, *, mode: str = "auto", statuses: list[int] | None = None
+    url: str,
+    key: str | None,
+    *,
+    mode: str = "auto",
+    statuses: list[int] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> AsyncIterator[Client]:
-    """`statuses` collects the HTTP status of every response the client received."""
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    """`statuses` collects the HTTP status of every response the client received; `headers` are
+    sent with every request."""
+    headers = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
     http = create_mcp_http_client(headers=headers)
     if statuses is not None:
 

@@ -18,7 +18,9 @@ def free_port() -> int:
 
 
 class ThreadedServer:
-    def __init__(self, app: ASGIApp, port: int | None = None, *, lifespan: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, port: int | None = None, *, lifespan: bool = False, date_header: bool = True
+    ) -> None:
         self.port = port or free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(
@@ -27,6 +29,7 @@ class ThreadedServer:
                 port=self.port,
                 log_level="warning",
                 lifespan="on" if lifespan else "off",
+                date_header=date_header,  # off: the app's own Date header is the only one
             )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -184,9 +184,12 @@ async def test_health_readiness_and_metrics(config: Path) -> None:
         )
         await client.post("/v1/tools/greet:call", json={"arguments": {}}, headers=bearer(READER_KEY))
         metrics = (await client.get("/metrics")).text
-    assert 'pasarela_tool_calls_total{door="rest",outcome="ok",tool="greet"} 1.0' in metrics
-    assert 'pasarela_tool_calls_total{door="rest",outcome="invalid_arguments",tool="greet"} 1.0' in metrics
-    assert 'pasarela_tool_call_duration_seconds_count{door="rest",tool="greet"} 2.0' in metrics
+    assert 'pasarela_tool_calls_total{backend="py",door="rest",outcome="ok",tool="greet"} 1.0' in metrics
+    assert (
+        'pasarela_tool_calls_total{backend="py",door="rest",outcome="invalid_arguments",tool="greet"} 1.0'
+        in metrics
+    )
+    assert 'pasarela_tool_call_duration_seconds_count{backend="py",door="rest",tool="greet"} 2.0' in metrics
 
 
 async def test_logs_are_json_with_request_ids_and_no_secrets(

@@ -20,14 +20,14 @@ pytestmark = pytest.mark.anyio
 EXTRA_REVISION = '''"""A test-only revision: one more table.
 
 Revision ID: 9001
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "9001"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -51,6 +51,12 @@ async def store_at_0001(state_url: str, tmp_path: Path) -> StateStore:
     async with store.engine.begin() as db:
         await db.run_sync(lambda c: command.upgrade(migrate._config(c), "0001"))
     return store
+
+
+BASELINE_COLUMNS = {
+    "seq", "at", "request_id", "principal", "on_behalf_of", "door", "tool", "arguments", "decision",
+    "policies", "outcome", "upstream_status", "latency_ms", "prev_hash", "hash",
+}  # fmt: skip
 
 
 def tables(connection: object) -> set[str]:
@@ -84,14 +90,14 @@ async def test_a_store_made_before_migrations_is_stamped_as_the_baseline(
     async with store.engine.begin() as db:  # the baseline's tables, as create_all left stores
         await db.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))
     await store.aclose()
-    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0003"):
+    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0004"):
         await open_state(state_url, tmp_path)
     store = await open_state(state_url, tmp_path, schema="read")
     async with store.engine.connect() as db:
         status = await migrate.revision(db)
     await store.aclose()
     assert (status.current, status.stamped) == (migrate.BASELINE, True)
-    assert status.pending == ("0002", "0003"), "stamped as the baseline, then refused until migrated"
+    assert status.pending == ("0002", "0003", "0004"), "stamped as the baseline, then refused until migrated"
 
 
 async def test_a_store_behind_is_refused_until_migrated(
@@ -106,7 +112,7 @@ async def test_a_store_behind_is_refused_until_migrated(
     monkeypatch.setattr(migrate, "HEAD", "9001")
     try:
         with pytest.raises(
-            ConfigError, match=r"at schema revision 0003, this Pasarela needs 9001: back it up"
+            ConfigError, match=r"at schema revision 0004, this Pasarela needs 9001: back it up"
         ):
             await open_state(state_url, tmp_path)
         store = await open_state(state_url, tmp_path, schema="upgrade")
@@ -130,9 +136,9 @@ def test_cli_state_status_and_migrate(tmp_path: Path) -> None:
     assert "revision: none (empty store)" in status.stdout, "status changes nothing"
     migrated = run_pasarela("state", "migrate", "-c", str(config))
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied: 0001, 0002, 0003; now at 0003" in migrated.stdout
+    assert "applied: 0001, 0002, 0003, 0004; now at 0004" in migrated.stdout
     again = run_pasarela("state", "status", "-c", str(config))
-    assert "revision: 0003" in again.stdout and "up to date" in again.stdout
+    assert "revision: 0004" in again.stdout and "up to date" in again.stdout
 
 
 async def test_a_trail_written_at_0001_survives_the_upgrade_and_still_verifies(
@@ -154,20 +160,25 @@ async def test_a_trail_written_at_0001_survives_the_upgrade_and_still_verifies(
     baseline = Table(
         "pasarela_audit",
         MetaData(),
-        *(Column(c.name, c.type) for c in audit_records.columns if c.name not in ("parent_id", "via")),
+        *(Column(c.name, c.type) for c in audit_records.columns if c.name in BASELINE_COLUMNS),
     )
     async with store.engine.begin() as db:
         await db.execute(insert(baseline), rows)
         await db.execute(insert(audit_head).values(id=1, last_seq=3, last_hash=chain))
     await store.aclose()
-    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0003"):
+    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0004"):
         await open_state(state_url, tmp_path)
     store = await open_state(state_url, tmp_path, schema="upgrade")
-    assert store.migrated == ("0002", "0003")
+    assert store.migrated == ("0002", "0003", "0004")
     writer = AuditWriter(store, flush_interval=60)
     await writer.start()
     writer.submit(sample_record(request_id="new", parent_id="old-0", via="composite"))
+    writer.submit(
+        sample_record(
+            request_id="traced", trace_id="0af7651916cd43dd8448eb211c80319c", backend="crm", cache="hit"
+        )
+    )
     await writer.aclose()
     verdict = await verify(store, None)
     await store.aclose()
-    assert (verdict.ok, verdict.records) == (True, 4), verdict.message
+    assert (verdict.ok, verdict.records) == (True, 5), verdict.message

@@ -33,8 +33,8 @@ CHAINED_FIELDS = (
 )
 
 
-# Added later (schema 0002): hashed only when set, so records written before keep their hashes.
-OPTIONAL_CHAINED_FIELDS = ("parent_id", "via")
+# Added later (schemas 0002, 0003): hashed only when set, so records written before keep their hashes.
+OPTIONAL_CHAINED_FIELDS = ("parent_id", "via", "trace_id", "backend", "cache", "session")
 
 
 def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pasarela.audit.anchors import Anchor
 from pasarela.audit.chain import GENESIS, checkpoint_signature, record_hash
@@ -44,11 +44,24 @@ async def _records(store: StateStore) -> AsyncIterator[Any]:
         after = page[-1].seq
 
 
-async def verify(store: StateStore, checkpoint_key: bytes | None, anchors: Sequence[Anchor] = ()) -> Verdict:
-    """Check the chain, the head row, the checkpoints in the database and the anchors outside it."""
+async def count_records(store: StateStore) -> int:
+    async with store.engine.connect() as db:
+        return int((await db.execute(select(func.count()).select_from(audit_records))).scalar() or 0)
+
+
+async def verify(
+    store: StateStore,
+    checkpoint_key: bytes | None,
+    anchors: Sequence[Anchor] = (),
+    on_record: Callable[[int], None] | None = None,
+) -> Verdict:
+    """Check the chain, the head row, the checkpoints in the database and the anchors outside it.
+    `on_record(n)` is told every PAGE records (progress for people at a terminal)."""
     expected_seq, chain, count = 1, GENESIS, 0
     hashes: dict[int, str] = {}
     async for row in _records(store):
+        if on_record is not None and count % PAGE == 0 and count:
+            on_record(PAGE)
         record = dict(row._mapping)
         if row.seq != expected_seq:
             what = "missing" if row.seq > expected_seq else "out of order"

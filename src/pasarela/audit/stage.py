@@ -25,6 +25,7 @@ from pasarela.pipeline.authorize import Decision
 from pasarela.pipeline.call import Call, Next, Outcome
 from pasarela.pipeline.notes import notebook
 from pasarela.secrets import Redactor
+from pasarela.telemetry import correlation
 
 log = structlog.get_logger("pasarela.audit")
 
@@ -98,7 +99,7 @@ class AuditStage:
                 self._record(call, notes.get("decision"), code, None, started, durable=False)
                 raise
             committed = self._record(
-                call, notes.get("decision"), "ok", outcome.upstream_status, started, durable
+                call, notes.get("decision"), "ok", outcome.upstream_status, started, durable, outcome.cache
             )
         if committed is not None and not await self._settled(committed, call):
             raise AuditUnavailable(
@@ -161,7 +162,7 @@ class AuditStage:
 
     @staticmethod
     def _base(principal: Principal, tool: str, door: str, request_id: str, arguments: str) -> dict[str, Any]:
-        return {
+        record = {
             "at": time.time(),
             "request_id": request_id,
             "principal": principal.id,
@@ -170,6 +171,12 @@ class AuditStage:
             "tool": tool,
             "arguments": arguments,
         }
+        found = correlation.current()
+        if found.trace_id is not None:  # optional fields are hashed only when set
+            record["trace_id"] = found.trace_id
+        if found.session is not None:
+            record["session"] = found.session
+        return record
 
     def _record(
         self,
@@ -179,6 +186,7 @@ class AuditStage:
         upstream_status: Any,
         started: float,
         durable: bool,
+        cache: str | None = None,
     ) -> asyncio.Future[None] | None:
         base = self._base(
             call.principal,
@@ -189,6 +197,9 @@ class AuditStage:
         )
         if call.parent_id is not None:  # a step of a composite, a fallback: the trail shows the tree
             base |= {"parent_id": call.parent_id, "via": str(call.via)}
+        base["backend"] = call.tool.backend  # KPIs per backend, from durable data
+        if cache is not None:
+            base["cache"] = cache
         return self.writer.submit(
             base
             | {

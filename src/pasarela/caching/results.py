@@ -19,6 +19,7 @@ import structlog
 from pasarela import jsonsafe
 from pasarela.config.traffic import CacheSettings
 from pasarela.identity.principal import Principal
+from pasarela.pipeline.call import iso
 from pasarela.shared import KeyValueStore, SharedStoreError
 
 log = structlog.get_logger("pasarela.cache")
@@ -29,9 +30,15 @@ class CachedResult:
     result: Any
     stored_at: float  # wall clock, seconds
     source: str  # the backend that produced it
+    as_of: str | None = None  # when the backend said its data was current (meta.as_of), if it did
 
     def age(self, now: float) -> float:
         return now - self.stored_at
+
+    @property
+    def fresh_as_of(self) -> str:
+        """The answer's `as_of`: the backend's own, else when it was stored."""
+        return self.as_of or iso(self.stored_at)
 
 
 def scope_identity(settings: CacheSettings, principal: Principal) -> str | None:
@@ -71,12 +78,14 @@ class ResultCache:
         if raw is None:
             return None
         entry = orjson.loads(raw)
-        return CachedResult(entry["r"], entry["t"], entry["s"])
+        return CachedResult(entry["r"], entry["t"], entry["s"], entry.get("a"))
 
-    async def put(self, key: str, result: Any, source: str, keep_for: float) -> float:
-        """Store `result`; returns its time of storage."""
+    async def put(
+        self, key: str, result: Any, source: str, keep_for: float, *, as_of: str | None = None
+    ) -> float:
+        """Store `result` (and the `as_of` its backend gave); returns its time of storage."""
         stored_at = self._clock()
-        raw = jsonsafe.dumps({"r": result, "t": stored_at, "s": source})
+        raw = jsonsafe.dumps({"r": result, "t": stored_at, "s": source, "a": as_of})
         try:
             await self._store.set(key, raw, keep_for)
         except SharedStoreError as exc:

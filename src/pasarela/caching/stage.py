@@ -8,16 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from pasarela.caching.results import ResultCache, cache_key, scope_identity
 from pasarela.config.traffic import CacheSettings
-from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.pipeline.call import Call, Next, Outcome, iso
 from pasarela.telemetry.metrics import GatewayMetrics
-
-
-def iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CacheStage:
@@ -38,6 +33,9 @@ class CacheStage:
         self._keep_stale = keep_stale  # tools whose fallback may serve a stale copy
         self._metrics = metrics
 
+    def traced(self, call: Call) -> bool:
+        return call.tool.name in self._settings or call.tool.name in self._invalidates
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         settings = self._settings.get(call.tool.name)
         if settings is None:
@@ -53,7 +51,7 @@ class CacheStage:
         entry = await self._cache.get(key)
         if entry is not None and entry.age(self._cache.now()) < settings.ttl:
             self._metrics.cache.labels(call.tool.backend, call.tool.name, "hit").inc()
-            return Outcome(entry.result, {"as_of": iso(entry.stored_at)}, source="cache", cache="hit")
+            return Outcome(entry.result, {"as_of": entry.fresh_as_of}, source="cache", cache="hit")
         outcome = await call_next(call)
         if outcome.fallback is not None:
             # A stale copy or another system's answer: never stored as this tool's fresh result.
@@ -61,5 +59,10 @@ class CacheStage:
         self._metrics.cache.labels(call.tool.backend, call.tool.name, "miss").inc()
         keep_for = settings.ttl + (settings.stale_for if call.tool.name in self._keep_stale else 0.0)
         source = outcome.source or call.tool.backend
-        stored_at = await self._cache.put(key, outcome.result, source, keep_for)
-        return replace(outcome.with_meta(as_of=iso(stored_at)), cache="miss")
+        as_of = outcome.meta.get("as_of")
+        stored_at = await self._cache.put(
+            key, outcome.result, source, keep_for, as_of=as_of if isinstance(as_of, str) else None
+        )
+        if not isinstance(as_of, str):
+            outcome = outcome.with_meta(as_of=iso(stored_at))
+        return replace(outcome, cache="miss")

@@ -12,8 +12,11 @@ import typer
 from pasarela import jsonsafe
 from pasarela.audit import search, verify
 from pasarela.audit.anchors import AnchorFileError, read_anchors
+from pasarela.audit.reader import Verdict, count_records
 from pasarela.commands.common import ConfigOption, ExitCode, err, load, quiet_logs, with_state
+from pasarela.commands.progress import progress_bar
 from pasarela.config import DEFAULT_CONFIG
+from pasarela.state import StateStore
 
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
@@ -51,7 +54,14 @@ def audit_verify(
     except AnchorFileError as exc:
         err.print(f"audit: TAMPERED? — {exc}", markup=False)
         raise typer.Exit(ExitCode.NO) from None
-    verdict = with_state(loaded, lambda store: verify(store, key, heads))
+
+    async def check(store: StateStore) -> Verdict:
+        with progress_bar(err, "Verifying the audit chain") as bar:
+            if err.is_terminal:
+                bar.total(await count_records(store))
+            return await verify(store, key, heads, on_record=bar.advance)
+
+    verdict = with_state(loaded, check)
     if verdict.ok:
         err.print(f"audit: OK — {verdict.message}", markup=False)
         return

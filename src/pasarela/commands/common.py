@@ -14,6 +14,7 @@ from rich.console import Console
 
 from pasarela import jsonsafe
 from pasarela.assembly import Runtime, build_runtime
+from pasarela.commands.progress import progress_bar
 from pasarela.config import LoadedConfig, load_config
 from pasarela.errors import ConfigError, StartupError
 from pasarela.state import StateStore, open_state
@@ -67,11 +68,16 @@ def with_runtime(
     store (see `build_runtime`)."""
 
     async def main() -> T:
-        if err.is_terminal:
-            with err.status(f"Loading {len(loaded.settings.backends)} backend(s)…"):
-                runtime = await build_runtime(loaded, read_only=read_only)
-        else:
-            runtime = await build_runtime(loaded, read_only=read_only)
+        backends = len(loaded.settings.backends)
+        with progress_bar(err, f"Loading {backends} backend(s)", total=backends) as bar:
+            first = True
+
+            def loading(name: str) -> None:
+                nonlocal first
+                bar.advance(0 if first else 1, label=f"Loading backend {name}")
+                first = False
+
+            runtime = await build_runtime(loaded, read_only=read_only, on_backend=loading)
         try:
             return await work(runtime)
         finally:

@@ -16,6 +16,7 @@ from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.durations import Duration
 from pasarela.config.graphql import GraphQLOperationSettings
 from pasarela.config.grpc import GrpcHealthSettings, GrpcTlsSettings, metadata_key_problem
+from pasarela.config.observability import CostSettings, SloSettings
 from pasarela.config.sql import SqlAnalystSettings, SqlQuerySettings
 from pasarela.config.traffic import CircuitBreakerSettings, RetrySettings, check_rate
 
@@ -109,6 +110,8 @@ class BackendBase(Strict):
     auto_approve_changes: bool = Field(
         False, description="Accept changed tool definitions without review (development only)"
     )
+    slo: SloSettings | None = Field(None, description="Service level objectives of this backend")
+    cost: CostSettings | None = Field(None, description="What a call to this backend costs")
 
     @field_validator("rate_limit")
     @classmethod

@@ -12,6 +12,7 @@ from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
 from pasarela.config.durations import Duration
 from pasarela.config.jobs import Execution, FollowSettings, JobsSettings, ToolJobSettings
+from pasarela.config.observability import BudgetRule, CostSettings, SloSettings, TelemetrySettings
 from pasarela.config.traffic import (
     CacheSettings,
     CacheStoreSettings,
@@ -285,6 +286,10 @@ class ToolSettings(Strict):
     follow: FollowSettings | None = Field(
         None, description="OpenAPI tools whose backend answers 202 and a status URL: followed to the end"
     )
+    slo: SloSettings | None = Field(None, description="Service level objectives of this tool")
+    cost: CostSettings | None = Field(
+        None, description="What a call of this tool costs (replaces the backend's)"
+    )
     result_items: str | None = Field(
         None,
         description="The list in this read-only tool's results (keys, e.g. `customers`) whose items result "
@@ -381,7 +386,9 @@ class Settings(Strict):
     idempotency: IdempotencySettings = IdempotencySettings()
     jobs: JobsSettings = Field(JobsSettings(), description="Durable jobs: workers and their limits")
     cache: CacheStoreSettings = CacheStoreSettings()
+    budgets: list[BudgetRule] = Field([], description="Spending limits per agent (warn or deny)")
     logging: LoggingSettings = LoggingSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     audit: AuditSettings = AuditSettings()
 
     @field_validator("policies", mode="before")

@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from pasarela.catalog.spec import ToolSpec
 from pasarela.config.backends import BackendBase
-from pasarela.connectors.base import Invocation
+from pasarela.connectors.base import Invocation, SpanTarget
 from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.secrets import Redactor
 
@@ -24,6 +25,10 @@ class BackendConnector(Generic[S]):
         self.base_dir = base_dir  # relative paths in the settings are relative to the config file
         self.redactor = redactor
         self.source = source
+
+    def span_target(self, tool: ToolSpec) -> SpanTarget:
+        """How a call of `tool` appears in a trace; connectors that speak a protocol say more."""
+        return SpanTarget(f"execute_tool {tool.name}", "internal", {"code.namespace": self.settings.kind})
 
     def problem(self, key: str, message: str) -> ConfigProblem:
         """A problem at `backends.<name>.<key>`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pasarela.catalog.spec import ToolSpec
 from pasarela.connectors.asynchronous import FollowPlan
@@ -20,16 +20,32 @@ class UpstreamResult:
     status: int | None = None
     # What the agent should know about how the data came back (e.g. GraphQL partial data).
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # When the backend says the data was current (its `Date`), and last changed (`Last-Modified`):
+    # seconds since the epoch, None when it did not say.
+    as_of: float | None = None
+    last_modified: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpanTarget:
+    """How a call to one tool's backend appears in a trace: a span name and attributes after the
+    OpenTelemetry semantic conventions (HTTP, database, RPC, MCP). Describes the operation, never
+    the call: no argument value, header or credential belongs here."""
+
+    name: str
+    kind: Literal["client", "internal"] = "client"
+    attributes: Mapping[str, str | int | bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
-    """How one call is to be made: its time limits and what rides along (trace context later).
+    """How one call is to be made: its time limits and what rides along (the trace context).
 
     `timeout`/`connect_timeout` override the backend's; `deadline` (time.monotonic()) is when the
-    whole call must be answered, so a child call never outlives its parent. `headers` are added
-    to the request by the HTTP connectors (OpenAPI, GraphQL) under the backend's own credential,
-    and by the gRPC connector as metadata; SOAP and upstream MCP take them when tracing needs them.
+    whole call must be answered, so a child call never outlives its parent. `headers` (W3C
+    `traceparent`/`tracestate`, and an `Idempotency-Key`) are added to the request by the HTTP
+    connectors (OpenAPI, GraphQL, SOAP) under the backend's own credential, and by the gRPC
+    connector as metadata; upstream MCP sends trace context in `_meta`.
     """
 
     timeout: float | None = None

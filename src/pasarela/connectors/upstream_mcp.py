@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPError
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.backends import McpBackend, McpStdioSettings
 from pasarela.connectors.backend import BackendConnector
-from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
 from pasarela.connectors.http_auth import static_headers
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
@@ -178,6 +178,19 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             tags=("mcp",),
         )
 
+    def span_target(self, tool: ToolSpec) -> SpanTarget:
+        """MCP client conventions (the tool as the upstream server names it)."""
+        stdio = isinstance(self.settings.mcp, McpStdioSettings)
+        return SpanTarget(
+            f"tools/call {tool.origin}",
+            attributes={
+                "mcp.method.name": "tools/call",
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": tool.origin,
+                "network.transport": "pipe" if stdio else "tcp",
+            },
+        )
+
     async def invoke(
         self,
         tool: ToolSpec,
@@ -185,12 +198,14 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
         limit = self.time_limit(invocation)
+        # MCP carries the W3C trace context in the request's `_meta` (SEP-414).
+        meta: Any = dict(invocation.headers) or None
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout(limit):
                     client = await self._client(fresh=attempt == 2)
                     result = await client.call_tool(
-                        tool.origin, dict(arguments), progress_callback=_relay(invocation)
+                        tool.origin, dict(arguments), progress_callback=_relay(invocation), meta=meta
                     )
                 break
             except TimeoutError:

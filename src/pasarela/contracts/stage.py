@@ -39,6 +39,9 @@ class ContractStage:
         self._contracts = dict(contracts)
         self._metrics = metrics
 
+    def traced(self, call: Call) -> bool:
+        return call.tool.name in self._contracts
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         contract = self._contracts.get(call.tool.name)
         if contract is None:

@@ -21,7 +21,7 @@ from jmespath.parser import ParsedResult
 from pasarela.errors import InvalidArguments, PasarelaError, UpstreamError, UpstreamTimeout
 from pasarela.orchestration.functions import OPTIONS
 from pasarela.orchestration.plan import CompositePlan, StepPlan
-from pasarela.pipeline.call import Call, Outcome
+from pasarela.pipeline.call import Call, Outcome, iso
 
 # (the composite's call, the step's tool, its arguments, the step's own idempotency key)
 ChildCall = Callable[[Call, str, Mapping[str, Any], str | None], Awaitable[Outcome]]
@@ -36,6 +36,7 @@ class StepReport:
     duration_ms: float = 0.0
     cache: str | None = None
     error: PasarelaError | None = None
+    as_of: str | None = None  # the oldest `as_of` among the step's answers
 
     def public(self) -> dict[str, Any]:
         shown: dict[str, Any] = {"step": self.step, "tool": self.tool, "status": self.status}
@@ -84,6 +85,8 @@ class CompositeRunner:
             if r.error is not None
         ]
         meta = {"partial": bool(errors), "errors": errors, "steps": [r.public() for r in reports.values()]}
+        # As fresh as its stalest part (ISO 8601 in UTC compares as text).
+        meta["as_of"] = min((r.as_of for r in reports.values() if r.as_of), default=iso(time.time()))
         return Outcome(result, meta, source=BACKEND)
 
     async def _concurrently(
@@ -179,6 +182,9 @@ class CompositeRunner:
         arguments = {name: value for name, value in values if value is not None}
         outcome = await self.call_child(parent, tool, arguments, _derived_key(parent, step, index))
         report.cache = outcome.cache or report.cache
+        as_of = outcome.meta.get("as_of")
+        if isinstance(as_of, str) and (report.as_of is None or as_of < report.as_of):
+            report.as_of = as_of
         return outcome.result
 
 

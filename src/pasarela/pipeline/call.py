@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pasarela.catalog.spec import ToolSpec
+from pasarela.connectors.base import SpanTarget
 from pasarela.identity.principal import Principal
 
 
@@ -88,11 +90,20 @@ class Outcome:
         return shown
 
 
+def iso(moment: float) -> str:
+    """ISO 8601 in UTC, to the millisecond: how `meta.as_of` is written everywhere."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 Next = Callable[[Call], Awaitable[Outcome]]
 
 
 class Stage(Protocol):
-    """One step of the pipeline. It may act before and after `call_next`, or not call it."""
+    """One step of the pipeline. It may act before and after `call_next`, or not call it.
+
+    A stage may also define `traced(call) -> bool`: False for a call it only passes on, which
+    then gets no span of its own (the StageObserver is not told of it).
+    """
 
     name: str  # in logs, per-stage timings and (later) trace spans
 
@@ -106,3 +117,25 @@ class StageObserver(Protocol):
     """
 
     def around(self, stage: str, call: Call) -> AbstractAsyncContextManager[None]: ...
+
+
+class BackendTrace(Protocol):
+    """The backend call's span, as the gateway sees it: what to send along, and the answer's status."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """W3C traceparent/tracestate for the backend."""
+        ...
+
+    def answered(self, status: int | None) -> None: ...
+
+
+class CallTracer(StageObserver, Protocol):
+    """A StageObserver that also sees each whole call, each resilience attempt and each backend
+    call (telemetry/spans.py). None when tracing is off: then none of this costs anything."""
+
+    def around_call(self, call: Call) -> AbstractAsyncContextManager[None]: ...
+
+    def around_attempt(self, call: Call, number: int) -> AbstractAsyncContextManager[None]: ...
+
+    def around_backend(self, call: Call, target: SpanTarget) -> AbstractAsyncContextManager[BackendTrace]: ...

@@ -11,15 +11,27 @@ from typing import Any
 import structlog
 
 from pasarela.catalog import Catalog, ToolSpec
-from pasarela.connectors.base import Connector, Invocation
+from pasarela.connectors.base import Connector, Invocation, SpanTarget, UpstreamResult
 from pasarela.errors import PasarelaError, ToolNotFound, ToolQuarantined
 from pasarela.identity.principal import Principal
 from pasarela.orchestration.plan import CompositePlan
 from pasarela.orchestration.runner import BACKEND as COMPOSITE
 from pasarela.orchestration.runner import CompositeRunner
 from pasarela.pipeline.authorize import Authorizer
-from pasarela.pipeline.call import Call, Door, Next, Outcome, Progress, Stage, StageObserver, Via
+from pasarela.pipeline.call import (
+    Call,
+    CallTracer,
+    Door,
+    Next,
+    Outcome,
+    Progress,
+    Stage,
+    StageObserver,
+    Via,
+    iso,
+)
 from pasarela.plans import NO_PLAN, ToolPlan
+from pasarela.telemetry.correlation import passthrough_headers
 
 log = structlog.get_logger("pasarela.gateway")
 
@@ -46,7 +58,10 @@ class Gateway:
         composites: Mapping[str, CompositePlan] | None = None,
         rejection_observers: Sequence[RejectionObserver] = (),
         observer: StageObserver | None = None,
+        tracer: CallTracer | None = None,
     ) -> None:
+        """`observer` wraps every stage; `tracer` (tracing on) also each call, attempt and
+        backend call, and is the observer when none is given."""
         self.catalog = catalog
         self.connectors = dict(connectors)
         self.stages = tuple(stages)
@@ -63,9 +78,11 @@ class Gateway:
         }
         self._rejection_observers = tuple(rejection_observers)
         self._children = 0  # numbers child request ids
+        self.tracer = tracer
+        self._targets: dict[str, SpanTarget] = {}  # per tool: how its backend call is traced
         # Compose once: a call walks a prebuilt chain of closures.
-        self._observer = observer
-        self._chain = self._compose(self.stages, self._invoke, observer)
+        self._observer = observer or tracer
+        self._chain = self._compose(self.stages, self._invoke, self._observer)
 
     def composite_plan(self, name: str) -> CompositePlan:
         """The plan of composite `name` (KeyError if there is none)."""
@@ -227,26 +244,43 @@ class Gateway:
             timeout=timeout,
             progress=progress,
         )
-        return await (chain or self._chain)(call)
+        chain = chain or self._chain
+        if self.tracer is None:
+            return await chain(call)
+        async with self.tracer.around_call(call):
+            return await chain(call)
 
     async def _invoke(self, call: Call) -> Outcome:
         if call.tool.backend == COMPOSITE:
             return await self._composites[call.tool.name].run(call)
         connector = self.connectors[call.tool.backend]
+        if self.tracer is None:
+            upstream = await self._upstream(call, connector, passthrough_headers())
+        else:
+            async with self.tracer.around_backend(call, self._target(connector, call.tool)) as traced:
+                upstream = await self._upstream(call, connector, traced.headers)
+                traced.answered(upstream.status)
+        received = time.time()
+        meta = {**upstream.meta, "backend": call.tool.backend, "as_of": iso(upstream.as_of or received)}
+        if upstream.last_modified is not None:
+            meta["last_modified"] = iso(upstream.last_modified)
+        return Outcome(upstream.data, meta, upstream_status=upstream.status, source=call.tool.backend)
+
+    async def _upstream(self, call: Call, connector: Connector, headers: Mapping[str, str]) -> UpstreamResult:
         plan = self._plans.get(call.tool.name, NO_PLAN)
         effect_key = effect_key_of(call)
         invocation = Invocation(
             timeout=call.timeout if call.timeout is not None else plan.timeout,
             connect_timeout=plan.connect_timeout,
             deadline=call.deadline,
-            headers={"Idempotency-Key": effect_key} if effect_key is not None else {},
+            headers={**headers, "Idempotency-Key": effect_key} if effect_key is not None else headers,
             call_tool=lambda tool, arguments: self._call_for_code(call, tool, arguments),
             idempotency_key=effect_key,
             progress=call.progress,
             follow=plan.follow,
         )
         try:
-            upstream = await connector.invoke(call.tool, call.arguments, invocation)
+            return await connector.invoke(call.tool, call.arguments, invocation)
         except PasarelaError:
             raise
         except Exception as exc:  # the one boundary where a connector bug becomes a clean 500
@@ -255,12 +289,18 @@ class Gateway:
                 f"the gateway failed while calling {call.tool.backend!r}; "
                 f"quote request id {call.request_id} to the operator"
             ) from exc
-        return Outcome(
-            upstream.data,
-            {**upstream.meta, "backend": call.tool.backend},
-            upstream_status=upstream.status,
-            source=call.tool.backend,
-        )
+
+    def _target(self, connector: Connector, tool: ToolSpec) -> SpanTarget:
+        found = self._targets.get(tool.name)
+        if found is None:
+            describe = getattr(connector, "span_target", None)
+            found = (
+                describe(tool)
+                if describe is not None
+                else SpanTarget(f"execute_tool {tool.name}", "internal")
+            )
+            self._targets[tool.name] = found
+        return found
 
     async def _call_for_code(self, parent: Call, tool: str, arguments: Mapping[str, Any]) -> Any:
         return (await self.call_child(parent, tool, arguments, via=Via.COMPOSITE)).result
@@ -282,9 +322,13 @@ def effect_key_of(call: Call) -> str | None:
 
 
 def _bind(stage: Stage, call_next: Next, observer: StageObserver | None) -> Next:
+    # A stage may say, per call, whether it does any work worth observing (`traced(call)`): one
+    # that only passes the call on gets no span.
+    traced: Callable[[Call], bool] | None = getattr(stage, "traced", None)
+
     async def run(call: Call) -> Outcome:
         try:
-            if observer is None:
+            if observer is None or (traced is not None and not traced(call)):
                 return await stage(call, call_next)
             async with observer.around(stage.name, call):
                 return await stage(call, call_next)

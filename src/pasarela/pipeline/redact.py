@@ -25,6 +25,9 @@ class RedactStage:
         self.rules = dict(rules)
         self.authorizer = authorizer
 
+    def traced(self, call: Call) -> bool:
+        return call.tool.name in self.rules
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         rule = self.rules.get(call.tool.name)
         if rule is None:

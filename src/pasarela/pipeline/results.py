@@ -48,6 +48,9 @@ class ResultPolicyStage:
         self.authorizer = authorizer
         self.items = dict(items)
 
+    def traced(self, call: Call) -> bool:
+        return self.authorizer.guards_results(call.tool)
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         if not self.authorizer.guards_results(call.tool):
             return await call_next(call)

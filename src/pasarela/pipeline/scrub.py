@@ -19,6 +19,9 @@ class ScrubSecretsStage:
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
 
+    def traced(self, call: Call) -> bool:
+        return False  # bookkeeping on the way out, not a step worth a span
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         try:
             outcome = await call_next(call)

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from pasarela.caching import ResultCache, cache_key, iso, scope_identity
+from pasarela.caching import ResultCache, cache_key, scope_identity
 from pasarela.config.traffic import CacheSettings
 from pasarela.errors import PasarelaError, UpstreamError
 from pasarela.pipeline.call import Call, Next, Outcome
@@ -49,6 +49,9 @@ class FallbackStage:
     def bind(self, call_tool: CallTool) -> None:
         self._call_tool = call_tool
 
+    def traced(self, call: Call) -> bool:
+        return call.tool.name in self._fallbacks
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         chain = self._fallbacks.get(call.tool.name)
         if chain is None:
@@ -76,7 +79,7 @@ class FallbackStage:
         entry = await self._cache.get(cache_key(call.tool.name, scope, call.arguments))
         if entry is None:
             return None
-        as_of = iso(entry.stored_at)
+        as_of = entry.fresh_as_of
         return Outcome(
             entry.result,
             {

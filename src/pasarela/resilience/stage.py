@@ -7,11 +7,11 @@ whether and when to try again, and when not to try at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from pasarela.errors import PasarelaError, Throttled, UpstreamError
-from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.pipeline.call import Call, CallTracer, Next, Outcome
 from pasarela.resilience.breaker import CircuitBreaker, caller_key
 from pasarela.resilience.bulkhead import Bulkhead
 from pasarela.resilience.retry import Retrier
@@ -36,9 +36,12 @@ def counts_against_backend(exc: UpstreamError) -> bool:
 class ResilienceStage:
     name = "resilience"
 
-    def __init__(self, guards: Mapping[str, BackendGuard], metrics: GatewayMetrics) -> None:
+    def __init__(
+        self, guards: Mapping[str, BackendGuard], metrics: GatewayMetrics, tracer: CallTracer | None = None
+    ) -> None:
         self._guards = dict(guards)
         self._metrics = metrics
+        self._tracer = tracer  # with tracing on, each attempt is a span of its own
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         guard = self._guards.get(call.tool.backend)
@@ -64,7 +67,7 @@ class ResilienceStage:
         failed = True  # anything but a clean answer or a client error (incl. cancellation of a probe)
         try:
             outcome = await guard.retrier.run(
-                lambda: call_next(call),
+                (lambda: call_next(call)) if self._tracer is None else self._traced(call, call_next),
                 retryable=call.tool.annotations.idempotent or call.idempotency_key is not None,
                 # Lazy: looking a labelled child up costs microseconds on every call otherwise.
                 on_retry=lambda: self._metrics.retries.labels(backend, tool).inc(),
@@ -80,3 +83,16 @@ class ResilienceStage:
             raise
         finally:
             await guard.breaker.record(permit, failed=failed, duration=time.perf_counter() - started)
+
+    def _traced(self, call: Call, call_next: Next) -> Callable[[], Awaitable[Outcome]]:
+        tracer = self._tracer
+        assert tracer is not None
+        attempts = 0
+
+        async def attempt() -> Outcome:
+            nonlocal attempts
+            attempts += 1
+            async with tracer.around_attempt(call, attempts):
+                return await call_next(call)
+
+        return attempt

@@ -26,6 +26,7 @@ from pasarela.server.mcp import (
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.rest import RestDoor
+from pasarela.server.tracing import TraceMiddleware
 
 AGENT_DOORS = ("/v1", "/mcp")
 
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         sessions=server_settings.mcp_sessions,
         slot=slot,
         on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
+        on_open=lambda principal: live.runtime.metrics.session_opened(principal),  # noqa: PLW0108
     )
     jobs = create_jobs(live)
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
@@ -83,6 +85,8 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            # Before authentication: a refused request is traced too, with the agent's trace id.
+            Middleware(TraceMiddleware, tracing=lambda: live.runtime.tracing, prefixes=AGENT_DOORS),
             Middleware(
                 AuthenticateMiddleware,
                 authenticator=lambda: live.runtime.authenticator,

@@ -29,6 +29,8 @@ from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments, idempo
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
+from pasarela.server.tracing import mcp_call_trace
+from pasarela.telemetry.correlation import current_trace_id
 
 PrincipalResolver = Callable[[ServerRequestContext[Any]], Principal]
 INSTRUCTIONS = (
@@ -68,6 +70,8 @@ def error_result(error: PasarelaError, redactor: Redactor, request_id: str | Non
     problem = error.to_problem()
     if request_id:
         problem["request_id"] = request_id
+    if (trace_id := current_trace_id()) is not None:
+        problem["trace_id"] = trace_id
     text = redactor.redact(jsonsafe.dumps(problem).decode())
     if error.mcp_code is not None:
         raise MCPError(error.mcp_code, redactor.redact(error.detail), orjson.loads(text))
@@ -139,20 +143,26 @@ def create_mcp_server(
     ) -> types.CallToolResult:
         principal = resolve_principal(ctx)
         request_id = _request_id(ctx)
-        try:
-            key = _idempotency_key(params)
-            check_arguments(params.arguments, tool=params.name, max_depth=max_depth)
-            outcome = await gateway_of().call(
-                principal,
-                params.name,
-                params.arguments,
-                door=door,
-                request_id=request_id,
-                idempotency_key=key,
-            )
-        except PasarelaError as exc:
-            return error_result(exc, redactor, request_id)
-        return success_result(outcome.result, {**outcome.public_meta(), "request_id": request_id})
+        gateway = gateway_of()
+        scope = getattr(ctx.request, "scope", None)
+        async with mcp_call_trace(gateway.tracer, scope, params.meta, params.name, ctx.request_id, door):
+            try:
+                key = _idempotency_key(params)
+                check_arguments(params.arguments, tool=params.name, max_depth=max_depth)
+                outcome = await gateway.call(
+                    principal,
+                    params.name,
+                    params.arguments,
+                    door=door,
+                    request_id=request_id,
+                    idempotency_key=key,
+                )
+            except PasarelaError as exc:
+                return error_result(exc, redactor, request_id)
+            meta = {**outcome.public_meta(), "request_id": request_id}
+            if (trace_id := current_trace_id()) is not None:
+                meta["trace_id"] = trace_id
+            return success_result(outcome.result, meta)
 
     server: Server[Any] = Server(
         "pasarela",
@@ -195,6 +205,7 @@ def create_session_manager(
     sessions: McpSessionSettings | None = None,
     slot: WorkerSlot | None = None,
     on_forward: Callable[[], None] = lambda: None,
+    on_open: Callable[[str], None] = lambda principal: None,
 ) -> FairSessionManager:
     """Sessions are capped and rate-limited per principal (server/sessions.py); with `slot`,
     a session's requests reach the worker that holds it (server/peers.py)."""
@@ -205,4 +216,5 @@ def create_session_manager(
         max_body_bytes=max_body_bytes,
         slot=slot,
         on_forward=on_forward,
+        on_open=on_open,
     )

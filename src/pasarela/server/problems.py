@@ -10,6 +10,7 @@ from starlette.types import Scope
 from pasarela import jsonsafe
 from pasarela.errors import AuthenticationError, PasarelaError
 from pasarela.secrets import Redactor
+from pasarela.telemetry.correlation import current_trace_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 MCP_PATH = "/mcp"
@@ -27,6 +28,8 @@ def problem_document(error: PasarelaError, request_id: str | None) -> dict[str, 
     problem = error.to_problem(instance=f"urn:pasarela:request:{request_id}" if request_id else None)
     if request_id:
         problem["request_id"] = request_id
+    if (trace_id := current_trace_id()) is not None:
+        problem["trace_id"] = trace_id
     return problem
 
 

@@ -23,6 +23,7 @@ from pasarela.server.disconnect import unless_disconnected
 from pasarela.server.live import LiveRuntime
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.problems import problem_response
+from pasarela.telemetry.correlation import current_trace_id
 
 REST_FORMATS = ("native", "openai", "anthropic")
 # (request, tool, arguments, idempotency key) → the 202 that answers with a job
@@ -90,6 +91,8 @@ class RestDoor:
             "request_id": request_id,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
+        if (trace_id := current_trace_id()) is not None:
+            meta["trace_id"] = trace_id
         return json_response({"result": outcome.result, "meta": meta})
 
     async def arguments(self, request: Request, tool: str) -> dict[str, Any]:

@@ -102,6 +102,7 @@ class FairSessionManager(StreamableHTTPSessionManager):
         max_body_bytes: int,
         slot: WorkerSlot | None = None,
         on_forward: Callable[[], None] = lambda: None,
+        on_open: Callable[[str], None] = lambda principal: None,
     ) -> None:
         super().__init__(
             app=app,
@@ -118,6 +119,7 @@ class FairSessionManager(StreamableHTTPSessionManager):
         self.slot = slot
         self.forwarder = Forwarder(slot) if slot is not None and slot.count > 1 else None
         self._on_forward = on_forward
+        self._on_open = on_open  # told the principal of each session opened (tools per session)
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = Headers(scope=scope).get(MCP_SESSION_ID_HEADER)
@@ -209,6 +211,7 @@ class FairSessionManager(StreamableHTTPSessionManager):
             opening.pending = False
             self._unpend(opening.principal)
             self.table.add(opening.principal, transport.mcp_session_id)
+            self._on_open(opening.principal)
         return transport
 
     def _name_by_worker(self, transport: StreamableHTTPServerTransport, made: str) -> None:

@@ -37,6 +37,12 @@ audit_records = Table(
     Column("latency_ms", Float, nullable=False),
     Column("parent_id", String(200), nullable=True),  # the call this one was made for (a composite's)
     Column("via", String(16), nullable=True),  # who made it, when not the agent: composite, fallback, job
+    # Schema 0003 (observability): the trace the call belongs to, where it went, how the cache
+    # answered, and a hash of the MCP session (tools per session); all null in older records.
+    Column("trace_id", String(32), nullable=True),
+    Column("backend", String(64), nullable=True),
+    Column("cache", String(8), nullable=True),
+    Column("session", String(32), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
@@ -91,6 +97,33 @@ schema_pins = Table(
     Column("pinned_at", Float, nullable=False),
 )
 
+costs = Table(
+    "pasarela_costs",  # one row per charged call (schema 0003)
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("day", String(10), nullable=False),  # UTC, YYYY-MM-DD: showback groups by it
+    Column("request_id", String(200), nullable=False),
+    Column("principal", String(200), nullable=False),
+    Column("roles", Text, nullable=False),  # JSON list, sorted
+    Column("backend", String(64), nullable=False),
+    Column("tool", String(64), nullable=False),
+    Column("units", Float, nullable=True),
+    Column("seconds", Float, nullable=False),
+    Column("amount", Float, nullable=False),
+    Column("currency", String(3), nullable=False),
+)
+Index("pasarela_costs_day", costs.c.day)
+Index("pasarela_costs_principal", costs.c.principal, costs.c.day)
+
+cost_spend = Table(
+    "pasarela_cost_spend",  # running spend per principal, period (UTC day or month) and currency
+    metadata,
+    Column("principal", String(200), primary_key=True),
+    Column("period", String(10), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("spent", Float, nullable=False),
+)
 jobs = Table(
     "pasarela_jobs",  # durable jobs: a tool call stored to run later, by a worker, as its owner
     metadata,

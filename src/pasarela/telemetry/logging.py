@@ -11,6 +11,16 @@ import orjson
 import structlog
 
 from pasarela.secrets import Redactor
+from pasarela.telemetry.correlation import current_trace_id
+
+
+def _trace_id(logger: Any, name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Every line logged while serving a traced request names its trace."""
+    if "trace_id" not in event:
+        trace_id = current_trace_id()
+        if trace_id is not None:
+            event["trace_id"] = trace_id
+    return event
 
 
 class _RedactingRenderer:
@@ -38,6 +48,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _trace_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

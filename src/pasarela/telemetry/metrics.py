@@ -12,24 +12,45 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from pasarela.config.observability import LATENCY_BUCKETS
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+OTHER_AGENTS = "other"
+
+
+class AgentLabels:
+    """Principal ids as the `agent` label, bounded: the first `limit` distinct principals seen get
+    their own label, any later one is counted as `other` (principals from JWTs are unbounded)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._known: set[str] = set()
+
+    def __call__(self, principal: str) -> str:
+        if principal in self._known:
+            return principal
+        if len(self._known) < self.limit:
+            self._known.add(principal)
+            return principal
+        return OTHER_AGENTS
 
 
 class GatewayMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, agent_labels: int = 50, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self.agent = AgentLabels(agent_labels)
         self.calls = Counter(
             "pasarela_tool_calls",
-            "Tool calls by tool, door and outcome (ok or the problem code)",
-            ["tool", "door", "outcome"],
+            "Tool calls by tool, its backend, door and outcome (ok or the problem code)",
+            ["tool", "backend", "door", "outcome"],
             registry=self.registry,
         )
         self.latency = Histogram(
             "pasarela_tool_call_duration_seconds",
             "Time spent in the pipeline per tool call",
-            ["tool", "door"],
+            ["tool", "backend", "door"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -37,6 +58,7 @@ class GatewayMetrics:
         self._traffic_metrics()
         self._resilience_metrics()
         self._job_metrics()
+        self._agent_metrics()
 
     def _job_metrics(self) -> None:
         self.job_runs = Counter(
@@ -69,6 +91,45 @@ class GatewayMetrics:
             "How long the oldest due job has waited",
             registry=self.registry,
             multiprocess_mode="mostrecent",
+        )
+
+    def _agent_metrics(self) -> None:
+        self.agent_calls = Counter(
+            "pasarela_agent_calls",
+            "Calls agents made themselves (not on their behalf), by agent, door and outcome",
+            ["agent", "door", "outcome"],
+            registry=self.registry,
+        )
+        self.agent_latency = Histogram(
+            "pasarela_agent_call_duration_seconds",
+            "End-to-end time of the calls agents made themselves",
+            ["agent"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.mcp_sessions = Counter(
+            "pasarela_mcp_sessions_opened",
+            "MCP sessions opened (handshake-era protocol), by agent: tools per session = calls / sessions",
+            ["agent"],
+            registry=self.registry,
+        )
+        self.cost = Counter(
+            "pasarela_cost",
+            "What calls cost (tools.<name>.cost / backends.<name>.cost), by backend, tool and currency",
+            ["backend", "tool", "currency"],
+            registry=self.registry,
+        )
+        self.agent_cost = Counter(
+            "pasarela_agent_cost",
+            "What each agent's calls cost, by currency",
+            ["agent", "currency"],
+            registry=self.registry,
+        )
+        self.budget_exceeded = Counter(
+            "pasarela_budget_exceeded",
+            "Calls made (warn) or refused (deny) past an agent's budget",
+            ["agent", "action"],
+            registry=self.registry,
         )
 
     def _traffic_metrics(self) -> None:
@@ -178,6 +239,9 @@ class GatewayMetrics:
             "Requests of a handshake-era MCP session passed to the worker that holds it",
             registry=self.registry,
         )
+
+    def session_opened(self, principal: str) -> None:
+        self.mcp_sessions.labels(self.agent(principal)).inc()
 
     def render(self) -> bytes:
         directory = os.environ.get(MULTIPROC_ENV)

@@ -7,7 +7,7 @@ import time
 import structlog
 
 from pasarela.errors import PasarelaError
-from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.pipeline.call import Call, Next, Outcome, Via
 from pasarela.telemetry.metrics import GatewayMetrics
 
 log = structlog.get_logger("pasarela.call")
@@ -18,6 +18,9 @@ class TelemetryStage:
 
     def __init__(self, metrics: GatewayMetrics) -> None:
         self.metrics = metrics
+
+    def traced(self, call: Call) -> bool:
+        return False  # the call's own span is its telemetry
 
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         started = time.perf_counter()
@@ -34,8 +37,13 @@ class TelemetryStage:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            self.metrics.calls.labels(call.tool.name, call.door, outcome).inc()
-            self.metrics.latency.labels(call.tool.name, call.door).observe(elapsed)
+            metrics = self.metrics
+            metrics.calls.labels(call.tool.name, call.tool.backend, call.door, outcome).inc()
+            metrics.latency.labels(call.tool.name, call.tool.backend, call.door).observe(elapsed)
+            if call.via is Via.AGENT:
+                agent = metrics.agent(call.principal.id)
+                metrics.agent_calls.labels(agent, call.door, outcome).inc()
+                metrics.agent_latency.labels(agent).observe(elapsed)
             # Arguments are not logged: they may hold personal data (the audit trail masks them).
             log.info(
                 "tool_call",

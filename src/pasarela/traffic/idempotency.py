@@ -115,6 +115,9 @@ class IdempotencyStage:
         self._ledger = ledger
         self._metrics = metrics
 
+    def traced(self, call: Call) -> bool:
+        return call.idempotency_key is not None
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         key = call.idempotency_key
         if key is None:

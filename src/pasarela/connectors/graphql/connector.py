@@ -16,11 +16,13 @@ from typing import Any
 import aiohttp
 import anyio
 import orjson
+from yarl import URL
 
 from graphql import GraphQLError, GraphQLSchema, build_client_schema, build_schema, get_introspection_query
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.backends import GraphQLBackend
-from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
+from pasarela.connectors.freshness import http_freshness
 from pasarela.connectors.graphql.documents import Operation, operation_tool, root_field_tool
 from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -77,7 +79,7 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
                     [self.problem("schema", f"not a valid GraphQL schema: {exc.message}")]
                 ) from None
         try:
-            answer = await self._post(
+            answer, _, _ = await self._post(
                 {"query": get_introspection_query(descriptions=True)}, DEFAULT_INVOCATION
             )
         except (UpstreamError, ValueError) as exc:
@@ -106,7 +108,26 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
                 ]
             ) from None
 
-    async def _post(self, payload: Mapping[str, Any], invocation: Invocation) -> dict[str, Any]:
+    def span_target(self, tool: ToolSpec) -> SpanTarget:
+        operation = self._operations[tool.origin]
+        kind = "mutation" if operation.document.lstrip().startswith("mutation") else "query"
+        endpoint = URL(self.url)
+        return SpanTarget(
+            f"{kind} {tool.origin}",
+            attributes={
+                "graphql.operation.type": kind,
+                "graphql.operation.name": tool.origin,
+                "graphql.document": operation.document,  # arguments travel as variables, never in it
+                "http.request.method": "POST",
+                "server.address": endpoint.host or "",
+                "server.port": endpoint.port or 0,
+            },
+        )
+
+    async def _post(
+        self, payload: Mapping[str, Any], invocation: Invocation
+    ) -> tuple[dict[str, Any], int, tuple[float | None, float | None]]:
+        """The answer, the HTTP status, and the freshness the backend's headers state."""
         limit = self.time_limit(invocation)
         headers = {
             **invocation.headers,
@@ -126,6 +147,7 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
             ) as response:
                 body = await response.read()
                 status = response.status
+                freshness = http_freshness(response.headers)
         except TimeoutError:
             raise UpstreamTimeout(
                 f"{self.backend} did not answer within {limit:g}s", backend=self.backend
@@ -149,7 +171,7 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
             raise UpstreamError(
                 f"{self.backend} answered HTTP {status}", backend=self.backend, upstream_status=status
             )
-        return answer
+        return answer, status, freshness
 
     def _error_messages(self, answer: Mapping[str, Any]) -> list[str]:
         """The `errors` of a GraphQL answer as text, known secrets masked."""
@@ -165,7 +187,9 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
         invocation: Invocation = DEFAULT_INVOCATION,
     ) -> UpstreamResult:
         operation = self._operations[tool.origin]
-        answer = await self._post({"query": operation.document, "variables": dict(arguments)}, invocation)
+        answer, status, (as_of, last_modified) = await self._post(
+            {"query": operation.document, "variables": dict(arguments)}, invocation
+        )
         data = answer.get("data")
         errors = self._error_messages(answer)
         if operation.root_field is not None and isinstance(data, dict):
@@ -177,4 +201,4 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
                 graphql_errors=errors[:MAX_ERRORS],
             )
         meta = {"partial": True, "graphql_errors": errors[:MAX_ERRORS]} if errors else {}
-        return UpstreamResult(data, meta=meta)
+        return UpstreamResult(data, status, meta=meta, as_of=as_of, last_modified=last_modified)

@@ -17,7 +17,8 @@ from yarl import URL
 from pasarela.catalog.description_cache import DescriptionCache
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.backends import OpenApiBackend
-from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
+from pasarela.connectors.freshness import http_freshness
 from pasarela.connectors.http_session import HttpBackendConnector
 from pasarela.connectors.openapi import cache as entries
 from pasarela.connectors.openapi.document import Document, DocumentError, parse_document, read_source
@@ -131,6 +132,22 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
 
     # -- invoking --------------------------------------------------------------------------
 
+    def span_target(self, tool: ToolSpec) -> SpanTarget:
+        """HTTP client conventions, with the path template: the real path holds argument values."""
+        operation = self._operations[tool.origin]
+        base = URL(self._base_url or operation.server_url or "")
+        method = operation.method.upper()
+        template = base.path.rstrip("/") + operation.path
+        return SpanTarget(
+            f"{method} {template}",
+            attributes={
+                "http.request.method": method,
+                "url.template": template,
+                "server.address": base.host or "",
+                "server.port": base.port or 0,
+            },
+        )
+
     async def invoke(
         self,
         tool: ToolSpec,
@@ -172,7 +189,8 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
                 retry_after=parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None,
                 upstream_body=self._error_body(body, content_type),
             )
-        return UpstreamResult(_decode(body, content_type), status)
+        as_of, last_modified = http_freshness(headers)
+        return UpstreamResult(_decode(body, content_type), status, as_of=as_of, last_modified=last_modified)
 
     async def _get(
         self, tool: ToolSpec, url: str, limit: float, connect: float, invocation: Invocation

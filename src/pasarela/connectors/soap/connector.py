@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +23,7 @@ import requests
 import zeep
 import zeep.exceptions
 from lxml import etree
+from yarl import URL
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
@@ -29,7 +31,8 @@ from zeep.wsse.username import UsernameToken
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.backends import SoapBackend
 from pasarela.connectors.backend import BackendConnector
-from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
+from pasarela.connectors.freshness import http_freshness
 from pasarela.connectors.http_auth import static_headers
 from pasarela.connectors.soap.schemas import Facets, documentation, facets, schema_documents, type_schema
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -44,6 +47,19 @@ class _Target:
     # zeep hands back the only child of a one-element response by itself; the tool's output
     # schema describes the response element, so the result is wrapped back under this name.
     only_child: str | None = None
+
+
+class _Transport(Transport):
+    """zeep's transport, keeping the last response's headers of each thread (for `Date`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen = threading.local()
+
+    def post(self, address: str, message: Any, headers: Any) -> Any:
+        response = super().post(address, message, headers)
+        self.seen.headers = response.headers
+        return response
 
 
 class SoapConnector(BackendConnector[SoapBackend]):
@@ -77,7 +93,7 @@ class SoapConnector(BackendConnector[SoapBackend]):
         return headers
 
     def _build(self) -> tuple[zeep.Client, list[etree._Element]]:
-        transport = Transport(
+        transport = _Transport(
             session=self._session(),
             timeout=self.settings.connect_timeout,
             operation_timeout=self.settings.timeout,
@@ -153,6 +169,19 @@ class SoapConnector(BackendConnector[SoapBackend]):
             self._bound[key] = service
         return self._bound[key]
 
+    def span_target(self, tool: ToolSpec) -> SpanTarget:
+        target = self._targets[tool.origin]
+        attributes: dict[str, str | int | bool] = {
+            "rpc.system": "soap",
+            "rpc.service": target.service,
+            "rpc.method": target.operation,
+        }
+        location = self.settings.base_url or self.settings.soap
+        if location.startswith(("http://", "https://")):
+            url = URL(location)
+            attributes |= {"server.address": url.host or "", "server.port": url.port or 0}
+        return SpanTarget(f"{target.service}/{target.operation}", attributes=attributes)
+
     async def invoke(
         self,
         tool: ToolSpec,
@@ -161,15 +190,21 @@ class SoapConnector(BackendConnector[SoapBackend]):
     ) -> UpstreamResult:
         target = self._targets[tool.origin]
         limit = self.time_limit(invocation)
+        extra = dict(invocation.headers) or None  # the trace context; zeep keeps settings per thread
 
-        def call() -> Any:
+        def call() -> tuple[Any, tuple[float | None, float | None]]:
             service = self._service(target)
-            with self._client.settings(raw_response=False):  # type: ignore[union-attr]
-                return getattr(service, target.operation)(**dict(arguments))
+            client = self._client
+            assert client is not None
+            transport = client.transport
+            with client.settings(raw_response=False, extra_http_headers=extra):
+                answer = getattr(service, target.operation)(**dict(arguments))
+            seen = getattr(getattr(transport, "seen", None), "headers", None)
+            return answer, http_freshness(seen) if seen is not None else (None, None)
 
         try:
             with anyio.fail_after(limit):
-                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+                result, (as_of, last_modified) = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
         except TimeoutError:
             raise UpstreamTimeout(
                 f"{self.backend} did not answer {tool.name} within {limit:g}s", backend=self.backend
@@ -201,7 +236,7 @@ class SoapConnector(BackendConnector[SoapBackend]):
         data = _jsonable(serialize_object(result, dict))
         if target.only_child is not None and not (isinstance(data, dict) and target.only_child in data):
             data = {target.only_child: data}
-        return UpstreamResult(data)
+        return UpstreamResult(data, as_of=as_of, last_modified=last_modified)
 
     async def aclose(self) -> None:
         if self._client is not None:

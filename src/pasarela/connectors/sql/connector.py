@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.backends import SqlBackend
 from pasarela.connectors.backend import BackendConnector
-from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, UpstreamResult
+from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
 from pasarela.connectors.sql.analyst import Analyst
 from pasarela.connectors.sql.guard import UnsafeSql, dialect_of
 from pasarela.connectors.sql.limits import time_limited, timed_out, watch_sqlite
@@ -130,6 +130,18 @@ class SqlConnector(BackendConnector[SqlBackend]):
         return (engine if writes else None), engine
 
     # -- invoking --------------------------------------------------------------------------
+
+    def span_target(self, tool: ToolSpec) -> SpanTarget:
+        """Database client conventions. The declared query's text holds only placeholders; the
+        analyst's query is the agent's own text, so it is left out."""
+        system = {"postgres": "postgresql"}.get(self.dialect, self.dialect)
+        attributes: dict[str, str | int | bool] = {"db.system.name": system}
+        if tool.origin == ANALYST_ORIGIN:
+            return SpanTarget(f"SELECT {system}", attributes=attributes | {"db.operation.name": "SELECT"})
+        sql = self._queries[tool.origin].sql
+        operation = sql.split(None, 1)[0].upper() if sql.strip() else "QUERY"
+        attributes |= {"db.operation.name": operation, "db.query.text": sql}
+        return SpanTarget(f"{operation} {system}", attributes=attributes)
 
     async def invoke(
         self,
