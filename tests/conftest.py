@@ -40,6 +40,9 @@ async def _reset_postgres(url: str) -> str | None:
             "pasarela_quota_usage",
             "pasarela_idempotency",
             "pasarela_schema_pins",
+            "pasarela_webhook_deliveries",
+            "pasarela_webhook_attempts",
+            "pasarela_webhook_endpoints",
             "pasarela_alembic_version",
         ):
             await connection.execute(f"DROP TABLE IF EXISTS {table}")

@@ -37,6 +37,8 @@ from pasarela.protection import PathError, parse_path
 from pasarela.shared import SharedState, open_shared, reachable
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
+from pasarela.webhooks import Webhooks
+from pasarela.webhooks.endpoints import check_principals
 
 log = structlog.get_logger("pasarela.assembly")
 
@@ -53,10 +55,13 @@ class Runtime:
     state: StateStore
     shared: SharedState
     audit: AuditWriter | None
+    webhooks: Webhooks  # notify(principal, event type, payload): jobs and events tell agents
 
     async def aclose(self, *, keep: Runtime | None = None) -> None:
         """Close everything, except the parts `keep` (the runtime that replaced this one) shares."""
         await self.gateway.aclose()
+        if keep is None or keep.webhooks is not self.webhooks:
+            await self.webhooks.aclose()
         if self.audit is not None and (keep is None or keep.audit is not self.audit):
             await self.audit.aclose()  # the last batch reaches the chain before the store closes
         if keep is None or keep.state is not self.state:
@@ -140,6 +145,7 @@ async def build_runtime(
             + check_flow(catalog, config)
             + check_contracts(config, registry)
             + check_result_items(catalog, config)
+            + check_principals(config)
         )
         if problems:
             raise ConfigError(problems)
@@ -164,6 +170,10 @@ async def build_runtime(
         raise
 
     metrics = reuse.metrics if reuse is not None else GatewayMetrics()
+    if reuse is not None and reuse.state is state and reuse.webhooks.settings == settings.webhooks:
+        webhooks = reuse.webhooks
+    else:
+        webhooks = Webhooks.from_config(config, state, metrics)
     identity = settings.identity
     jwt = JwtAuthenticator(identity.jwt) if identity.jwt is not None else None
     obo = identity.on_behalf_of
@@ -217,6 +227,7 @@ async def build_runtime(
         state=state,
         shared=shared,
         audit=audit,
+        webhooks=webhooks,
     )
 
 

@@ -33,6 +33,7 @@ from pasarela.commands.common import (
 )
 from pasarela.commands.composites import composites_app, step_timeline
 from pasarela.commands.state import state_app
+from pasarela.commands.webhooks import webhooks_app
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.config.model import workers_problem
 from pasarela.contracts import load_registry
@@ -62,6 +63,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 app.add_typer(state_app, name="state")
 app.add_typer(composites_app, name="composites")
+app.add_typer(webhooks_app, name="webhooks")
 schemas_app = typer.Typer(help="The schema registry (schemas: in the configuration).", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 

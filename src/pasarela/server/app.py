@@ -54,6 +54,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with sessions.run():
+            await live.start_delivery()
             health.ready = True
             try:
                 yield
