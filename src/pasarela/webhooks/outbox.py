@@ -9,11 +9,14 @@ least once)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pasarela.state import StateStore
 from pasarela.state.tables import webhook_attempts, webhook_deliveries
@@ -57,6 +60,14 @@ class Outcome:
 class Outbox:
     def __init__(self, store: StateStore) -> None:
         self.store = store
+        # SQLite has one writer at a time, and a writer kept waiting retries on a growing backoff:
+        # under a burst of notifies the loop's claims kept losing. Taking turns here is fair.
+        self._turns = asyncio.Lock() if store.dialect == "sqlite" else contextlib.nullcontext()
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._turns, self.store.engine.begin() as db:
+            yield db
 
     async def enqueue(self, rows: Sequence[dict[str, Any]]) -> list[str]:
         """Queue `rows` (webhook_deliveries columns); a message already queued for an endpoint
@@ -65,7 +76,7 @@ class Outbox:
         if not rows:
             return []
         keys = [(row["endpoint"], row["message_id"]) for row in rows]
-        async with self.store.engine.begin() as db:
+        async with self._write() as db:
             disabled = await disabled_endpoints(db)
             await db.execute(
                 self.store.insert(webhook_deliveries).on_conflict_do_nothing(
@@ -99,7 +110,7 @@ class Outbox:
             .values(claimed_by=owner, next_attempt_at=now + lease)
             .returning(_d.id, _d.message_id, _d.endpoint, _d.principal, _d.event_type, _d.body)
         )
-        async with self.store.engine.begin() as db:
+        async with self._write() as db:
             rows = (await db.execute(claim)).all()
         return [
             Claimed(r.id, r.message_id, r.endpoint, r.principal, r.event_type, r.body.encode()) for r in rows
@@ -111,7 +122,7 @@ class Outbox:
         """Record `attempt`, then move the delivery on as `decide(round_attempts, attempt)` says.
         The delivery's new status; None if another worker holds it now (this claim's lease ran
         out), in which case only the attempt is recorded."""
-        async with self.store.engine.begin() as db:
+        async with self._write() as db:
             await db.execute(
                 insert(webhook_attempts).values(
                     delivery_id=claimed.id,
@@ -156,7 +167,7 @@ class Outbox:
         """Give back claims not attempted (at shutdown): due again at once, for any worker."""
         if not ids:
             return
-        async with self.store.engine.begin() as db:
+        async with self._write() as db:
             await db.execute(
                 update(webhook_deliveries)
                 .where(_d.id.in_(list(ids)), _d.claimed_by == owner, _d.status == PENDING)

@@ -49,9 +49,10 @@ class Sender:
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 code = response.status
+                # A short answer is read whole, so the connection can serve the next delivery.
+                answer = await response.content.read(_READ)
                 if 200 <= code < 300:
                     return done(code)
-                answer = await response.content.read(_READ)
                 error = f"HTTP {code}"
                 if 300 <= code < 400:
                     location = self.redactor.excerpt(response.headers.get("Location", ""), EXCERPT)
