@@ -188,3 +188,19 @@ async def test_notifying_twice_with_one_message_id_queues_once(state_url: str, t
             with pytest.raises(ValueError, match="message id"):
                 await hooks.notify("beta", "job.completed", {}, message_id="no spaces allowed")
     assert receiver.ids() == ["job_1.completed"]
+
+
+async def test_an_answer_is_kept_only_as_a_short_excerpt_with_secrets_masked(
+    state_url: str, tmp_path: Path
+) -> None:
+    echo = f"you sent {SECRET_B} signed with {SECRET_B.removeprefix('whsec_')} " + "x" * 5000
+    receiver = Receiver(lambda received, seen: Answer(400, body=echo))
+    with ThreadedServer(receiver.app) as server:
+        config = loaded(config_text(server.url, state=state_url, schedule="[0s]"), tmp_path)
+        async with webhooks_on(config) as hooks:
+            [delivery] = await hooks.notify("beta", "job.completed", {})
+            found = await wait_for(hooks.state, delivery, status_is("failed"))
+    error = found["attempt_log"][0]["error"]
+    assert error.startswith("HTTP 400: you sent *** signed with *** xxx")
+    assert SECRET_B not in error and SECRET_B.removeprefix("whsec_") not in error
+    assert len(error) <= len("HTTP 400: ") + 200

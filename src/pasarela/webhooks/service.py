@@ -15,7 +15,7 @@ import anyio
 import structlog
 
 from pasarela.config.loader import LoadedConfig
-from pasarela.config.webhooks import WebhooksSettings
+from pasarela.config.webhooks import SECRET_PREFIX, WebhooksSettings
 from pasarela.secrets import Redactor
 from pasarela.state import StateStore
 from pasarela.telemetry import GatewayMetrics
@@ -46,7 +46,9 @@ class Webhooks:
         self.settings = settings
         self.state = state
         self.endpoints = endpoints(settings.endpoints)
-        redactor.add(*(item.secret.get_secret_value() for item in settings.endpoints.values()))
+        for item in settings.endpoints.values():  # masked whole, and its key part alone
+            secret = item.secret.get_secret_value()
+            redactor.add(secret, secret.removeprefix(SECRET_PREFIX))
         self.outbox = Outbox(state)
         self.wakeup = Wakeup()
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
