@@ -39,6 +39,8 @@ from pasarela.shared import SharedState, open_shared, reachable
 from pasarela.state import StateStore, open_state
 from pasarela.telemetry import GatewayMetrics, TelemetryStage
 from pasarela.telemetry.tracing import Tracing, build_tracing, require_sdk
+from pasarela.webhooks import Webhooks
+from pasarela.webhooks.endpoints import check_principals
 
 log = structlog.get_logger("pasarela.assembly")
 
@@ -55,6 +57,7 @@ class Runtime:
     state: StateStore
     shared: SharedState
     audit: AuditWriter | None
+    webhooks: Webhooks  # notify(principal, event type, payload): jobs and events tell agents
     tracing: Tracing | None = None
     costs: CostLedger | None = None
 
@@ -65,6 +68,8 @@ class Runtime:
             await self.tracing.aclose()  # the spans still queued are exported first
         if self.costs is not None and (keep is None or keep.costs is not self.costs):
             await self.costs.aclose()  # charges still queued reach the store before it closes
+        if keep is None or keep.webhooks is not self.webhooks:
+            await self.webhooks.aclose()
         if self.audit is not None and (keep is None or keep.audit is not self.audit):
             await self.audit.aclose()  # the last batch reaches the chain before the store closes
         if keep is None or keep.state is not self.state:
@@ -155,6 +160,7 @@ async def build_runtime(
             + check_flow(catalog, config)
             + check_contracts(config, registry)
             + check_result_items(catalog, config)
+            + check_principals(config)
         )
         prices, found = compile_prices(settings, catalog, config.source)
         problems += found
@@ -183,6 +189,10 @@ async def build_runtime(
     metrics = reuse.metrics if reuse is not None else GatewayMetrics(settings.telemetry.agent_labels)
     tracing = _tracing(config, reuse, read_only)
     tracer = _tracer(tracing)
+    if reuse is not None and reuse.state is state and reuse.webhooks.settings == settings.webhooks:
+        webhooks = reuse.webhooks
+    else:
+        webhooks = Webhooks.from_config(config, state, metrics)
     identity = settings.identity
     jwt = JwtAuthenticator(identity.jwt) if identity.jwt is not None else None
     obo = identity.on_behalf_of
@@ -242,6 +252,7 @@ async def build_runtime(
         audit=audit,
         tracing=tracing,
         costs=costs,
+        webhooks=webhooks,
     )
 
 

@@ -37,6 +37,7 @@ from pasarela.commands.jobs import jobs_app, worker
 from pasarela.commands.kpis import kpis
 from pasarela.commands.observability import observability_app
 from pasarela.commands.state import state_app
+from pasarela.commands.webhooks import webhooks_app
 from pasarela.config import DEFAULT_CONFIG, LoadedConfig, json_schema, load_config
 from pasarela.config.model import workers_problem
 from pasarela.contracts import load_registry
@@ -71,6 +72,7 @@ app.add_typer(composites_app, name="composites")
 app.add_typer(observability_app, name="observability")
 app.command("kpis")(kpis)
 app.command("costs")(costs)
+app.add_typer(webhooks_app, name="webhooks")
 schemas_app = typer.Typer(help="The schema registry (schemas: in the configuration).", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 

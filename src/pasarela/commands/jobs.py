@@ -26,6 +26,7 @@ from pasarela.commands.common import (
 from pasarela.config import DEFAULT_CONFIG
 from pasarela.jobs import Job, JobStore, JobWorker
 from pasarela.jobs.model import JobStatus
+from pasarela.jobs.notify import notifying
 from pasarela.state import StateStore
 from pasarela.telemetry import configure_logging
 
@@ -133,7 +134,14 @@ def worker(config: ConfigOption = Path(DEFAULT_CONFIG)) -> None:
 
     async def work(runtime: Runtime) -> None:
         store = JobStore(runtime.state, max_active=settings.max_active_per_principal)
-        runner = JobWorker(store, lambda: runtime.gateway, settings, runtime.metrics)
+        runner = JobWorker(
+            store,
+            lambda: runtime.gateway,
+            settings,
+            runtime.metrics,
+            on_finish=notifying(lambda: runtime.webhooks),
+        )
+        await runtime.webhooks.start()  # the ends it notifies are delivered from here too
         async with anyio.create_task_group() as group:
 
             async def stop_on_signal() -> None:

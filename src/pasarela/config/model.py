@@ -22,6 +22,7 @@ from pasarela.config.traffic import (
     RateLimitRule,
     check_rate,
 )
+from pasarela.config.webhooks import WebhooksSettings
 
 SCHEMA_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}@[0-9]{1,6}$"  # customer@2
 _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -390,6 +391,10 @@ class Settings(Strict):
     logging: LoggingSettings = LoggingSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     audit: AuditSettings = AuditSettings()
+    webhooks: WebhooksSettings = Field(
+        WebhooksSettings(),
+        description="Signed webhook deliveries to endpoints registered per principal (jobs, events)",
+    )
 
     @field_validator("policies", mode="before")
     @classmethod

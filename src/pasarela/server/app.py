@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from pasarela.assembly import Runtime
 from pasarela.jobs import Jobs, JobStore, JobWorker
+from pasarela.jobs.notify import notifying
 from pasarela.server.body_limit import BodyLimitMiddleware
 from pasarela.server.health import HealthRoutes
 from pasarela.server.jobs import JobRoutes
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             async with sessions.run(), anyio.create_task_group() as background:
+                await live.start_delivery()
                 if jobs.worker is not None:
                     background.start_soon(jobs.worker.run)
                 health.ready = True
@@ -113,6 +115,10 @@ def create_jobs(live: LiveRuntime) -> Jobs:
     jobs = Jobs(store, settings, lambda: live.runtime.gateway)
     if settings.workers > 0:
         jobs.worker = JobWorker(
-            store, lambda: live.runtime.gateway, settings, runtime.metrics, on_finish=jobs.finished
+            store,
+            lambda: live.runtime.gateway,
+            settings,
+            runtime.metrics,
+            on_finish=notifying(lambda: live.runtime.webhooks, jobs.finished),
         )
     return jobs

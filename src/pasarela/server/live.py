@@ -30,6 +30,12 @@ class LiveRuntime:
         self.runtime = runtime
         self._retiring: list[Runtime] = []
         self._lock = anyio.Lock()
+        self._delivering = False
+
+    async def start_delivery(self) -> None:
+        """Run the webhook delivery loop in this process, on this runtime and those replacing it."""
+        self._delivering = True
+        await self.runtime.webhooks.start()
 
     async def reload(self, load: Callable[[], LoadedConfig]) -> Runtime | None:
         """Build a runtime from `load()` and switch to it; returns the replaced runtime for
@@ -51,6 +57,9 @@ class LiveRuntime:
                 return None
             self.runtime = new
             self._retiring.append(old)
+            if self._delivering and new.webhooks is not old.webhooks:
+                await old.webhooks.stop()  # one loop per process, with the endpoints now configured
+                await new.webhooks.start()
         log.info(
             "reloaded", tools=len(new.gateway.catalog), quarantined=sorted(new.gateway.catalog.quarantined())
         )

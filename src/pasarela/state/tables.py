@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
 
+# An id the database counts: BIGINT on PostgreSQL, INTEGER (the rowid) on SQLite.
+COUNTER = BigInteger().with_variant(Integer(), "sqlite")
+
 metadata = MetaData()
 
 tool_pins = Table(
@@ -156,3 +159,47 @@ jobs = Table(
 Index("pasarela_jobs_due", jobs.c.status, jobs.c.run_after)
 Index("pasarela_jobs_owner", jobs.c.owner, jobs.c.created_at)
 Index("pasarela_jobs_key", jobs.c.owner, jobs.c.client_key, unique=True)
+webhook_deliveries = Table(
+    "pasarela_webhook_deliveries",  # the outbox: one row per message and endpoint
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("message_id", String(200), nullable=False),  # webhook-id: the same on every attempt
+    Column("endpoint", String(64), nullable=False),
+    Column("principal", String(200), nullable=False),  # whose notification it is
+    Column("event_type", String(200), nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON sent on every attempt
+    Column("status", String(16), nullable=False),  # pending | delivered | failed | disabled
+    Column("attempts", Integer, nullable=False),
+    Column("round_attempts", Integer, nullable=False),  # since queued or redelivered: the schedule's place
+    # When the next attempt is due; a claim moves it to the claim's end, so a crashed worker's
+    # delivery is due again once its lease is over.
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float, nullable=True),
+)
+Index("pasarela_webhook_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
+Index("pasarela_webhook_message", webhook_deliveries.c.endpoint, webhook_deliveries.c.message_id, unique=True)
+Index("pasarela_webhook_created", webhook_deliveries.c.created_at)
+
+webhook_attempts = Table(
+    "pasarela_webhook_attempts",  # every attempt of every delivery
+    metadata,
+    Column("id", COUNTER, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("status_code", Integer, nullable=True),  # None: no answer (timeout, refused connection)
+    Column("error", String(500), nullable=True),  # what went wrong, with a short redacted excerpt
+    Column("duration_ms", Float, nullable=False),
+)
+Index("pasarela_webhook_attempts_delivery", webhook_attempts.c.delivery_id, webhook_attempts.c.id)
+
+webhook_endpoints = Table(
+    "pasarela_webhook_endpoints",  # an endpoint's state, once something happened to it (410 Gone)
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("disabled_at", Float, nullable=True),
+    Column("disabled_reason", String(500), nullable=True),
+)

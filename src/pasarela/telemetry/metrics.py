@@ -59,6 +59,7 @@ class GatewayMetrics:
         self._resilience_metrics()
         self._job_metrics()
         self._agent_metrics()
+        self._webhook_metrics()
 
     def _job_metrics(self) -> None:
         self.job_runs = Counter(
@@ -242,6 +243,37 @@ class GatewayMetrics:
 
     def session_opened(self, principal: str) -> None:
         self.mcp_sessions.labels(self.agent(principal)).inc()
+
+    def _webhook_metrics(self) -> None:
+        # Labelled by configured endpoint name only: bounded, whatever agents or receivers do.
+        self.webhook_deliveries = Counter(
+            "pasarela_webhook_deliveries",
+            "Webhook attempts by endpoint and what they led to: delivered, retrying, failed (schedule "
+            "spent), disabled (410 Gone)",
+            ["endpoint", "outcome"],
+            registry=self.registry,
+        )
+        self.webhook_attempt_latency = Histogram(
+            "pasarela_webhook_attempt_duration_seconds",
+            "Time from sending a webhook to its answer (or timeout)",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhook_outbox_depth = Gauge(
+            "pasarela_webhook_outbox_depth",
+            "Deliveries waiting in the outbox (pending or held by a disabled endpoint)",
+            ["endpoint"],
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",  # every worker reads the same outbox
+        )
+        self.webhook_oldest_pending_age = Gauge(
+            "pasarela_webhook_oldest_pending_age_seconds",
+            "Age of the oldest delivery waiting in the outbox (0 when none waits)",
+            ["endpoint"],
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
 
     def render(self) -> bytes:
         directory = os.environ.get(MULTIPROC_ENV)
