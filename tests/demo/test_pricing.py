@@ -39,7 +39,10 @@ def test_the_shipped_descriptor_set_is_the_proto_compiled(tmp_path: Path) -> Non
 def test_without_grpc_the_demo_configuration_drops_the_pricing_engine() -> None:
     path = runner.config_path()
     text = runner.without_pricing(path.read_text(encoding="utf-8"))
-    environ = {"PASARELA_SECRET_DEMO_TRANSACTIONS_DB": "sqlite:///x.db"} | {
+    environ = {
+        "PASARELA_SECRET_DEMO_TRANSACTIONS_DB": "sqlite:///x.db",
+        "PASARELA_SECRET_DEMO_WEBHOOK_SECRET": "whsec_" + "a" * 44,
+    } | {
         f"PASARELA_SECRET_DEMO_{name}": "x"
         for name in (
             "SUPPORT_BOT_KEY", "SALES_BOT_KEY", "COMPLIANCE_BOT_KEY", "CRM_API_KEY", "TICKETING_TOKEN",

@@ -105,6 +105,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             "loans",
             "credit_bureau",
             "reports",
+            "webhook_receiver",
             "pricing",
         }
         assert {pid for _, pid in demo.systems.values()} == set(systems)
@@ -289,6 +290,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         env = {
             "PASARELA_DEMO_DATA": str(tmp_path),
             "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY,
+            "PASARELA_SECRET_DEMO_WEBHOOK_SECRET": "whsec_" + "a" * 44,
             # Loading the configuration resolves every secret; verifying uses only the audit key.
             **{
                 f"PASARELA_SECRET_DEMO_{name}": "unused-for-verification"

@@ -53,3 +53,9 @@ async def test_the_compliance_bot_runs_a_statement_report_as_a_job(tmp_path: Pat
                 headers={"Authorization": f"Bearer {support}"},
             )
             assert denied.status_code in (403, 404)
+        # Its end reached the demo's webhook receiver, which verified the signature.
+        log = tmp_path / "webhooks.log"
+        with anyio.fail_after(10):
+            while not log.exists() or "job.completed" not in log.read_text():  # noqa: ASYNC110 - another process
+                await anyio.sleep(0.1)
+        assert f"job={started.json()['job']['id']}" in log.read_text() and "verified=yes" in log.read_text()

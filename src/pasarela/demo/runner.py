@@ -6,6 +6,7 @@ so nothing sensitive is written to disk and each run has its own.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import os
 import secrets
@@ -172,7 +173,11 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def banner(
-    gateway_url: str, keys: dict[str, str], systems: dict[str, tuple[str, int]], transactions: str
+    gateway_url: str,
+    keys: dict[str, str],
+    systems: dict[str, tuple[str, int]],
+    transactions: str,
+    webhook_log: Path | str = "webhooks.log",
 ) -> str:
     support_key = keys["support-bot"]
     lines = [
@@ -201,9 +206,18 @@ def banner(
         f'       -d \'{{"arguments": {{"customer_id": "12345", "period": "2026-10"}}}}\' '
         f"{gateway_url}/v1/tools/generate_statement_report:start",
         f"  then GET {gateway_url}/v1/jobs/<id> (or /v1/jobs/<id>/result?wait=30s) with the same key.",
+        "  Its end arrives as a signed webhook at the demo's receiver, which verifies it and writes",
+        f"  it to {webhook_log}",
         "",
     ]
     return "\n".join(lines)
+
+
+def _credential(system: str) -> str:
+    """Each system's own credential; the webhook receiver's is a Standard Webhooks secret."""
+    if system == "webhook_receiver":
+        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_urlsafe(24)
 
 
 def _transactions_url(postgres: str | None, data: Path) -> str:
@@ -229,14 +243,14 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
     with tempfile.TemporaryDirectory(prefix="pasarela-demo-") as scratch:
         data = data_dir or Path(scratch)
         data.mkdir(parents=True, exist_ok=True)
-        names = ["crm", "ticketing", "core_banking", "loans", "credit_bureau", "reports"]
+        names = ["crm", "ticketing", "core_banking", "loans", "credit_bureau", "reports", "webhook_receiver"]
         with_pricing = grpc_available()
         if not with_pricing:
             sys.stderr.write(
                 "the pricing engine speaks gRPC and grpcio is missing: pip install grpcio grpcio-reflection grpcio-health-checking to run it too\n"
             )
         systems = [
-            DemoSystem(name, free_port(), data / f"{name}.db", secrets.token_urlsafe(24))
+            DemoSystem(name, free_port(), data / f"{name}.db", _credential(name))
             for name in [*names, *(["pricing"] if with_pricing else [])]
         ]
         by_name = {system.name: system for system in systems}
@@ -267,6 +281,8 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
                     "PASARELA_DEMO_LOANS_URL": loans.url,
                     "PASARELA_DEMO_CREDIT_BUREAU_URL": credit_bureau.url,
                     "PASARELA_DEMO_REPORTS_URL": reports.url,
+                    "PASARELA_DEMO_WEBHOOK_URL": by_name["webhook_receiver"].url,
+                    "PASARELA_SECRET_DEMO_WEBHOOK_SECRET": by_name["webhook_receiver"].token,
                     "PASARELA_SECRET_DEMO_CRM_API_KEY": crm.token,
                     "PASARELA_SECRET_DEMO_TICKETING_TOKEN": ticketing.token,
                     "PASARELA_SECRET_DEMO_CORE_BANKING_PASSWORD": core_banking.token,
@@ -290,7 +306,8 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
 
             def ready(url: str) -> None:
                 running = {s.name: (s.url, p.pid) for s, p in zip(systems, processes, strict=True)}
-                sys.stdout.write(banner(url, keys, running, transactions) + "\n")
+                log = data.resolve() / "webhooks.log"
+                sys.stdout.write(banner(url, keys, running, transactions, log) + "\n")
                 sys.stdout.flush()
 
             anyio.run(

@@ -29,6 +29,7 @@ from pasarela.demo.core_banking import create_core_banking_app
 from pasarela.demo.latency import Latency, latency_for
 from pasarela.demo.loans import create_loans_app
 from pasarela.demo.reports import create_reports_app
+from pasarela.demo.webhook_receiver import create_webhook_receiver_app
 
 CUSTOMERS = [
     ("12345", "John", "Doe", "john.doe@example.com", "+44 20 7946 0001", "EU", "retail", "2014-03-02"),
@@ -262,6 +263,7 @@ FACTORIES: dict[str, Callable[[str, str, str], Starlette]] = {
     "loans": create_loans_app,
     "credit_bureau": create_credit_bureau_app,
     "reports": create_reports_app,
+    "webhook_receiver": create_webhook_receiver_app,
 }
 
 
