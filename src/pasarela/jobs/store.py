@@ -150,9 +150,7 @@ class JobStore:
             and_(jobs.c.status == "queued", jobs.c.run_after <= now),
             and_(jobs.c.status == "running", jobs.c.lease_until < now),
         )
-        candidates = select(jobs.c.id).where(due).order_by(jobs.c.run_after).limit(count)
-        if self.shared:
-            candidates = candidates.with_for_update(skip_locked=True)
+        candidates = self._fair(due, now, count)
         claim = (
             update(jobs)
             .where(jobs.c.id.in_(candidates.scalar_subquery()))
@@ -168,6 +166,42 @@ class JobStore:
         async with self.state.engine.begin() as db:
             rows = (await db.execute(claim)).all()
         return [Job.from_row(row) for row in rows]
+
+    def _fair(self, due: Any, now: float, count: int) -> Any:
+        """The ids to claim, taking turns between principals: each principal's due jobs are
+        numbered from its number of jobs running now, so one agent's flood of jobs waits its
+        turn behind another's single job instead of starving it (oldest first within a turn)."""
+        running = (
+            select(jobs.c.owner, func.count().label("running"))
+            .where(jobs.c.status == "running", jobs.c.lease_until >= now)
+            .group_by(jobs.c.owner)
+            .subquery()
+        )
+        turn = func.row_number().over(
+            partition_by=jobs.c.owner, order_by=(jobs.c.run_after, jobs.c.id)
+        ) + func.coalesce(running.c.running, 0)
+        ranked = (
+            select(jobs.c.id, jobs.c.run_after, turn.label("turn"))
+            .select_from(jobs.outerjoin(running, running.c.owner == jobs.c.owner))
+            .where(due)
+            .subquery()
+        )
+        # A few more candidates than wanted: on PostgreSQL other workers may hold some of them.
+        shortlist = (
+            select(ranked.c.id, ranked.c.turn, ranked.c.run_after)
+            .order_by(ranked.c.turn, ranked.c.run_after)
+            .limit(count * 4 if self.shared else count)
+            .subquery()
+        )
+        chosen = (
+            select(jobs.c.id)
+            .join(shortlist, shortlist.c.id == jobs.c.id)
+            .order_by(shortlist.c.turn, shortlist.c.run_after)
+            .limit(count)
+        )
+        if self.shared:
+            chosen = chosen.with_for_update(skip_locked=True, of=jobs)
+        return chosen
 
     async def renew(self, worker: str, lease: float) -> set[str]:
         """Extend the lease of every job `worker` runs; the ids of those asked to stop."""
