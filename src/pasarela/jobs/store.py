@@ -150,20 +150,25 @@ class JobStore:
             and_(jobs.c.status == "queued", jobs.c.run_after <= now),
             and_(jobs.c.status == "running", jobs.c.lease_until < now),
         )
-        candidates = self._fair(due, now, count)
-        claim = (
-            update(jobs)
-            .where(jobs.c.id.in_(candidates.scalar_subquery()))
-            .values(
-                status="running",
-                lease_owner=worker,
-                lease_until=now + lease,
-                attempts=jobs.c.attempts + 1,
-                started_at=func.coalesce(jobs.c.started_at, now),
-            )
-            .returning(*jobs.c)
-        )
+        # Two statements in one transaction: the ids, locked (PostgreSQL skips rows other workers
+        # hold), then the claim. One UPDATE over an IN (… LIMIT … SKIP LOCKED) sub-select is not
+        # safe: PostgreSQL may run the sub-select more than once and claim more than asked.
         async with self.state.engine.begin() as db:
+            ids = list((await db.execute(self._fair(due, now, count))).scalars())
+            if not ids:
+                return []
+            claim = (
+                update(jobs)
+                .where(jobs.c.id.in_(ids), due)
+                .values(
+                    status="running",
+                    lease_owner=worker,
+                    lease_until=now + lease,
+                    attempts=jobs.c.attempts + 1,
+                    started_at=func.coalesce(jobs.c.started_at, now),
+                )
+                .returning(*jobs.c)
+            )
             rows = (await db.execute(claim)).all()
         return [Job.from_row(row) for row in rows]
 
@@ -196,6 +201,9 @@ class JobStore:
         chosen = (
             select(jobs.c.id)
             .join(shortlist, shortlist.c.id == jobs.c.id)
+            # Again here, at the level that locks: PostgreSQL re-checks it on a row another worker
+            # claimed and committed meanwhile, so that row is passed over, not claimed twice.
+            .where(due)
             .order_by(shortlist.c.turn, shortlist.c.run_after)
             .limit(count)
         )
