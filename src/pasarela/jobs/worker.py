@@ -100,7 +100,11 @@ class JobWorker:
             claimed: list[Job] = []
             if free > 0:
                 try:
-                    claimed = await self.store.claim(self.name, free, self.settings.lease)
+                    # Shielded, as every short query here: a query cancelled half-way leaves its
+                    # aiosqlite connection closing forever (the loop cannot end); jobs claimed as the
+                    # worker stops are started, see the cancellation, and are given back.
+                    with anyio.CancelScope(shield=True):
+                        claimed = await self.store.claim(self.name, free, self.settings.lease)
                 except STORE_ERRORS as exc:  # the store is down: keep trying, loudly
                     log.error("jobs_claim_failed", worker=self.name, error=f"{type(exc).__name__}: {exc}")
             for job in claimed:
@@ -210,7 +214,8 @@ class JobWorker:
             if not self._running:
                 continue
             try:
-                stopping = await self.store.renew(self.name, self.settings.lease)
+                with anyio.CancelScope(shield=True):
+                    stopping = await self.store.renew(self.name, self.settings.lease)
             except STORE_ERRORS as exc:
                 log.error("jobs_renew_failed", worker=self.name, error=f"{type(exc).__name__}: {exc}")
                 continue
@@ -220,10 +225,11 @@ class JobWorker:
     async def _sweep(self) -> None:
         while True:
             try:
-                expired = await self.store.expire()
+                with anyio.CancelScope(shield=True):
+                    expired = await self.store.expire()
+                    depth, oldest = await self.store.depth()
                 if expired:
                     log.info("jobs_expired", count=expired)
-                depth, oldest = await self.store.depth()
                 self.metrics.jobs_queued.set(depth)
                 self.metrics.jobs_oldest_queued.set(oldest or 0.0)
             except STORE_ERRORS as exc:
