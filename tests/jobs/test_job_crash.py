@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import REPO
 from tests.helpers.gateway import ENV, WRITER_KEY, bearer, write_config
-from tests.helpers.processes import REPO, child_env, pasarela_command, served
+from tests.helpers.processes import child_env, pasarela_command, served
 from tests.helpers.servers import ThreadedServer, free_port
 from tests.helpers.upstream import RecordingUpstream, Reply, Seen
 
