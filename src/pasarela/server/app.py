@@ -17,12 +17,8 @@ from pasarela.server.body_limit import BodyLimitMiddleware
 from pasarela.server.health import HealthRoutes
 from pasarela.server.jobs import JobRoutes
 from pasarela.server.live import LiveRuntime
-from pasarela.server.mcp import (
-    create_mcp_server,
-    create_session_manager,
-    principal_from_http,
-    transport_security,
-)
+from pasarela.server.mcp import create_mcp_server, create_session_manager, transport_security
+from pasarela.server.mcp_calls import principal_from_http
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.rest import RestDoor

@@ -1,8 +1,7 @@
 """The MCP door, on the official SDK: Streamable HTTP at /mcp and stdio.
 
-The one MCP translation of PasarelaError lives here: errors with an `mcp_code` become
-JSON-RPC errors; all others become a tool result with `isError: true` whose text is the
-same problem document the REST door returns, so a model can read it and correct itself.
+How outcomes and errors become MCP answers is `server/mcp_calls.py`; progress notifications
+are `server/mcp_progress.py`.
 """
 
 from __future__ import annotations
@@ -11,26 +10,29 @@ from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
-import orjson
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.shared.exceptions import MCPError
 
-from pasarela import __version__, jsonsafe
+from pasarela import __version__
 from pasarela.catalog.formats import mcp as mcp_tool_dict
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import PasarelaError
-from pasarela.identity import Principal
 from pasarela.pipeline import Door, Gateway
 from pasarela.secrets import Redactor
-from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments, idempotency_key
-from pasarela.server.middleware import principal_of, request_id_of
+from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments
+from pasarela.server.mcp_calls import (
+    PrincipalResolver,
+    error_result,
+    mcp_request_id,
+    meta_idempotency_key,
+    success_result,
+)
+from pasarela.server.mcp_progress import progress_of
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
 
-PrincipalResolver = Callable[[ServerRequestContext[Any]], Principal]
 INSTRUCTIONS = (
     "Pasarela exposes enterprise systems as tools. Every call is authorized, validated and "
     "audited; a failed call returns a problem document explaining what to fix."
@@ -39,58 +41,6 @@ INSTRUCTIONS = (
 
 def mcp_tool(spec: ToolSpec) -> types.Tool:
     return types.Tool.model_validate(mcp_tool_dict(spec))
-
-
-def principal_from_http(ctx: ServerRequestContext[Any]) -> Principal:
-    request = ctx.request
-    scope = getattr(request, "scope", None)
-    if scope is None:
-        raise MCPError(types.INVALID_REQUEST, "this MCP transport carries no authenticated principal")
-    return principal_of(scope)
-
-
-def _request_id(ctx: ServerRequestContext[Any]) -> str | None:
-    scope = getattr(ctx.request, "scope", None)
-    if scope is not None and (found := request_id_of(scope)):
-        return f"{found}-{ctx.request_id}" if ctx.request_id is not None else found
-    return None
-
-
-def _idempotency_key(params: types.CallToolRequestParams) -> str | None:
-    """`_meta.idempotency_key` of a tools/call, if the client sent one."""
-    meta: Any = params.meta
-    key = meta.get("idempotency_key") if isinstance(meta, dict) else getattr(meta, "idempotency_key", None)
-    return idempotency_key(key, source="_meta.idempotency_key")
-
-
-def error_result(error: PasarelaError, redactor: Redactor, request_id: str | None) -> types.CallToolResult:
-    """A PasarelaError as MCP sees it (raises MCPError where the protocol wants one)."""
-    problem = error.to_problem()
-    if request_id:
-        problem["request_id"] = request_id
-    text = redactor.redact(jsonsafe.dumps(problem).decode())
-    if error.mcp_code is not None:
-        raise MCPError(error.mcp_code, redactor.redact(error.detail), orjson.loads(text))
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
-
-
-def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
-    text = jsonsafe.dumps(result).decode()
-    structured = result if isinstance(result, dict) else None
-    content = [types.TextContent(type="text", text=text)]
-    if meta.get("partial"):
-        # A partial answer is still an answer: the model reads what is missing, not an error.
-        content.append(types.TextContent(type="text", text=partial_note(meta.get("errors", []))))
-    return types.CallToolResult(content=content, structured_content=structured, meta={"pasarela": meta})
-
-
-def partial_note(errors: list[dict[str, Any]]) -> str:
-    """One line per missing part, e.g. "note: score (get_credit_score) temporarily unavailable"."""
-    lines = []
-    for error in errors:
-        why = "not permitted" if error.get("code") == "denied" else "temporarily unavailable"
-        lines.append(f"note: {error.get('step')} ({error.get('tool')}) {why}")
-    return "\n".join(lines) or "note: part of this answer is missing"
 
 
 class _McpTools:
@@ -138,9 +88,9 @@ def create_mcp_server(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         principal = resolve_principal(ctx)
-        request_id = _request_id(ctx)
+        request_id = mcp_request_id(ctx)
         try:
-            key = _idempotency_key(params)
+            key = meta_idempotency_key(params)
             check_arguments(params.arguments, tool=params.name, max_depth=max_depth)
             outcome = await gateway_of().call(
                 principal,
@@ -149,6 +99,7 @@ def create_mcp_server(
                 door=door,
                 request_id=request_id,
                 idempotency_key=key,
+                progress=progress_of(ctx),
             )
         except PasarelaError as exc:
             return error_result(exc, redactor, request_id)
