@@ -19,6 +19,7 @@ from pasarela.server.jobs import JobRoutes
 from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import create_mcp_server, create_session_manager, transport_security
 from pasarela.server.mcp_calls import principal_from_http
+from pasarela.server.mcp_tasks import McpTasks
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.rest import RestDoor
@@ -33,11 +34,14 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     server_settings = live.runtime.config.settings.server
     redactor = live.runtime.config.redactor  # one redactor for the process's life (reloads absorb)
 
+    jobs = create_jobs(live)
+    tasks = McpTasks(jobs, redactor, principal_from_http, max_depth=server_settings.max_nesting_depth)
     mcp_server = create_mcp_server(
         lambda: live.runtime.gateway,
         redactor,
         principal_from_http,
         max_depth=server_settings.max_nesting_depth,
+        tasks=tasks,
     )
     sessions = create_session_manager(
         mcp_server,
@@ -47,7 +51,6 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         slot=slot,
         on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
     )
-    jobs = create_jobs(live)
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
     job_routes = JobRoutes(jobs, redactor, rest.arguments)
     rest.as_job = job_routes.start_job
@@ -56,7 +59,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with sessions.run(), anyio.create_task_group() as background:
+            async with sessions.run(), tasks.running(), anyio.create_task_group() as background:
                 if jobs.worker is not None:
                     background.start_soon(jobs.worker.run)
                 health.ready = True

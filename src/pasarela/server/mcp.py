@@ -1,13 +1,13 @@
 """The MCP door, on the official SDK: Streamable HTTP at /mcp and stdio.
 
 How outcomes and errors become MCP answers is `server/mcp_calls.py`; progress notifications
-are `server/mcp_progress.py`.
+are `server/mcp_progress.py`; tasks (durable jobs over MCP) are `server/mcp_tasks.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server import Server
@@ -32,6 +32,9 @@ from pasarela.server.mcp_calls import (
 from pasarela.server.mcp_progress import progress_of
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
+
+if TYPE_CHECKING:
+    from pasarela.server.mcp_tasks import McpTasks
 
 INSTRUCTIONS = (
     "Pasarela exposes enterprise systems as tools. Every call is authorized, validated and "
@@ -64,9 +67,11 @@ def create_mcp_server(
     *,
     max_depth: int = DEFAULT_MAX_DEPTH,
     door: Door = Door.MCP,
+    tasks: McpTasks | None = None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
-    `max_depth` bounds the nesting of arguments (server.max_nesting_depth)."""
+    `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
+    tools run as durable jobs where their `execution` and the client ask for it."""
     forms = _McpTools()
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -117,6 +122,8 @@ def create_mcp_server(
     # installed (docs/performance.md). Pasarela's own telemetry stage covers every call; its
     # tracing will span the whole pipeline, not just the protocol layer.
     server.middleware.clear()
+    if tasks is not None:
+        tasks.install(server, call_tool)
     return server
 
 
