@@ -28,7 +28,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
 Each error knows its HTTP status and stable problem `type` (RFC 9457), and whether MCP reports
 it as a protocol error or as a tool result with `isError` (so the model can read and correct
 it). The doors translate in exactly one place each: `server/problems.py` for HTTP and
-`server/mcp.py` for MCP. Messages never contain credentials: upstream bodies are cut short
+`server/mcp_calls.py` for MCP. Messages never contain credentials: upstream bodies are cut short
 and passed through the redactor before they reach an error.
 """
 

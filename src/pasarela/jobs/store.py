@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import and_, delete, func, or_, select, text, update
 
 from pasarela import jsonsafe
-from pasarela.errors import IdempotencyConflict, RateLimited
+from pasarela.errors import PROBLEM_TYPE_PREFIX, IdempotencyConflict, RateLimited
 from pasarela.identity.principal import Principal
 from pasarela.jobs.model import Job, JobStatus
 from pasarela.state import StateStore
@@ -304,27 +304,31 @@ class JobStore:
         return await self.get(job_id)
 
     async def retry(self, job_id: str) -> Job | None:
-        """A failed or cancelled job queued again, its attempts counted afresh (an operator's call)."""
-        async with self.state.engine.begin() as db:
-            await db.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status.in_(["failed", "cancelled"]))
-                .values(
-                    status="queued",
-                    attempts=0,
-                    run_after=time.time(),
-                    cancel_requested=0,
-                    finished_at=None,
-                    expires_at=None,
-                    outcome=None,
-                    problem=None,
-                    progress=None,
-                    message=None,
-                )
+        """A failed or cancelled job queued again, its attempts counted afresh (an operator's
+        call); None if there is no such job, the job as it is if it cannot be retried."""
+        statement = (
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status.in_(["failed", "cancelled"]))
+            .values(
+                status="queued",
+                attempts=0,
+                run_after=time.time(),
+                cancel_requested=0,
+                finished_at=None,
+                expires_at=None,
+                outcome=None,
+                problem=None,
+                progress=None,
+                message=None,
             )
-            if self.shared:
+            .returning(*jobs.c)
+        )
+        async with self.state.engine.begin() as db:
+            queued = (await db.execute(statement)).first()
+            if queued is not None and self.shared:
                 await db.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-        return await self.get(job_id)
+        # As queued, not as a worker may already have it a moment later.
+        return Job.from_row(queued) if queued is not None else await self.get(job_id)
 
     async def expire(self) -> int:
         """Delete finished jobs past their retention (their arguments and results go with them)."""
@@ -348,7 +352,7 @@ class JobStore:
 
 
 CANCELLED: dict[str, Any] = {
-    "type": "https://pasarela.dev/problems/cancelled",
+    "type": PROBLEM_TYPE_PREFIX + "cancelled",
     "title": "Cancelled",
     "status": 409,
     "code": "cancelled",

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from pasarela.config.jobs import JobsSettings
-from pasarela.errors import PasarelaError
+from pasarela.errors import PROBLEM_TYPE_PREFIX, PasarelaError
 from pasarela.jobs import events
 from pasarela.jobs.model import Job, JobStatus
 from pasarela.jobs.store import CANCELLED, JobStore
@@ -101,7 +101,10 @@ class JobWorker:
             claimed: list[Job] = []
             if free > 0:
                 try:
-                    with anyio.CancelScope(shield=True):  # a claim cut halfway would strand its jobs
+                    # Shielded, as every short query here: a query cancelled half-way leaves its
+                    # aiosqlite connection closing forever (the loop cannot end); jobs claimed as the
+                    # worker stops are started, see the cancellation, and are given back.
+                    with anyio.CancelScope(shield=True):
                         claimed = await self.store.claim(self.name, free, self.settings.lease)
                 except STORE_ERRORS as exc:  # the store is down: keep trying, loudly
                     log.error("jobs_claim_failed", worker=self.name, error=f"{type(exc).__name__}: {exc}")
@@ -245,7 +248,7 @@ class JobWorker:
 
 def _exhausted(job: Job) -> dict[str, Any]:
     return {
-        "type": "https://pasarela.dev/problems/job_abandoned",
+        "type": PROBLEM_TYPE_PREFIX + "job_abandoned",
         "title": "Job abandoned",
         "status": 500,
         "code": "job_abandoned",
@@ -255,7 +258,7 @@ def _exhausted(job: Job) -> dict[str, Any]:
 
 def _interrupted(job: Job) -> dict[str, Any]:
     return {
-        "type": "https://pasarela.dev/problems/interrupted",
+        "type": PROBLEM_TYPE_PREFIX + "interrupted",
         "title": "Interrupted",
         "status": 503,
         "code": "interrupted",

@@ -116,8 +116,10 @@ class Gateway:
         door: Door,
         request_id: str | None = None,
         idempotency_key: str | None = None,
+        progress: Progress | None = None,
     ) -> Outcome:
-        """A call an agent made through `door`."""
+        """A call an agent made through `door`; `progress` hears what the tool reports on the way
+        (an MCP client's progress token)."""
         return await self._run(
             principal,
             tool_name,
@@ -125,6 +127,7 @@ class Gateway:
             door=door,
             request_id=request_id or uuid.uuid4().hex,
             idempotency_key=idempotency_key,
+            progress=progress,
         )
 
     async def call_child(

@@ -18,12 +18,9 @@ from pasarela.server.body_limit import BodyLimitMiddleware
 from pasarela.server.health import HealthRoutes
 from pasarela.server.jobs import JobRoutes
 from pasarela.server.live import LiveRuntime
-from pasarela.server.mcp import (
-    create_mcp_server,
-    create_session_manager,
-    principal_from_http,
-    transport_security,
-)
+from pasarela.server.mcp import create_mcp_server, create_session_manager, transport_security
+from pasarela.server.mcp_calls import principal_from_http
+from pasarela.server.mcp_tasks import McpTasks
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.rest import RestDoor
@@ -39,11 +36,14 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     server_settings = live.runtime.config.settings.server
     redactor = live.runtime.config.redactor  # one redactor for the process's life (reloads absorb)
 
+    jobs = create_jobs(live)
+    tasks = McpTasks(jobs, redactor, principal_from_http, max_depth=server_settings.max_nesting_depth)
     mcp_server = create_mcp_server(
         lambda: live.runtime.gateway,
         redactor,
         principal_from_http,
         max_depth=server_settings.max_nesting_depth,
+        tasks=tasks,
     )
     sessions = create_session_manager(
         mcp_server,
@@ -54,7 +54,6 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
         on_open=lambda principal: live.runtime.metrics.session_opened(principal),  # noqa: PLW0108
     )
-    jobs = create_jobs(live)
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
     job_routes = JobRoutes(jobs, redactor, rest.arguments)
     rest.as_job = job_routes.start_job
@@ -63,7 +62,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with sessions.run(), anyio.create_task_group() as background:
+            async with sessions.run(), tasks.running(), anyio.create_task_group() as background:
                 await live.start_delivery()
                 if jobs.worker is not None:
                     background.start_soon(jobs.worker.run)

@@ -1,38 +1,43 @@
 """The MCP door, on the official SDK: Streamable HTTP at /mcp and stdio.
 
-The one MCP translation of PasarelaError lives here: errors with an `mcp_code` become
-JSON-RPC errors; all others become a tool result with `isError: true` whose text is the
-same problem document the REST door returns, so a model can read it and correct itself.
+How outcomes and errors become MCP answers is `server/mcp_calls.py`; progress notifications
+are `server/mcp_progress.py`; tasks (durable jobs over MCP) are `server/mcp_tasks.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
-import orjson
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.shared.exceptions import MCPError
 
-from pasarela import __version__, jsonsafe
+from pasarela import __version__
 from pasarela.catalog.formats import mcp as mcp_tool_dict
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import PasarelaError
-from pasarela.identity import Principal
 from pasarela.pipeline import Door, Gateway
 from pasarela.secrets import Redactor
-from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments, idempotency_key
-from pasarela.server.middleware import principal_of, request_id_of
+from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments
+from pasarela.server.mcp_calls import (
+    PrincipalResolver,
+    error_result,
+    mcp_request_id,
+    meta_idempotency_key,
+    success_result,
+)
+from pasarela.server.mcp_progress import progress_of
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
 from pasarela.server.tracing import mcp_call_trace
 from pasarela.telemetry.correlation import current_trace_id
 
-PrincipalResolver = Callable[[ServerRequestContext[Any]], Principal]
+if TYPE_CHECKING:
+    from pasarela.server.mcp_tasks import McpTasks
+
 INSTRUCTIONS = (
     "Pasarela exposes enterprise systems as tools. Every call is authorized, validated and "
     "audited; a failed call returns a problem document explaining what to fix."
@@ -41,60 +46,6 @@ INSTRUCTIONS = (
 
 def mcp_tool(spec: ToolSpec) -> types.Tool:
     return types.Tool.model_validate(mcp_tool_dict(spec))
-
-
-def principal_from_http(ctx: ServerRequestContext[Any]) -> Principal:
-    request = ctx.request
-    scope = getattr(request, "scope", None)
-    if scope is None:
-        raise MCPError(types.INVALID_REQUEST, "this MCP transport carries no authenticated principal")
-    return principal_of(scope)
-
-
-def _request_id(ctx: ServerRequestContext[Any]) -> str | None:
-    scope = getattr(ctx.request, "scope", None)
-    if scope is not None and (found := request_id_of(scope)):
-        return f"{found}-{ctx.request_id}" if ctx.request_id is not None else found
-    return None
-
-
-def _idempotency_key(params: types.CallToolRequestParams) -> str | None:
-    """`_meta.idempotency_key` of a tools/call, if the client sent one."""
-    meta: Any = params.meta
-    key = meta.get("idempotency_key") if isinstance(meta, dict) else getattr(meta, "idempotency_key", None)
-    return idempotency_key(key, source="_meta.idempotency_key")
-
-
-def error_result(error: PasarelaError, redactor: Redactor, request_id: str | None) -> types.CallToolResult:
-    """A PasarelaError as MCP sees it (raises MCPError where the protocol wants one)."""
-    problem = error.to_problem()
-    if request_id:
-        problem["request_id"] = request_id
-    if (trace_id := current_trace_id()) is not None:
-        problem["trace_id"] = trace_id
-    text = redactor.redact(jsonsafe.dumps(problem).decode())
-    if error.mcp_code is not None:
-        raise MCPError(error.mcp_code, redactor.redact(error.detail), orjson.loads(text))
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
-
-
-def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
-    text = jsonsafe.dumps(result).decode()
-    structured = result if isinstance(result, dict) else None
-    content = [types.TextContent(type="text", text=text)]
-    if meta.get("partial"):
-        # A partial answer is still an answer: the model reads what is missing, not an error.
-        content.append(types.TextContent(type="text", text=partial_note(meta.get("errors", []))))
-    return types.CallToolResult(content=content, structured_content=structured, meta={"pasarela": meta})
-
-
-def partial_note(errors: list[dict[str, Any]]) -> str:
-    """One line per missing part, e.g. "note: score (get_credit_score) temporarily unavailable"."""
-    lines = []
-    for error in errors:
-        why = "not permitted" if error.get("code") == "denied" else "temporarily unavailable"
-        lines.append(f"note: {error.get('step')} ({error.get('tool')}) {why}")
-    return "\n".join(lines) or "note: part of this answer is missing"
 
 
 class _McpTools:
@@ -118,9 +69,11 @@ def create_mcp_server(
     *,
     max_depth: int = DEFAULT_MAX_DEPTH,
     door: Door = Door.MCP,
+    tasks: McpTasks | None = None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
-    `max_depth` bounds the nesting of arguments (server.max_nesting_depth)."""
+    `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
+    tools run as durable jobs where their `execution` and the client ask for it."""
     forms = _McpTools()
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -142,12 +95,12 @@ def create_mcp_server(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         principal = resolve_principal(ctx)
-        request_id = _request_id(ctx)
+        request_id = mcp_request_id(ctx)
         gateway = gateway_of()
         scope = getattr(ctx.request, "scope", None)
         async with mcp_call_trace(gateway.tracer, scope, params.meta, params.name, ctx.request_id, door):
             try:
-                key = _idempotency_key(params)
+                key = meta_idempotency_key(params)
                 check_arguments(params.arguments, tool=params.name, max_depth=max_depth)
                 outcome = await gateway.call(
                     principal,
@@ -156,6 +109,7 @@ def create_mcp_server(
                     door=door,
                     request_id=request_id,
                     idempotency_key=key,
+                    progress=progress_of(ctx),
                 )
             except PasarelaError as exc:
                 return error_result(exc, redactor, request_id)
@@ -176,6 +130,8 @@ def create_mcp_server(
     # installed (docs/performance.md). Pasarela's own telemetry stage covers every call; its
     # tracing will span the whole pipeline, not just the protocol layer.
     server.middleware.clear()
+    if tasks is not None:
+        tasks.install(server, call_tool)
     return server
 
 
