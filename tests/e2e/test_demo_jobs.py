@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_demo import running_demo
+from tests.jobs.test_mcp_tasks import tasks_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -59,3 +60,14 @@ async def test_the_compliance_bot_runs_a_statement_report_as_a_job(tmp_path: Pat
             while not log.exists() or "job.completed" not in log.read_text():  # noqa: ASYNC110 - another process
                 await anyio.sleep(0.1)
         assert f"job={started.json()['job']['id']}" in log.read_text() and "verified=yes" in log.read_text()
+
+        # The same report as an MCP task (protocol 2026-07-28, the tasks extension).
+        async with tasks_client(demo.mcp_url.removesuffix("/mcp"), compliance) as (client, extension):
+            result = await client.call_tool(
+                "generate_statement_report", {"customer_id": "23456", "period": "2026-05"}
+            )
+        assert not result.is_error and result.structured_content is not None
+        assert result.structured_content["customer_id"] == "23456"
+        assert len(extension.created) == 1, "answered with a task, followed to its end"
+        messages = [task.status_message or "" for task in extension.seen]
+        assert any("adding " in message for message in messages), messages
