@@ -69,5 +69,5 @@ async def test_the_compliance_bot_runs_a_statement_report_as_a_job(tmp_path: Pat
         assert not result.is_error and result.structured_content is not None
         assert result.structured_content["customer_id"] == "23456"
         assert len(extension.created) == 1, "answered with a task, followed to its end"
-        messages = [task.status_message or "" for task in extension.seen]
-        assert any("adding " in message for message in messages), messages
+        statuses = [task.status_message or "" for task in extension.seen]
+        assert any("adding " in status for status in statuses), statuses
