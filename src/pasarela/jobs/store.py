@@ -241,9 +241,9 @@ class JobStore:
         *,
         outcome: dict[str, Any] | None = None,
         problem: dict[str, Any] | None = None,
-    ) -> bool:
-        """Record how a run ended; False if the job is no longer this worker's (its lease ran
-        out and another worker took it over: that run's ending counts)."""
+    ) -> Job | None:
+        """Record how a run ended: the job as ended; None if it is no longer this worker's (its
+        lease ran out and another worker took it over: that run's ending counts)."""
         now = time.time()
         values: dict[str, Any] = {
             "status": str(status),
@@ -256,9 +256,10 @@ class JobStore:
         }
         if status is JobStatus.COMPLETED:
             values["progress"] = 1.0
+        statement = update(jobs).where(self._held(job.id, worker)).values(**values).returning(*jobs.c)
         async with self.state.engine.begin() as db:
-            done = await db.execute(update(jobs).where(self._held(job.id, worker)).values(**values))
-        return bool(done.rowcount)
+            ended = (await db.execute(statement)).first()
+        return Job.from_row(ended) if ended is not None else None
 
     async def again_later(
         self, job: Job, worker: str, delay: float, problem: dict[str, Any], *, give_back: bool = False

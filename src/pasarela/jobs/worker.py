@@ -188,14 +188,13 @@ class JobWorker:
         outcome: dict[str, Any] | None = None,
         problem: dict[str, Any] | None = None,
     ) -> None:
-        if not await self.store.finish(job, self.name, status, outcome=outcome, problem=problem):
+        ended = await self.store.finish(job, self.name, status, outcome=outcome, problem=problem)
+        if ended is None:
             return  # another worker took it over after our lease ran out: its ending counts
         self.metrics.jobs_finished.labels(job.tool, str(status)).inc()
         log.info("job_finished", job=job.id, tool=job.tool, status=str(status), attempts=job.attempts)
         if self.on_finish is not None:
-            ended = await self.store.get(job.id)
-            if ended is not None:
-                await self.on_finish(ended)
+            await self.on_finish(ended)
 
     def _reporter(self, job: Job) -> Callable[[float | None, str | None], Awaitable[None]]:
         last = 0.0
