@@ -41,6 +41,7 @@ TRANSIENT = frozenset(
     }
 )
 STORE_ERRORS = (SQLAlchemyError, OSError)  # the database is away: retried, never fatal
+CLAIM_GATHER = 0.005  # seconds a busy worker waits for more free slots before it claims
 PROGRESS_EVERY = 0.25  # seconds between stored progress reports of one job (the last one always)
 SWEEP_EVERY = 5.0  # seconds between expiry sweeps and queue-depth readings
 
@@ -96,8 +97,14 @@ class JobWorker:
             await self._claim_forever(group)
 
     async def _claim_forever(self, group: anyio.abc.TaskGroup) -> None:
+        batch = max(1, self.settings.workers // 4)
         while True:
             free = self.settings.workers - len(self._running)
+            if 0 < free < batch:
+                # Busy: let a few more slots free up and claim them together — a claim ranks
+                # every due job, so one claim per finished job would cost the store the most.
+                await anyio.sleep(CLAIM_GATHER)
+                free = self.settings.workers - len(self._running)
             claimed: list[Job] = []
             if free > 0:
                 try:
