@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx
 
 from pasarela.assembly import Runtime, build_runtime
@@ -159,3 +160,26 @@ async def gateway(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtim
     ):
         await runtime.events.core.tail.started.wait()
         yield client, runtime
+
+
+@asynccontextmanager
+async def served(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    """The app under a real uvicorn in this event loop (streams reach the client as they are
+    written, which httpx's ASGI transport does not do), behind an httpx client."""
+    import uvicorn
+
+    from tests.helpers.servers import free_port
+
+    runtime = await build_runtime(load_config(config, environ=ENV))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
+    async with anyio.create_task_group() as group:
+        group.start_soon(server.serve)
+        while not server.started:
+            await anyio.sleep(0.02)
+        await runtime.events.core.tail.started.wait()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client, runtime
+        server.should_exit = True
