@@ -177,7 +177,7 @@ async def served(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime
     )
     async with anyio.create_task_group() as group:
         group.start_soon(server.serve)
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn says so by a flag only
             await anyio.sleep(0.02)
         await runtime.events.core.tail.started.wait()
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:

@@ -5,15 +5,18 @@ events made from it are stored; a message no rule can map is logged, counted and
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import anyio
+import orjson
 import structlog
 
 from pasarela.config.events import EventSourceSettings
 from pasarela.errors import EventRefused
+from pasarela.events.envelope import read_json
 from pasarela.events.model import NewEvent
 from pasarela.events.service import Events
 
@@ -43,7 +46,11 @@ def ingester(name: str, events: Callable[[], Events]) -> Ingest:
         mapped: list[NewEvent] = []
         for message, message_id in messages:
             try:
-                mapped.append(current.map(name, message, message_id=message_id))
+                mapped.append(
+                    current.map(
+                        name, decoded(message, bool(current.mappers[name].rules)), message_id=message_id
+                    )
+                )
             except EventRefused as exc:
                 log.warning(
                     "event_refused", source=name, message_id=message_id, reason=exc.detail, **exc.extra
@@ -52,6 +59,24 @@ def ingester(name: str, events: Callable[[], Events]) -> Ingest:
             await current.store(mapped)
 
     return ingest
+
+
+def decoded(message: Any, has_rules: bool) -> Any:
+    """A broker message's body as JSON (a CloudEvent in any of its JSON forms when the source has
+    no rules); EventRefused when it is not."""
+    if not isinstance(message, bytes | str):
+        return message
+    if not has_rules:
+        return read_json(message)
+    try:
+        return orjson.loads(message)
+    except orjson.JSONDecodeError as exc:
+        raise EventRefused(f"the message is not valid JSON: {exc}") from None
+
+
+def body_id(source: str, body: bytes) -> str:
+    """An id for a message its producer gave none: its content (the same bytes are one event)."""
+    return f"sha256:{hashlib.sha256(body).hexdigest()[:40]}"
 
 
 async def run_consumers(events: Callable[[], Events]) -> None:
