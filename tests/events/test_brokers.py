@@ -40,7 +40,9 @@ async def stored(runtime: Runtime, count: int) -> list[tuple[str, str, object]]:
     return [(e.type, e.id, e.data) for e in await runtime.events.log.read(0, 100)]
 
 
-async def run_source(tmp_path: Path, source: str, publish: Callable[[list[bytes]], Awaitable[None]]) -> Runtime:
+async def run_source(
+    tmp_path: Path, source: str, publish: Callable[[list[bytes]], Awaitable[None]]
+) -> Runtime:
     text = config_text(f"sqlite:///{tmp_path / 's.db'}", extra_sources=source + RULES)
     bodies = [json.dumps(m).encode() for m in MESSAGES] + [b"not json"]
     await publish(bodies)
