@@ -62,6 +62,7 @@ class EventLog:
         # racing on the file lock's back-off.
         self._turns = asyncio.Lock() if store.dialect == "sqlite" else contextlib.nullcontext()
         self._head_ready = False
+        self._head_lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -74,6 +75,8 @@ class EventLog:
             return []
         now = time.time() if now is None else now
         keys = list(dict.fromkeys((e.source, e.id) for e in new))
+        if not self._head_ready:
+            await self._ensure_head()
         async with self._write() as db:
             last = await self._lock_head(db)
             found = await db.execute(
@@ -117,15 +120,24 @@ class EventLog:
             results.append(Appended(stored[key], duplicate))
         return results
 
-    async def _lock_head(self, db: AsyncConnection) -> int:
-        if not self._head_ready:
-            await db.execute(
-                self.store.insert(event_head).on_conflict_do_nothing(index_elements=["id"]),
-                {"id": 1, "last_seq": 0},
-            )
+    async def _ensure_head(self) -> None:
+        """Made once, committed on its own before any append: a row another transaction is still
+        inserting is invisible to a concurrent FOR UPDATE, which would then read no head at all."""
+        async with self._head_lock:
+            if self._head_ready:
+                return
+            async with self.store.engine.begin() as db:
+                await db.execute(
+                    self.store.insert(event_head).on_conflict_do_nothing(index_elements=["id"]),
+                    {"id": 1, "last_seq": 0},
+                )
             self._head_ready = True
+
+    async def _lock_head(self, db: AsyncConnection) -> int:
         value = (await db.execute(select(_h.last_seq).where(_h.id == 1).with_for_update())).scalar()
-        return int(value or 0)
+        if value is None:
+            raise RuntimeError("the event log's head row is missing")
+        return int(value)
 
     async def read(self, after: int, limit: int) -> list[Event]:
         """Up to `limit` events after position `after`, in order."""
