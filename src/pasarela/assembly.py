@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pasarela.audit import AuditStage, AuditWriter
 from pasarela.audit.anchors import AnchorLog
 from pasarela.audit.stage import AuditRules
+from pasarela.caching import ResultCache
 from pasarela.catalog import Catalog, ToolSpec
 from pasarela.catalog.derived import derive_tools
 from pasarela.catalog.pinning import ToolPins
@@ -22,6 +23,8 @@ from pasarela.contracts import ToolContract, load_registry
 from pasarela.contracts.checks import check_contracts, tool_contracts, with_contract
 from pasarela.costs import CostLedger, CostStage, compile_budgets, compile_prices
 from pasarela.errors import ConfigError, ConfigProblem, StartupError
+from pasarela.events.checks import check_events, event_types
+from pasarela.events.service import EventCore, Events
 from pasarela.flow import build_flow_stages, check_flow
 from pasarela.identity import ApiKeyAuthenticator, Authenticator
 from pasarela.identity.jwt_tokens import JwtAuthenticator
@@ -58,6 +61,7 @@ class Runtime:
     shared: SharedState
     audit: AuditWriter | None
     webhooks: Webhooks  # notify(principal, event type, payload): jobs and events tell agents
+    events: Events  # sources in, the log, subscribers out (docs/events.md)
     tracing: Tracing | None = None
     costs: CostLedger | None = None
 
@@ -161,6 +165,7 @@ async def build_runtime(
             + check_contracts(config, registry)
             + check_result_items(catalog, config)
             + check_principals(config)
+            + check_events(config, catalog, registry, sources)
         )
         prices, found = compile_prices(settings, catalog, config.source)
         problems += found
@@ -203,7 +208,9 @@ async def build_runtime(
         users,
         obo.header if obo is not None else "X-On-Behalf-Of",
     )
-    authorizer = CedarAuthorizer(settings.access, sources, authenticator.api_keys.principals(), catalog)
+    authorizer = CedarAuthorizer(
+        settings.access, sources, authenticator.api_keys.principals(), catalog, event_types(config)
+    )
     # Quarantined tools too: a refused call to one is still audited with its arguments masked.
     contracts = tool_contracts(config, registry)
     # A composite's `output:` is held to its schema by the same contract stage as any tool's.
@@ -238,6 +245,20 @@ async def build_runtime(
         composites=composites,
         tracer=tracer,
     )
+    core = (
+        reuse.events.core
+        if reuse is not None and reuse.state is state
+        else EventCore(state, settings.events.poll_interval)
+    )
+    events = Events(
+        settings.events,
+        core,
+        registry,
+        authorizer,
+        ResultCache(shared.cache),
+        {name: plan.cache for name, plan in plans.items() if plan.cache is not None},
+        metrics,
+    )
     flow.fallback.bind(
         lambda parent, tool, arguments: gateway.call_child(parent, tool, arguments, via=Via.FALLBACK)
     )
@@ -253,6 +274,7 @@ async def build_runtime(
         tracing=tracing,
         costs=costs,
         webhooks=webhooks,
+        events=events,
     )
 
 

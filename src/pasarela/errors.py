@@ -10,6 +10,9 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
     ├── AuthenticationError            401 unauthenticated
     ├── AccessDenied                   403 denied
     ├── ToolNotFound                   404 unknown_tool        (MCP: JSON-RPC -32602)
+    ├── EventSourceNotFound            404 unknown_event_source (POST /v1/events/{source})
+    ├── CursorExpired                  410 cursor_expired      (events after the cursor are past retention)
+    ├── EventRefused                   422 invalid_event       (an event that cannot be stored; nothing was)
     ├── ToolQuarantined                409 quarantined         (changed at its backend, awaiting approval)
     ├── IdempotencyConflict            409 idempotency_conflict (key reused with other arguments, or in flight)
     ├── InvalidArguments               422 invalid_arguments   (carries the failing paths)
@@ -167,6 +170,28 @@ class ToolNotFound(PasarelaError):
     code = "unknown_tool"
     title = "Unknown tool"
     mcp_code = MCP_INVALID_PARAMS
+
+
+class EventSourceNotFound(PasarelaError):
+    status = 404
+    code = "unknown_event_source"
+    title = "No such event source"
+
+
+class CursorExpired(PasarelaError):
+    """Events after the cursor were deleted by the log's retention: reading on would skip them."""
+
+    status = 410
+    code = "cursor_expired"
+    title = "The cursor is older than the events the log keeps"
+
+
+class EventRefused(PasarelaError):
+    """An incoming event that cannot be stored (malformed, unmapped, off its schema); none was."""
+
+    status = 422
+    code = "invalid_event"
+    title = "The event was refused"
 
 
 class JobNotFound(PasarelaError):
@@ -344,6 +369,9 @@ __all__ = [
     "CircuitOpen",
     "ConfigError",
     "ConfigProblem",
+    "CursorExpired",
+    "EventRefused",
+    "EventSourceNotFound",
     "IdempotencyConflict",
     "InvalidArguments",
     "InvalidRequest",

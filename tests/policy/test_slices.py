@@ -14,7 +14,7 @@ from pasarela.identity import Principal
 from pasarela.pipeline.authorize import Decision
 from pasarela.policy import CedarAuthorizer, PolicySource
 from pasarela.policy.policyset import PolicySet, Slice
-from pasarela.policy.scopes import may_apply
+from pasarela.policy.scopes import may_apply, tool_resource
 from pasarela.policy.sources import ACCESS_POLICY, READ_POLICY
 
 OBJECT = {"type": "object"}
@@ -68,7 +68,9 @@ def decide_whole(
         "context": orjson.dumps(context).decode(),
     }
     entities = authorizer._entities.for_principal(principal)
-    return authorizer._name_granting_role(whole(authorizer).decide([request], entities)[0], principal, tool)
+    return authorizer._name_granting_role(
+        whole(authorizer).decide([request], entities)[0], principal, tool_resource(tool.name, tool.backend)
+    )
 
 
 @pytest.mark.parametrize("door", ["rest", "stdio"])

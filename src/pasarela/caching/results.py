@@ -53,9 +53,32 @@ def scope_identity(settings: CacheSettings, principal: Principal) -> str | None:
     return f"principal\x00{principal.id}\x00{user}"
 
 
-def cache_key(tool: str, scope: str, arguments: Mapping[str, Any]) -> str:
+def partition_of(settings: CacheSettings | None) -> tuple[str, ...]:
+    """The arguments a tool's cached results are grouped by, so that an event can drop one
+    group for every principal at once (`invalidate_on`); () when they are not grouped."""
+    if settings is None or not settings.invalidate_on:
+        return ()
+    return tuple(sorted(settings.invalidate_on[0].arguments))
+
+
+def partition_prefix(tool: str, names: tuple[str, ...], values: Mapping[str, Any]) -> str:
+    """`cache:<tool>:p<hash>:` for these argument values; a number and its digits are one value
+    (an event's 12345 and a call's "12345" name the same customer)."""
+    canonical = jsonsafe.dumps([[name, _plain(values.get(name))] for name in names])
+    return f"cache:{tool}:p{hashlib.sha256(canonical).hexdigest()[:24]}:"
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, dict | list):
+        return value
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def cache_key(tool: str, scope: str, arguments: Mapping[str, Any], partition: tuple[str, ...] = ()) -> str:
     canonical = jsonsafe.dumps(arguments, sort_keys=True)
     digest = hashlib.sha256(scope.encode() + b"\x00" + canonical).hexdigest()[:40]
+    if partition:
+        return partition_prefix(tool, partition, arguments) + digest
     return f"cache:{tool}:{digest}"
 
 
@@ -92,8 +115,10 @@ class ResultCache:
             log.warning("cache_store_unavailable", operation="set", error=str(exc))
         return stored_at
 
-    async def invalidate(self, tool: str) -> None:
+    async def invalidate(self, tool: str, prefix: str | None = None) -> int:
+        """Drop every cached result of `tool` (or those under `prefix`, one partition); how many."""
         try:
-            await self._store.delete_prefix(f"cache:{tool}:")
+            return await self._store.delete_prefix(prefix or f"cache:{tool}:")
         except SharedStoreError as exc:
             log.warning("cache_store_unavailable", operation="invalidate", tool=tool, error=str(exc))
+            return 0

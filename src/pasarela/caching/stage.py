@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from pasarela.caching.results import ResultCache, cache_key, scope_identity
+from pasarela.caching.results import ResultCache, cache_key, partition_of, scope_identity
 from pasarela.config.traffic import CacheSettings
 from pasarela.pipeline.call import Call, Next, Outcome, iso
 from pasarela.telemetry.metrics import GatewayMetrics
@@ -47,7 +47,7 @@ class CacheStage:
         if scope is None:  # scope tenant, but this principal has no tenant: never share by accident
             self._metrics.cache.labels(call.tool.backend, call.tool.name, "bypass").inc()
             return replace(await call_next(call), cache="bypass")
-        key = cache_key(call.tool.name, scope, call.arguments)
+        key = cache_key(call.tool.name, scope, call.arguments, partition_of(settings))
         entry = await self._cache.get(key)
         if entry is not None and entry.age(self._cache.now()) < settings.ttl:
             self._metrics.cache.labels(call.tool.backend, call.tool.name, "hit").inc()

@@ -11,6 +11,7 @@ from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
 from pasarela.config.durations import Duration
+from pasarela.config.events import EventsSettings
 from pasarela.config.jobs import Execution, FollowSettings, JobsSettings, ToolJobSettings
 from pasarela.config.observability import BudgetRule, CostSettings, SloSettings, TelemetrySettings
 from pasarela.config.traffic import (
@@ -394,6 +395,10 @@ class Settings(Strict):
     webhooks: WebhooksSettings = Field(
         WebhooksSettings(),
         description="Signed webhook deliveries to endpoints registered per principal (jobs, events)",
+    )
+    events: EventsSettings = Field(
+        EventsSettings(),
+        description="Events from systems (webhooks, brokers, change data capture) to subscribed agents",
     )
 
     @field_validator("policies", mode="before")

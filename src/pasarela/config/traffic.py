@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from limits import parse_many
 from pydantic import Field, field_validator, model_validator
@@ -57,6 +57,33 @@ class CircuitBreakerSettings(Strict):
     )
 
 
+class InvalidateOn(Strict):
+    """An event that makes cached results of this tool stale."""
+
+    event: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.*?-]{1,200}$")] = Field(
+        description="The event type (globs allowed: customer_*)"
+    )
+    arguments: dict[str, str] = Field(
+        {},
+        description="Tool argument: JMESPath over the event ({type, subject, source, id, time, data}) "
+        "naming its value, e.g. {customer_id: data.customer_id}; the results for those argument "
+        "values are dropped for every principal. Empty: every cached result of the tool",
+    )
+
+    @field_validator("arguments")
+    @classmethod
+    def _expressions(cls, value: dict[str, str]) -> dict[str, str]:
+        import jmespath
+        from jmespath.exceptions import JMESPathError
+
+        for name, expression in value.items():
+            try:
+                jmespath.compile(expression)
+            except JMESPathError as exc:
+                raise ValueError(f"{name}: not a valid JMESPath expression: {exc}") from None
+        return value
+
+
 class CacheSettings(Strict):
     """Results of a read-only tool, kept per identity unless declared otherwise."""
 
@@ -71,6 +98,20 @@ class CacheSettings(Strict):
     stale_for: Duration = Field(
         3600.0, description="How long past its ttl a result is kept for `fallback: [cache]`"
     )
+
+    invalidate_on: list[InvalidateOn] = Field(
+        [], description="Events that drop the cached results they make stale (docs/events.md#freshness)"
+    )
+
+    @model_validator(mode="after")
+    def _same_partition(self) -> Self:
+        keys = {tuple(sorted(rule.arguments)) for rule in self.invalidate_on}
+        if len(keys) > 1:
+            raise ValueError(
+                "every invalidate_on rule of a tool must name the same arguments (they decide how its "
+                f"cached results are grouped); found {sorted(keys)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _never_stale_when_never_cached(self) -> Self:

@@ -25,7 +25,8 @@ from pasarela.pipeline.call import Call
 from pasarela.pipeline.results import not_checkable
 from pasarela.policy.entities import EntityStore, principal_key
 from pasarela.policy.policyset import PolicySet
-from pasarela.policy.sources import ACCESS_POLICY, READ_POLICY, PolicySource
+from pasarela.policy.scopes import Resource, event_type_resource, tool_resource
+from pasarela.policy.sources import ACCESS_POLICY, READ_POLICY, RECEIVE_POLICY, PolicySource
 from pasarela.policy.values import NotCheckable, cedar_value, now_context, result_value, user_context
 
 log = structlog.get_logger("pasarela.policy")
@@ -59,20 +60,25 @@ class CedarAuthorizer:
         policies: Sequence[PolicySource],
         principals: Iterable[Principal],
         tools: Iterable[ToolSpec],
+        event_types: Iterable[str] = (),
     ) -> None:
         # `access:` is one policy over entity attributes, so its cost does not grow with roles.
         # Reading a result is permitted by the call itself; result rules are forbids.
-        builtin = [PolicySource("access", ACCESS_POLICY, "access"), PolicySource("read", READ_POLICY, "read")]
+        builtin = [
+            PolicySource("access", ACCESS_POLICY, "access"),
+            PolicySource("read", READ_POLICY, "read"),
+            PolicySource("receive", RECEIVE_POLICY, "receive"),
+        ]
         sources = [*builtin, *policies]
         enforced = [s for s in sources if not s.shadow]
         self._enforced = PolicySet.build(enforced)
         shadows = [s for s in sources if s.shadow]
         # The shadow set is the enforced set plus the log_only policies: what enforcing them would do.
         self._shadow = PolicySet.build([*enforced, *shadows]) if shadows else None
-        self._entities = EntityStore(principals, tools, access)
+        self._entities = EntityStore(principals, tools, access, event_types)
         self._listed: dict[tuple[str, ...], tuple[float, frozenset[str]]] = {}
         # Decisions that read no context depend only on who asks for what: decided once each.
-        self._settled: dict[tuple[bytes, str, str], Decision] = {}
+        self._settled: dict[tuple[bytes, str, str, str], Decision] = {}
 
     # -- the Authorizer protocol -------------------------------------------------------------
 
@@ -130,6 +136,31 @@ class CedarAuthorizer:
         decided = iter(self._decide_many(call.principal, call.tool, READ, contexts))
         return [d if d is not None else next(decided) for d in decisions]
 
+    # -- events (events/access.py) -----------------------------------------------------------
+
+    def decide_event(
+        self,
+        principal: Principal,
+        event_type: str,
+        action: str,
+        event: Mapping[str, Any] | None = None,
+        *,
+        door: str = "rest",
+    ) -> Decision:
+        """`Action::"subscribe"` (no event), `"receive"` (with the event as `context.event`) or
+        `"unmask"` on `EventType::"<event_type>"`. An event Cedar cannot be shown faithfully is
+        not received (fail closed)."""
+        resource = event_type_resource(event_type)
+        keys = self._context_keys(resource, action)
+        context = self._context(principal, {}, door, keys)
+        context.pop("args", None)
+        if event is not None and (keys is None or "event" in keys):
+            try:
+                context["event"] = result_value(dict(event))
+            except NotCheckable as exc:
+                return not_checkable(str(exc))
+        return self._decide(principal, resource, action, context)
+
     # -- decisions ---------------------------------------------------------------------------
 
     def explain(
@@ -144,11 +175,12 @@ class CedarAuthorizer:
         keys = self._context_keys(tool, action)
         return self._decide(principal, tool, action, self._context(principal, arguments, door, keys))
 
-    def _context_keys(self, tool: ToolSpec, action: str) -> frozenset[str] | None:
-        """The parts of the context any policy for this tool and action reads (None: all)."""
-        keys = self._enforced.slice(tool.name, tool.backend, action).context_keys
+    def _context_keys(self, tool: ToolSpec | Resource, action: str) -> frozenset[str] | None:
+        """The parts of the context any policy for this resource and action reads (None: all)."""
+        resource = tool if isinstance(tool, Resource) else tool_resource(tool.name, tool.backend)
+        keys = self._enforced.slice_for(resource, action).context_keys
         if self._shadow is not None and keys is not None:
-            shadow = self._shadow.slice(tool.name, tool.backend, action).context_keys
+            shadow = self._shadow.slice_for(resource, action).context_keys
             keys = None if shadow is None else keys | shadow
         return keys
 
@@ -177,33 +209,41 @@ class CedarAuthorizer:
             context["on_behalf_of"] = user_context(principal.on_behalf_of)
         return context
 
-    def _name_granting_role(self, decision: Decision, principal: Principal, tool: ToolSpec) -> Decision:
+    def _name_granting_role(self, decision: Decision, principal: Principal, resource: Resource) -> Decision:
         """Say which role's grant permitted the call (`access.<role>`), not just "access"."""
-        if not any(p.label == "access" for p in decision.policies):
+        if resource.kind != "Tool" or not any(p.label == "access" for p in decision.policies):
             return decision
-        roles = sorted(principal.roles & self._entities.granted.get(tool.name, frozenset()))
+        roles = sorted(principal.roles & self._entities.granted.get(resource.id, frozenset()))
         granting = tuple(
             replace(p, label=f"access.{roles[0]}") if p.label == "access" and roles else p
             for p in decision.policies
         )
         return replace(decision, policies=granting)
 
-    def _decide(self, principal: Principal, tool: ToolSpec, action: str, context: dict[str, Any]) -> Decision:
+    def _decide(
+        self, principal: Principal, tool: ToolSpec | Resource, action: str, context: dict[str, Any]
+    ) -> Decision:
         return self._decide_many(principal, tool, action, [context])[0]
 
     def _decide_many(
-        self, principal: Principal, tool: ToolSpec, action: str, contexts: Sequence[dict[str, Any]]
+        self,
+        principal: Principal,
+        tool: ToolSpec | Resource,
+        action: str,
+        contexts: Sequence[dict[str, Any]],
     ) -> list[Decision]:
         if not contexts:
             return []
-        keys = self._context_keys(tool, action)
+        resource = tool if isinstance(tool, Resource) else tool_resource(tool.name, tool.backend)
+        keys = self._context_keys(resource, action)
         settled_key = None
         if keys is not None and not keys and self._shadow is None and len(contexts) == 1:
-            settled_key = (principal_key(principal), tool.name, action)
+            # Keyed by the resource's kind too: a tool and an event type may share a name.
+            settled_key = (principal_key(principal), resource.kind, resource.id, action)
             settled = self._settled.get(settled_key)
             if settled is not None:
                 return [settled]
-        decisions = self._decide_in_cedar(principal, tool, action, contexts, keys)
+        decisions = self._decide_in_cedar(principal, resource, action, contexts, keys)
         if settled_key is not None and not decisions[0].errors:
             if len(self._settled) >= SETTLED_ENTRIES:
                 self._settled.clear()
@@ -213,7 +253,7 @@ class CedarAuthorizer:
     def _decide_in_cedar(
         self,
         principal: Principal,
-        tool: ToolSpec,
+        resource: Resource,
         action: str,
         contexts: Sequence[dict[str, Any]],
         keys: frozenset[str] | None,
@@ -222,30 +262,33 @@ class CedarAuthorizer:
         fixed = {
             "principal": {"type": "Agent", "id": principal.id},
             "action": {"type": "Action", "id": action},
-            "resource": {"type": "Tool", "id": tool.name},
+            "resource": {"type": resource.kind, "id": resource.id},
         }
         if keys is not None:  # only what the policies read: Cedar pays for every attribute
             contexts = [{k: v for k, v in c.items() if k in keys} for c in contexts]
         # Serialized here (orjson), so cedarpy passes the text through instead of re-encoding it.
         requests = [{**fixed, "context": orjson.dumps(c).decode()} for c in contexts]
-        enforced = self._enforced.slice(tool.name, tool.backend, action).decide(requests, entities)
-        decisions = [self._name_granting_role(d, principal, tool) for d in enforced]
+        enforced = self._enforced.slice_for(resource, action).decide(requests, entities)
+        decisions = [self._name_granting_role(d, principal, resource) for d in enforced]
         for decision in decisions:
             if decision.errors:
                 log.warning(
-                    "policy_errors", tool=tool.name, principal=principal.id, errors=list(decision.errors)
+                    "policy_errors",
+                    **{resource.kind.lower(): resource.id},
+                    principal=principal.id,
+                    errors=list(decision.errors),
                 )
         if self._shadow is None:
             return decisions
-        shadows = self._shadow.slice(tool.name, tool.backend, action).decide(requests, entities)
+        shadows = self._shadow.slice_for(resource, action).decide(requests, entities)
         paired = []
         for decision, raw in zip(decisions, shadows, strict=True):
-            shadow = self._name_granting_role(raw, principal, tool)
+            shadow = self._name_granting_role(raw, principal, resource)
             if shadow.allowed != decision.allowed:
                 log.info(
                     "policy_shadow_differs",
                     action=action,
-                    tool=tool.name,
+                    **{resource.kind.lower(): resource.id},
                     principal=principal.id,
                     enforced="allow" if decision.allowed else "deny",
                     shadow="allow" if shadow.allowed else "deny",

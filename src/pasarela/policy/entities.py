@@ -62,8 +62,12 @@ class EntityStore:
         principals: Iterable[Principal],
         tools: Iterable[ToolSpec],
         access: Mapping[str, Sequence[str]],
+        event_types: Iterable[str] = (),
     ) -> None:
         documents: dict[str, dict[str, Any]] = {}
+        for name in event_types:  # what policies may read of an event type: its name
+            entity = {"uid": uid("EventType", name), "attrs": {"name": name}, "parents": []}
+            documents[json.dumps(entity["uid"])] = entity
         backends: set[str] = set()
         self.granted: dict[str, frozenset[str]] = {}
         for tool in tools:

@@ -11,9 +11,10 @@ from typing import Any
 import cedarpy
 
 from pasarela.pipeline.authorize import Decision, PolicyRef
-from pasarela.policy.scopes import may_apply, names_action
+from pasarela.policy.scopes import Resource, may_apply_to, names_action, tool_resource
 from pasarela.policy.sources import PolicySource, describe
 
+MAX_SLICES = 20_000
 _FAILED_POLICY = re.compile(r"policy `(policy\d+)`")
 
 
@@ -70,7 +71,7 @@ class PolicySet:
     parsed: cedarpy.PolicySet
     info: dict[str, PolicyRef]
     documents: dict[str, dict[str, Any]]  # Cedar's JSON of each policy, by its id (policy0 …)
-    _slices: dict[tuple[str, str, str], Slice] = field(default_factory=dict)
+    _slices: dict[tuple[Resource, str], Slice] = field(default_factory=dict)
 
     @classmethod
     def build(cls, sources: Sequence[PolicySource]) -> PolicySet:
@@ -88,14 +89,20 @@ class PolicySet:
         return cls(parsed, {f"policy{i}": info for i, info in enumerate(infos)}, documents)
 
     def slice(self, tool: str, backend: str, action: str) -> Slice:
-        key = (tool, backend, action)
+        return self.slice_for(tool_resource(tool, backend), action)
+
+    def slice_for(self, resource: Resource, action: str) -> Slice:
+        """The policies that can apply to `action` on `resource` (a tool, an event type)."""
+        key = (resource, action)
         found = self._slices.get(key)
         if found is None:
-            found = self._slices[key] = self._cut(tool, backend, action)
+            if len(self._slices) >= MAX_SLICES:  # event types can come from outside: stay bounded
+                self._slices.clear()
+            found = self._slices[key] = self._cut(resource, action)
         return found
 
-    def _cut(self, tool: str, backend: str, action: str) -> Slice:
-        kept = {pid: doc for pid, doc in self.documents.items() if may_apply(doc, tool, backend, action)}
+    def _cut(self, resource: Resource, action: str) -> Slice:
+        kept = {pid: doc for pid, doc in self.documents.items() if may_apply_to(doc, resource, action)}
         guards = any(
             self.info[pid].effect == "forbid" and (names_action(doc, action) or _reads_result(doc))
             for pid, doc in kept.items()

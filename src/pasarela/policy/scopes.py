@@ -10,9 +10,36 @@ this reading does not recognise is kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Uid = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What a request is about: a `Tool::"…"` in its `Backend::"…"`, or an `EventType::"…"`."""
+
+    kind: str
+    id: str
+    parents: tuple[Uid, ...] = ()
+
+    @property
+    def uid(self) -> Uid:
+        return (self.kind, self.id)
+
+    @property
+    def ancestors(self) -> frozenset[Uid]:
+        """Itself and its parents (no deeper hierarchy exists)."""
+        return frozenset({self.uid, *self.parents})
+
+
+def tool_resource(tool: str, backend: str) -> Resource:
+    return Resource("Tool", tool, (("Backend", backend),))
+
+
+def event_type_resource(event_type: str) -> Resource:
+    return Resource("EventType", event_type)
 
 
 def _uid(node: Any) -> Uid | None:
@@ -57,16 +84,19 @@ def action_may_match(scope: Any, action: str) -> bool:
     return _may_match(scope, this, frozenset({this}), "Action")
 
 
-def resource_may_match(scope: Any, tool: str, backend: str) -> bool:
-    this = ("Tool", tool)
-    # A tool's only parent is its backend.
-    return _may_match(scope, this, frozenset({this, ("Backend", backend)}), "Tool")
+def resource_may_match(scope: Any, resource: Resource) -> bool:
+    return _may_match(scope, resource.uid, resource.ancestors, resource.kind)
+
+
+def may_apply_to(policy: Mapping[str, Any], resource: Resource, action: str) -> bool:
+    return action_may_match(policy.get("action"), action) and resource_may_match(
+        policy.get("resource"), resource
+    )
 
 
 def may_apply(policy: Mapping[str, Any], tool: str, backend: str, action: str) -> bool:
-    return action_may_match(policy.get("action"), action) and resource_may_match(
-        policy.get("resource"), tool, backend
-    )
+    # A tool's only parent is its backend.
+    return may_apply_to(policy, tool_resource(tool, backend), action)
 
 
 def names_action(policy: Mapping[str, Any], action: str) -> bool:

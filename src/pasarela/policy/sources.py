@@ -48,6 +48,12 @@ permit(principal, action == Action::"read", resource);
 """
 
 
+# Receiving an event is part of a permitted subscription: per-event rules are `forbid`s.
+RECEIVE_POLICY = """@id("receive")
+permit(principal, action == Action::"receive", resource);
+"""
+
+
 def granted_roles(access: Mapping[str, Sequence[str]], tool: str) -> list[str]:
     """The roles that `access:` lets use `tool` ('*' grants every tool)."""
     return sorted(role for role, tools in access.items() if tool in tools or ALL_TOOLS in tools)
@@ -93,8 +99,9 @@ def read_policy_file(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def referenced_tools(source: PolicySource) -> set[str]:
-    """Every `Tool::"…"` a source names, so a misspelt tool is caught at load, not never matched."""
+def referenced_tools(source: PolicySource, kind: str = "Tool") -> set[str]:
+    """Every `Tool::"…"` (or other `kind`) a source names, so a misspelt name is caught at load,
+    not never matched."""
     try:
         document = json.loads(cedarpy.policies_to_json_str(source.text))
     except ValueError:
@@ -104,7 +111,7 @@ def referenced_tools(source: PolicySource) -> set[str]:
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if node.get("type") == "Tool" and isinstance(node.get("id"), str):
+            if node.get("type") == kind and isinstance(node.get("id"), str):
                 found.add(node["id"])
             stack.extend(node.values())
         elif isinstance(node, list):

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from pasarela.caching import ResultCache, cache_key, scope_identity
+from pasarela.caching.results import partition_of
 from pasarela.config.traffic import CacheSettings
 from pasarela.errors import PasarelaError, UpstreamError
 from pasarela.pipeline.call import Call, Next, Outcome
@@ -76,7 +77,9 @@ class FallbackStage:
         scope = scope_identity(settings, call.principal) if settings is not None else None
         if scope is None:
             return None
-        entry = await self._cache.get(cache_key(call.tool.name, scope, call.arguments))
+        entry = await self._cache.get(
+            cache_key(call.tool.name, scope, call.arguments, partition_of(settings))
+        )
         if entry is None:
             return None
         as_of = entry.fresh_as_of

@@ -12,9 +12,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from pasarela.assembly import Runtime
+from pasarela.events.running import run_events
 from pasarela.jobs import Jobs, JobStore, JobWorker
 from pasarela.jobs.notify import notifying
 from pasarela.server.body_limit import BodyLimitMiddleware
+from pasarela.server.events import EventRoutes, pushed_by_a_system
 from pasarela.server.health import HealthRoutes
 from pasarela.server.jobs import JobRoutes
 from pasarela.server.live import LiveRuntime
@@ -58,6 +60,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     job_routes = JobRoutes(jobs, redactor, rest.arguments)
     rest.as_job = job_routes.start_job
     health = HealthRoutes(live)
+    event_routes = EventRoutes(lambda: live.runtime.events, redactor)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -66,6 +69,13 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
                 await live.start_delivery()
                 if jobs.worker is not None:
                     background.start_soon(jobs.worker.run)
+                background.start_soon(
+                    run_events,
+                    lambda: live.runtime.events,
+                    lambda: live.runtime.webhooks,
+                    lambda: {p.id: p for p in live.runtime.authenticator.api_keys.principals()},
+                    live.runtime.metrics,
+                )
                 health.ready = True
                 try:
                     yield
@@ -82,6 +92,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
             *health.routes(),
             *rest.routes(),
             *job_routes.routes(),
+            *event_routes.routes(),
             Route("/mcp", StreamableHTTPASGIApp(sessions), methods=["GET", "POST", "DELETE"]),
         ],
         middleware=[
@@ -93,6 +104,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
                 authenticator=lambda: live.runtime.authenticator,
                 redactor=redactor,
                 prefixes=AGENT_DOORS,
+                exempt=pushed_by_a_system,
             ),
             # After authentication: an anonymous caller is refused before any body is read.
             Middleware(

@@ -56,6 +56,7 @@ class LiveRuntime:
                 log.error("reload_failed", error=exc.detail, kept="the running configuration")
                 return None
             self.runtime = new
+            new.events.activate()  # its invalidate_on rules now apply to events as they arrive
             self._retiring.append(old)
             if self._delivering and new.webhooks is not old.webhooks:
                 await old.webhooks.stop()  # one loop per process, with the endpoints now configured

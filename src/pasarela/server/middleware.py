@@ -73,11 +73,15 @@ class AuthenticateMiddleware:
         authenticator: Callable[[], Authenticator],
         redactor: Redactor,
         prefixes: tuple[str, ...],
+        exempt: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator  # the current one: a reload may replace it
         self.redactor = redactor
         self.prefixes = prefixes
+        # Requests under the prefixes that prove who sent them another way (events pushed by a
+        # system carry its signature, checked by the route): no agent credential is asked.
+        self.exempt = exempt
 
     async def _refuse(self, error: AuthenticationError, scope: Scope, receive: Receive, send: Send) -> None:
         response = door_error_response(error, self.redactor, scope, request_id_of(scope))
@@ -87,7 +91,11 @@ class AuthenticateMiddleware:
         return any(path == p or path.startswith(p + "/") for p in self.prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._protected(scope["path"]):
+        if (
+            scope["type"] != "http"
+            or not self._protected(scope["path"])
+            or (self.exempt is not None and self.exempt(scope))
+        ):
             await self.app(scope, receive, send)
             return
         try:

@@ -203,3 +203,36 @@ webhook_endpoints = Table(
     Column("disabled_at", Float, nullable=True),
     Column("disabled_reason", String(500), nullable=True),
 )
+
+events = Table(
+    "pasarela_events",  # the event log (schema 0006): CloudEvents in the order they were stored
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the position; cursors name it
+    Column("source", String(64), nullable=False),  # the configured source that ingested it
+    Column("event_id", String(200), nullable=False),  # CloudEvents id: (source, id) is stored once
+    Column("type", String(200), nullable=False),
+    Column("subject", String(500), nullable=True),
+    Column("time", String(40), nullable=False),  # ISO 8601, when it happened (the source's word)
+    Column("dataschema", String(100), nullable=True),  # the registry schema (name@version) of data
+    Column("data", Text, nullable=False),  # JSON
+    Column("ingested_at", Float, nullable=False),  # when it was stored (retention, delivery lag)
+)
+Index("pasarela_events_identity", events.c.source, events.c.event_id, unique=True)
+Index("pasarela_events_ingested", events.c.ingested_at)
+
+event_head = Table(
+    "pasarela_event_head",  # one row: the last position given out (locked by each append)
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+event_positions = Table(
+    "pasarela_event_positions",  # where each reader is: a source's offset, a subscriber's cursor
+    metadata,
+    Column("name", String(200), primary_key=True),  # source:<name> | cursor:<subscriber>
+    Column("position", Text, nullable=True),
+    Column("owner", String(100), nullable=True),  # the process holding a source's lease
+    Column("lease_until", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)

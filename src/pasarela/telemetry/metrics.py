@@ -60,6 +60,7 @@ class GatewayMetrics:
         self._job_metrics()
         self._agent_metrics()
         self._webhook_metrics()
+        self._event_metrics()
 
     def _job_metrics(self) -> None:
         self.job_runs = Counter(
@@ -273,6 +274,34 @@ class GatewayMetrics:
             ["endpoint"],
             registry=self.registry,
             multiprocess_mode="livemostrecent",
+        )
+
+    def _event_metrics(self) -> None:
+        # Labelled by configured source names, fixed outcomes, doors and tool names: bounded.
+        self.events_ingested = Counter(
+            "pasarela_events_ingested",
+            "Events received by source and what became of them: stored, duplicate (stored before), refused",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.events_delivered = Counter(
+            "pasarela_events_delivered",
+            "Events handed to subscribers, by way out (rest, sse, webhook)",
+            ["door"],
+            registry=self.registry,
+        )
+        self.event_delivery_lag = Histogram(
+            "pasarela_event_delivery_lag_seconds",
+            "Time from an event being stored to its delivery to a subscriber (or its webhook queued)",
+            ["door"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.events_invalidated = Counter(
+            "pasarela_events_cache_invalidated",
+            "Cached results dropped because an event made them stale, by tool",
+            ["tool"],
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

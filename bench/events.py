@@ -1,0 +1,193 @@
+"""Events: ingest-to-delivery latency at a steady rate, and sustained ingest per source kind.
+
+    .venv/bin/python bench/events.py [--state sqlite|postgresql] [--rate 200] [--seconds 20]
+
+Latency: signed webhooks POSTed to a real uvicorn at `--rate` events/s (open loop), one SSE
+subscriber; each event carries its send time, the subscriber notes its arrival. Throughput: as
+many events as a source kind can take — webhooks with 16 senders, Redis Streams, NATS JetStream
+and RabbitMQ preloaded with N messages, consumed until all are stored. Gateway, senders and
+subscriber share this machine (and this process for the gateway and the subscriber)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.events.support import (
+    SUPPORT_EU_KEY,
+    config_text,
+    customer_updated,
+    served,
+    standard_signed,
+    write,
+)
+
+PG = os.environ.get("PASARELA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def reset_postgres() -> None:
+    from tests.conftest import _reset_postgres
+
+    problem = await _reset_postgres(PG)
+    if problem:
+        raise SystemExit(problem)
+
+
+def state_for(kind: str, directory: Path) -> str:
+    return PG if kind == "postgresql" else f"sqlite:///{directory / 'state.db'}"
+
+
+async def latency(kind: str, rate: float, seconds: float) -> dict[str, float]:
+    directory = Path(tempfile.mkdtemp())
+    if kind == "postgresql":
+        await reset_postgres()
+    arrived: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    async with served(write(directory, config_text(state_for(kind, directory)))) as (client, _):
+
+        async def subscribe() -> None:
+            async with client.stream(
+                "GET",
+                "/v1/events/stream?types=customer_updated",
+                headers={"Authorization": f"Bearer {SUPPORT_EU_KEY}"},
+            ) as stream:
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: "):
+                        arrived[json.loads(line[6:])["id"]] = time.perf_counter()
+
+        async def send(n: int) -> None:
+            body = orjson.dumps(customer_updated("12345", "EU", event_id=f"b{n}"))
+            sent[f"b{n}"] = time.perf_counter()
+            answer = await client.post("/v1/events/crm", content=body, headers=standard_signed(body, f"m{n}"))
+            assert answer.status_code == 202, answer.text
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(subscribe)
+            await anyio.sleep(0.5)
+            total = int(rate * seconds)
+            start = time.perf_counter()
+            for n in range(total):
+                await anyio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+                group.start_soon(send, n)
+            with anyio.move_on_after(10):
+                while len(arrived) < total:  # noqa: ASYNC110 - the subscriber fills it
+                    await anyio.sleep(0.05)
+            group.cancel_scope.cancel()
+    delays = sorted((arrived[k] - sent[k]) * 1000 for k in sent if k in arrived)
+    return {
+        "events": len(sent),
+        "delivered": len(delays),
+        "p50_ms": statistics.median(delays),
+        "p99_ms": delays[int(len(delays) * 0.99) - 1],
+        "max_ms": delays[-1],
+    }
+
+
+async def webhook_throughput(kind: str, count: int) -> float:
+    directory = Path(tempfile.mkdtemp())
+    if kind == "postgresql":
+        await reset_postgres()
+    async with served(write(directory, config_text(state_for(kind, directory)))) as (client, runtime):
+        queue = list(range(count))
+
+        async def sender() -> None:
+            while queue:
+                n = queue.pop()
+                body = orjson.dumps(customer_updated("12345", "EU", event_id=f"t{n}"))
+                await client.post("/v1/events/crm", content=body, headers=standard_signed(body, f"t{n}"))
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as group:
+            for _ in range(16):
+                group.start_soon(sender)
+        elapsed = time.perf_counter() - start
+        assert await runtime.events.log.count() == count
+    return count / elapsed
+
+
+RULES = """      events:
+        - {type: transaction_booked, id: ref, subject: account, data: "{account: account, amount: amount}"}
+"""
+
+
+async def broker_throughput(kind: str, broker: str, count: int) -> float:
+    directory = Path(tempfile.mkdtemp())
+    if kind == "postgresql":
+        await reset_postgres()
+    tag = secrets.token_hex(3)
+    bodies = [orjson.dumps({"ref": f"r{n}", "account": "ACC-1001", "amount": n}) for n in range(count)]
+    cleanup = None
+    if broker == "redis":
+        from redis.asyncio import Redis
+
+        client = Redis.from_url("redis://127.0.0.1:6379/9")
+        pipe = client.pipeline()
+        for body in bodies:
+            pipe.xadd(f"bench-{tag}", {"data": body})
+        await pipe.execute()
+        source = (
+            f"    bank:\n      redis: {{url: 'redis://127.0.0.1:6379/9', stream: bench-{tag}, batch: 500}}\n"
+        )
+        cleanup = client
+    elif broker == "nats":
+        import nats
+
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        js = nc.jetstream()
+        await js.add_stream(name=f"BENCH{tag}", subjects=[f"bench{tag}.>"])
+        for body in bodies:
+            await js.publish(f"bench{tag}.tx", body)
+        source = f"    bank:\n      nats: {{stream: BENCH{tag}, subject: 'bench{tag}.>', durable: b{tag}, batch: 500}}\n"
+    else:
+        import aio_pika
+
+        connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+        channel = await connection.channel()
+        await channel.declare_queue(f"bench-{tag}", durable=True)
+        for body in bodies:
+            await channel.default_exchange.publish(aio_pika.Message(body), routing_key=f"bench-{tag}")
+        source = f"    bank:\n      rabbitmq: {{url: 'amqp://guest:guest@127.0.0.1:5672/', queue: bench-{tag}, prefetch: 500}}\n"
+    text = config_text(state_for(kind, directory), extra_sources=source + RULES)
+    async with served(write(directory, text)) as (_, runtime):
+        start = time.perf_counter()
+        while await runtime.events.log.count() < count:  # noqa: ASYNC110 - the consumer fills the log
+            await anyio.sleep(0.02)
+        elapsed = time.perf_counter() - start
+    if cleanup is not None:
+        await cleanup.delete(f"bench-{tag}")
+        await cleanup.aclose()
+    return count / elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--state", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--count", type=int, default=5000)
+    args = parser.parse_args()
+    print(f"load before: {os.getloadavg()}")
+    print("latency", args.state, await latency(args.state, args.rate, args.seconds))
+    print("webhook events/s", round(await webhook_throughput(args.state, args.count // 2)))
+    for broker in ("redis", "nats", "rabbitmq"):
+        print(f"{broker} events/s", round(await broker_throughput(args.state, broker, args.count)))
+    print(f"load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.disable(logging.WARNING)
+    anyio.run(main)

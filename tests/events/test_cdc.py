@@ -1,0 +1,158 @@
+"""Change data capture end to end: PostgreSQL logical decoding (pgoutput through a replication
+slot, confirmed only after storing) and polling on SQLite and MariaDB."""
+
+# ruff: noqa: S608 - the tests build SQL for their own tables, named by the test
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+
+from pasarela.assembly import Runtime
+from tests.conftest import POSTGRES_URL, need_service
+from tests.events.support import config_text, gateway, write
+
+pytestmark = pytest.mark.anyio
+
+MARIADB_URL = os.environ.get("PASARELA_TEST_MARIADB", "mysql://root@127.0.0.1:3306/test")
+RULES = """      events:
+        - {type: transaction_booked, when: "op == 'c'", subject: after.account_id, data: "{account_id: after.account_id, amount: after.amount, table: source.table}"}
+"""
+
+
+async def events_of(runtime: Runtime, count: int) -> list[dict[str, object]]:
+    with anyio.fail_after(30):
+        while await runtime.events.log.count() < count:  # noqa: ASYNC110 - the source writes to the store
+            await anyio.sleep(0.05)
+    return [{"id": e.id, "subject": e.subject, **e.data} for e in await runtime.events.log.read(0, 100)]
+
+
+async def postgres_ready() -> str | None:
+    import asyncpg
+
+    try:
+        connection = await asyncpg.connect(POSTGRES_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(exc).__name__})"
+    try:
+        level = await connection.fetchval("SHOW wal_level")
+    finally:
+        await connection.close()
+    if level != "logical":
+        return f"PostgreSQL runs with wal_level={level}: run .ci/postgres-logical (logical decoding needs it)"
+    return None
+
+
+async def test_postgres_logical_decoding(tmp_path: Path) -> None:
+    import asyncpg
+
+    need_service(await postgres_ready())
+    tag = secrets.token_hex(3)
+    table, slot, publication = f"cdc_tx_{tag}", f"pasarela_{tag}", f"pasarela_{tag}"
+    db = await asyncpg.connect(POSTGRES_URL)
+    await db.execute(f"CREATE TABLE {table} (id serial primary key, account_id text, amount numeric(12,2))")
+    source = (
+        f"    ledger_db:\n      postgres_cdc: {{url: '{POSTGRES_URL}', slot: {slot}, publication: {publication}, "
+        f"tables: [{table}], poll_interval: 50ms}}\n"
+    )
+    text = config_text(f"sqlite:///{tmp_path / 's.db'}", extra_sources=source + RULES)
+    try:
+        async with gateway(write(tmp_path, text)) as (_, runtime):
+            with anyio.fail_after(30):
+                while not await db.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):  # noqa: ASYNC110
+                    await anyio.sleep(0.05)
+            await db.execute(
+                f"INSERT INTO {table} (account_id, amount) VALUES ('ACC-1001', 12.50), ('ACC-1002', 7)"
+            )
+            await db.execute(f"UPDATE {table} SET amount = 13 WHERE account_id = 'ACC-1001'")  # op u: no rule
+            found = await events_of(runtime, 2)
+            assert [(e["subject"], e["amount"], e["table"]) for e in found] == [
+                ("ACC-1001", "12.50", table),
+                ("ACC-1002", "7.00", table),
+            ]
+            assert found[0]["id"] != found[1]["id"]
+            [change] = await runtime.events.log.read(0, 1)
+            assert change.type == "transaction_booked"
+            with anyio.fail_after(10):  # confirmed past what was stored (the update included)
+                while await db.fetchval(  # noqa: ASYNC110
+                    "SELECT count(*) FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)",
+                    slot,
+                    publication,
+                ):
+                    await anyio.sleep(0.05)
+        # Restarted: nothing is read twice, and what happened meanwhile arrives.
+        await db.execute(f"INSERT INTO {table} (account_id, amount) VALUES ('ACC-1003', 1)")
+        async with gateway(write(tmp_path, text)) as (_, runtime):
+            found = await events_of(runtime, 3)
+            assert [e["subject"] for e in found] == ["ACC-1001", "ACC-1002", "ACC-1003"]
+    finally:
+        await db.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot
+        )
+        await db.execute(f"DROP PUBLICATION IF EXISTS {publication}")
+        await db.execute(f"DROP TABLE IF EXISTS {table}")
+        await db.close()
+
+
+async def test_sqlite_polling(tmp_path: Path) -> None:
+    bank = tmp_path / "bank.db"
+    with sqlite3.connect(bank) as db:
+        db.execute("CREATE TABLE tx (seq INTEGER PRIMARY KEY, account_id TEXT, amount REAL)")
+        db.execute("INSERT INTO tx (account_id, amount) VALUES ('ACC-1001', 5.5), ('ACC-1002', 8)")
+    source = f"    ledger_db:\n      sql_polling: {{url: 'sqlite:///{bank}', table: tx, cursor_column: seq, poll_interval: 50ms}}\n"
+    text = config_text(f"sqlite:///{tmp_path / 's.db'}", extra_sources=source + RULES)
+    async with gateway(write(tmp_path, text)) as (_, runtime):
+        found = await events_of(runtime, 2)
+        assert [(e["subject"], e["amount"]) for e in found] == [("ACC-1001", 5.5), ("ACC-1002", 8.0)]
+    with sqlite3.connect(bank) as db:
+        db.execute("INSERT INTO tx (account_id, amount) VALUES ('ACC-1003', 1)")
+    async with gateway(write(tmp_path, text)) as (_, runtime):
+        found = await events_of(runtime, 3)
+        assert [e["subject"] for e in found] == ["ACC-1001", "ACC-1002", "ACC-1003"], "resumed, nothing twice"
+
+
+async def test_mariadb_polling_with_a_timestamp_and_a_key(tmp_path: Path) -> None:
+    from sqlalchemy import text as sql
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    table = f"cdc_{secrets.token_hex(3)}"
+    engine = create_async_engine(MARIADB_URL.replace("mysql://", "mysql+aiomysql://"))
+    try:
+        async with engine.begin() as db:
+            await db.execute(
+                sql(
+                    f"CREATE TABLE {table} (id INT PRIMARY KEY, account_id VARCHAR(20), amount DECIMAL(10,2), changed_at DATETIME(3))"
+                )
+            )
+            await db.execute(
+                sql(
+                    f"INSERT INTO {table} VALUES (1, 'ACC-1', 1.00, '2026-11-30 10:00:00'), "
+                    f"(2, 'ACC-2', 2.00, '2026-11-30 10:00:00'), (3, 'ACC-3', 3.00, '2026-11-30 10:00:01')"
+                )
+            )
+    except (SQLAlchemyError, OSError) as exc:
+        await engine.dispose()
+        need_service(f"MariaDB at {MARIADB_URL} is not reachable ({type(exc).__name__})")
+        return
+    source = (
+        f"    ledger_db:\n      sql_polling: {{url: '{MARIADB_URL}', table: {table}, cursor_column: changed_at, "
+        "key_column: id, poll_interval: 50ms, batch: 2}\n"
+    )
+    try:
+        text = config_text(f"sqlite:///{tmp_path / 's.db'}", extra_sources=source + RULES)
+        async with gateway(write(tmp_path, text)) as (_, runtime):
+            found = await events_of(runtime, 3)
+            assert [(e["subject"], e["amount"]) for e in found] == [
+                ("ACC-1", "1.00"),
+                ("ACC-2", "2.00"),
+                ("ACC-3", "3.00"),
+            ]
+    finally:
+        async with engine.begin() as db:
+            await db.execute(sql(f"DROP TABLE {table}"))
+        await engine.dispose()
