@@ -58,9 +58,9 @@ class CardSource:
         return cls(path=file if file.is_absolute() else base_dir / file)
 
     @property
-    def secure(self) -> bool:
-        """Fetched over TLS (a file is trusted as the operator's own)."""
-        return self.url is None or self.url.startswith("https://")
+    def over_tls(self) -> bool:
+        """Fetched over https (a file's interfaces are the operator's own choice)."""
+        return self.url is not None and self.url.startswith("https://")
 
     def __str__(self) -> str:
         return self.url if self.url is not None else str(self.path)
@@ -146,7 +146,7 @@ def reachable(card: AgentCard, source: CardSource, base_url: str | None) -> Agen
             raise CardProblem(f"the agent card's interface URL is not http(s): {url!r}")
         if base_url is not None:
             url = _rebased(url, base_url)
-        elif source.secure and url.startswith("http://"):
+        elif source.over_tls and url.startswith("http://"):
             raise CardProblem(
                 f"the agent card came over https but names a plain http interface ({url}); "
                 "set base_url if that is really where the agent is"
