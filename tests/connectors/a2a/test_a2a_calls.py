@@ -17,9 +17,17 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_the_card_becomes_one_tool_that_names_the_skills(tmp_path: Path, desk: DeskAgent) -> None:
-    async with gateway_for(tmp_path, NOWHERE, backends=backend(desk), extra=ACCESS) as (client, _):
+    async with gateway_for(tmp_path, NOWHERE, backends=backend(desk), extra=ACCESS) as (client, runtime):
         listed = await client.get("/v1/tools", headers={"Authorization": f"Bearer {READER_KEY}"})
         tool = next(t for t in listed.json()["tools"] if t["name"] == TOOL)
+        target = runtime.gateway.connectors["desk"].span_target(runtime.gateway.catalog.get(TOOL))  # type: ignore[attr-defined]
+    # In a trace: the GenAI conventions' remote agent invocation, and nothing of the message.
+    assert target.name == "invoke_agent Desk" and target.kind == "client"
+    assert target.attributes == {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": "Desk",
+        "server.address": "127.0.0.1",
+    }
     assert tool["description"].startswith("The bank's back-office desk agent.")
     assert '- Echo: Repeats what it is told. For example: "echo hello"' in tool["description"]
     assert "- Reports: Prepares slow reports." in tool["description"]
