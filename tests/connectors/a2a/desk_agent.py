@@ -1,6 +1,6 @@
 """A real a2a-sdk agent for the tests: the "Desk" agent, rule-based, under uvicorn in a thread.
 
-What it does depends on the first word of the message:
+It speaks A2A 1.0 and, on the same endpoint, 0.3. What it does depends on the first word of the message:
 
     echo …       answers at once with a message (the text, and the data it was sent)
     slow N       a task: submitted, then N working steps, an artifact, completed
@@ -18,6 +18,8 @@ Every call needs the bearer token only the gateway holds. The agent records what
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -45,6 +47,7 @@ from google.protobuf.json_format import MessageToDict
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as Message_
 
 from tests.helpers.gateway import BACKEND_TOKEN
 from tests.helpers.servers import ThreadedServer, free_port
@@ -157,7 +160,18 @@ class _Guard:
             if headers.get("authorization") != f"Bearer {self.agent.token}":
                 await JSONResponse({"error": "unauthorized"}, status_code=401)(scope, receive, send)
                 return
+            receive = self._noting_the_method(receive)
         await self.app(scope, receive, send)
+
+    def _noting_the_method(self, receive: Receive) -> Receive:
+        async def noting() -> Message_:
+            event = await receive()
+            if event["type"] == "http.request":
+                with contextlib.suppress(ValueError, AttributeError):
+                    self.agent.methods.append(json.loads(event.get("body", b"") or b"{}").get("method"))
+            return event
+
+        return noting
 
 
 @dataclass
@@ -167,6 +181,7 @@ class DeskAgent:
     port: int = field(default_factory=free_port)
     messages: list[Seen] = field(default_factory=list)
     canceled: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)  # the JSON-RPC method of each call
     calls: int = 0
     current_headers: dict[str, str] = field(default_factory=dict)
 
@@ -180,7 +195,7 @@ class DeskAgent:
             return self.card  # changed by the tests while the agent runs
 
         routes = create_agent_card_routes(self.card, card_modifier=current) + create_jsonrpc_routes(
-            handler, "/"
+            handler, "/", enable_v0_3_compat=True
         )
         self.app = Starlette(routes=routes)
         self.server = ThreadedServer(_Guard(self.app, self), self.port)

@@ -4,6 +4,7 @@ event stream or by asking for it — with its status relayed as progress."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,7 @@ async def test_a_long_task_is_followed_by_its_stream_with_progress(tmp_path: Pat
         "done",
     ]
     assert [fraction for fraction, _ in reported] == [None, None, None, None, 1.0]  # only the end is known
+    assert desk.methods == ["SendStreamingMessage"]  # A2A 1.0: one streamed answer, nothing asked after
     result = answer.data
     assert result["text"] == "done" and result["task_id"]
     assert result["artifacts"] == [
@@ -109,6 +111,7 @@ async def test_without_a_stream_the_task_is_asked_for_until_it_ends(
         assert [steps.index(m) for m in reported if m is not None] == sorted(
             steps.index(m) for m in reported if m is not None
         )
+        assert polled_desk.methods[0] == "SendMessage" and set(polled_desk.methods[1:]) == {"GetTask"}
         # And through the REST door, an answer at once still comes back at once.
         echoed = await ask(client, {"message": "echo polled"})
         assert echoed.json()["result"]["text"] == "echo: echo polled"
@@ -129,3 +132,41 @@ async def test_a_tool_declared_async_runs_as_a_job_with_the_tasks_progress(
         view = (await client.get(f"/v1/jobs/{job}", headers=headers)).json()["job"]
     assert view["status"] == "completed"
     assert view["progress"]["message"] == "done"  # the task's last status, relayed by the connector
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["message-stream", "tasks-get"])
+async def test_an_a2a_0_3_agent_is_spoken_to_in_its_own_version(
+    tmp_path: Path, desk: DeskAgent, streaming: bool
+) -> None:
+    """A card written for A2A 0.3 (`url`, `protocolVersion`, `security`): the same tool, and the
+    messages go as `message/send` (or `message/stream`) and `tasks/get`."""
+    card = {
+        "name": "Desk",
+        "description": "The bank's back-office desk agent.",
+        "url": desk.url + "/",
+        "protocolVersion": "0.3.0",
+        "version": "1.0.0",
+        "capabilities": {"streaming": streaming},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "echo", "name": "Echo", "description": "Repeats what it is told.", "tags": []}],
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "security": [{"bearer": []}],
+    }
+    (tmp_path / "desk-card.json").write_text(json.dumps(card))
+    extra = "    poll_interval: 20ms\n"
+    async with gateway_for(tmp_path, NOWHERE, backends=backend("desk-card.json", extra), extra=ACCESS) as (
+        client,
+        _,
+    ):
+        echoed = await ask(client, {"message": "echo old"})
+        slow = await ask(client, {"message": "slow 2"})
+        listed = await client.get("/v1/tools", headers={"Authorization": f"Bearer {READER_KEY}"})
+    schema = next(t for t in listed.json()["tools"] if t["name"] == TOOL)["inputSchema"]
+    assert set(schema["properties"]) == {"message"}  # text only, as the card says
+    assert echoed.status_code == 200, echoed.text
+    assert echoed.json()["result"]["text"] == "echo: echo old"
+    assert slow.status_code == 200, slow.text
+    assert slow.json()["result"]["artifacts"][0]["data"] == [{"steps": 2, "total": 12.5}]
+    assert desk.methods[0] == ("message/stream" if streaming else "message/send")
+    assert ("tasks/get" in desk.methods) is not streaming
