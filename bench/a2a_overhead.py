@@ -1,6 +1,6 @@
 """Benchmark: one A2A message directly, and the same message through Pasarela's REST door.
 
-    .venv/bin/python -m bench.a2a_overhead [--calls 1000] [--concurrency 1 16]
+    .venv/bin/python -m bench.a2a_overhead [--calls 1000] [--concurrency 1 16] [--durability writes|none]
 
 Starts the tests' Desk agent twice (a real a2a-sdk server under uvicorn, its own process): once
 with a card that says it streams, once with one that says it does not; and `pasarela serve` with
@@ -9,6 +9,10 @@ loop of `--calls` messages the agent answers at once (`echo …`, a message, not
 with a2a-sdk's client (the same client configuration the connector uses: streaming as the card
 says, the gateway's bearer token), and as `POST /v1/tools/ask_<agent>:call` with the benchmarks'
 raw HTTP client (bench/rawhttp.py). Prints p50/p99 and throughput, and what the gateway adds.
+
+An A2A tool is a write as far as the gateway knows (A2A says nothing of side effects), so with
+the audit's default `durability: writes` each call answers only once its audit record is
+committed; `--durability none` measures the same without that wait.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def serve_agent(port: int, streaming: bool) -> None:
             time.sleep(3600)
 
 
-def write_config(directory: Path, agents: dict[str, str], port: int) -> Path:
+def write_config(directory: Path, agents: dict[str, str], port: int, durability: str) -> Path:
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     backends = "".join(
         f'  {name}:\n    a2a: {url}\n    auth: {{bearer: "{TOKEN}"}}\n    timeout: 5s\n    retry: {{attempts: 1}}\n'
@@ -62,6 +66,7 @@ identity:
   api_keys: [{{principal: bench, key_sha256: "{digest}", roles: [bench]}}]
 backends:
 {backends}access: {{bench: ["*"]}}
+audit: {{durability: {durability}}}
 logging: {{level: warning, format: json}}
 """
     )
@@ -138,6 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--durability", choices=["writes", "none"], default="writes")
     parser.add_argument("--serve-agent", nargs=2, metavar=("PORT", "STREAMING"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_agent:
@@ -164,7 +170,7 @@ def main() -> None:
         urls = {name: f"http://127.0.0.1:{port}" for name, (port, _) in agents.items()}
         with tempfile.TemporaryDirectory() as scratch:
             gateway_port = free_port()
-            config = write_config(Path(scratch), urls, gateway_port)
+            config = write_config(Path(scratch), urls, gateway_port, args.durability)
             with served(config, gateway_port, {}) as gateway:
                 for concurrency in args.concurrency:
                     for name, url in urls.items():
