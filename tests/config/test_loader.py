@@ -52,7 +52,7 @@ def test_unknown_top_level_key_is_an_error(tmp_path: Path) -> None:
 def test_backend_needs_exactly_one_kind(tmp_path: Path) -> None:
     found = problems_of("version: 1\nbackends:\n  x: {openapi: a.yaml, python: m}\n", tmp_path)
     assert found == [
-        "backends.x|3|a backend needs exactly one kind key: openapi | python | sql | mcp | graphql | soap | grpc; "
+        "backends.x|3|a backend needs exactly one kind key: openapi | python | sql | mcp | graphql | soap | grpc | a2a; "
         "found: openapi, python"
     ]
 

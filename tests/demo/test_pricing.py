@@ -10,7 +10,7 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2
 
 from pasarela.config.loader import load_config_text
-from pasarela.demo import runner
+from pasarela.demo import optional, runner
 
 SPECS = Path(runner.__file__).with_name("specs")
 
@@ -38,7 +38,7 @@ def test_the_shipped_descriptor_set_is_the_proto_compiled(tmp_path: Path) -> Non
 
 def test_without_grpc_the_demo_configuration_drops_the_pricing_engine() -> None:
     path = runner.config_path()
-    text = runner.without_pricing(path.read_text(encoding="utf-8"))
+    text = optional.without(path.read_text(encoding="utf-8"), optional.PRICING)
     environ = {
         "PASARELA_SECRET_DEMO_TRANSACTIONS_DB": "sqlite:///x.db",
         "PASARELA_SECRET_DEMO_WEBHOOK_SECRET": "whsec_" + "a" * 44,
@@ -47,6 +47,7 @@ def test_without_grpc_the_demo_configuration_drops_the_pricing_engine() -> None:
         for name in (
             "SUPPORT_BOT_KEY", "SALES_BOT_KEY", "COMPLIANCE_BOT_KEY", "CRM_API_KEY", "TICKETING_TOKEN",
             "CORE_BANKING_PASSWORD", "LOANS_TOKEN", "CREDIT_BUREAU_KEY", "REPORTS_TOKEN", "AUDIT_KEY",
+            "PRODUCT_ADVISOR_TOKEN",
         )
     }  # fmt: skip
     loaded = load_config_text(text, source=str(path), base_dir=path.parent, environ=environ)

@@ -107,6 +107,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             "reports",
             "webhook_receiver",
             "pricing",
+            "product_advisor",
         }
         assert {pid for _, pid in demo.systems.values()} == set(systems)
         crm_url, crm_pid = demo.systems["crm"]
@@ -305,6 +306,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                     "CREDIT_BUREAU_KEY",
                     "REPORTS_TOKEN",
                     "PRICING_TOKEN",
+                    "PRODUCT_ADVISOR_TOKEN",
                     "TRANSACTIONS_DB",
                 )
             },

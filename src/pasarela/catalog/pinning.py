@@ -1,6 +1,7 @@
 """Tool pinning against rug pulls.
 
-The first time a tool is seen, what its backend serves (description, schemas, annotations)
+The first time a tool is seen, what its backend serves (description, schemas, annotations, and
+the provenance a connector records: an A2A agent's URL and security schemes)
 is hashed and pinned in the durable state. If the backend later serves something different,
 the tool is quarantined — not listed, not callable — until an operator approves the change
 (`pasarela tools approve NAME`; `pasarela tools diff NAME` shows it). Backends with
@@ -32,7 +33,7 @@ log = structlog.get_logger("pasarela.pinning")
 
 def pinned_form(spec: ToolSpec) -> dict[str, Any]:
     a = spec.annotations
-    return {
+    form: dict[str, Any] = {
         "backend": spec.backend,
         "origin": spec.origin,
         "description": spec.description,
@@ -45,6 +46,9 @@ def pinned_form(spec: ToolSpec) -> dict[str, Any]:
             "open_world": a.open_world,
         },
     }
+    if spec.provenance is not None:  # only where a connector gives one, so other pins stay as they were
+        form["provenance"] = spec.provenance
+    return form
 
 
 def canonical(spec: ToolSpec) -> str:

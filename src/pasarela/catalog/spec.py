@@ -40,3 +40,6 @@ class ToolSpec:
     # The registry schema (e.g. customer@2) results are validated against; only then is
     # `output_schema` a promise worth advertising over MCP.
     output_contract: str | None = None
+    # What else the backend said about the tool that an operator must review when it changes,
+    # though agents never see it (an A2A agent's URL and security schemes): pinned, not served.
+    provenance: Mapping[str, Any] | None = None

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 
+from pasarela.config.a2a import A2aHealthSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.durations import Duration
 from pasarela.config.graphql import GraphQLOperationSettings
@@ -265,6 +266,49 @@ class GrpcBackend(BackendBase):
         return self
 
 
+class A2aBackend(_BaseUrl):
+    """A remote agent (Agent2Agent protocol), described by its agent card; one tool that asks it."""
+
+    kind: ClassVar[str] = "a2a"
+    a2a: str = Field(
+        description="The agent card: the agent's URL (its card at /.well-known/agent-card.json), "
+        "the card's own URL, or a file"
+    )
+    tool: Annotated[str, Field(pattern=NAME)] | None = Field(
+        None, description="The tool's name (default: ask_ and the backend's name)"
+    )
+    streaming: bool | None = Field(
+        None, description="Follow a task by its event stream (default: when the card says the agent streams)"
+    )
+    poll_interval: Duration = Field(
+        1.0, gt=0, le=60, description="Without streaming: how often a task's state is asked (tasks/get)"
+    )
+    max_message_length: int = Field(
+        20_000, gt=0, le=1_000_000, description="The longest `message` an agent may send (characters)"
+    )
+    health_check: A2aHealthSettings = Field(
+        A2aHealthSettings(), description="Fetch the agent card when /readyz is asked"
+    )
+
+    @field_validator("a2a")
+    @classmethod
+    def _card(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected the agent's URL, its agent card's URL or a card file")
+        if "://" in value and not re.match(r"^https?://", value):
+            raise ValueError(f"an agent card is fetched over http:// or https://, got {value!r}")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: BackendAuthSettings | None) -> BackendAuthSettings | None:
+        if value is not None and (
+            value.oauth2_client_credentials is not None or (value.api_key and value.api_key.header is None)
+        ):
+            raise ValueError("A2A backends take bearer, basic or a header api_key")
+        return value
+
+
 class PythonBackend(BackendBase):
     kind: ClassVar[str] = "python"
     python: str = Field(description="`package.module` or `package.module:attr` holding @tool functions")
@@ -280,6 +324,7 @@ BACKEND_MODELS: dict[str, type[BackendBase]] = {
         GraphQLBackend,
         SoapBackend,
         GrpcBackend,
+        A2aBackend,
     )
 }
 BACKEND_KINDS = tuple(BACKEND_MODELS)
@@ -302,7 +347,8 @@ BackendSettings = Annotated[
     | Annotated[McpBackend, Tag("mcp")]
     | Annotated[GraphQLBackend, Tag("graphql")]
     | Annotated[SoapBackend, Tag("soap")]
-    | Annotated[GrpcBackend, Tag("grpc")],
+    | Annotated[GrpcBackend, Tag("grpc")]
+    | Annotated[A2aBackend, Tag("a2a")],
     Discriminator(
         kind_of,
         custom_error_type="backend_kind",

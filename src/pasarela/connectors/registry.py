@@ -7,6 +7,7 @@ from typing import Any
 
 from pasarela.catalog.description_cache import DescriptionCache, default_directory
 from pasarela.config.backends import (
+    A2aBackend,
     BackendBase,
     BackendSettings,
     GraphQLBackend,
@@ -98,6 +99,24 @@ def _grpc(name: str, settings: GrpcBackend, config: LoadedConfig) -> Connector:
     )
 
 
+def _a2a(name: str, settings: A2aBackend, config: LoadedConfig) -> Connector:
+    try:
+        from pasarela.connectors.a2a import A2aConnector  # a2a-sdk is only imported when A2A is used
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    config.source,
+                    f"backends.{name}.a2a",
+                    f"A2A backends need {exc.name}: reinstall pasarela (it depends on a2a-sdk)",
+                )
+            ]
+        ) from None
+    return A2aConnector(
+        name, settings, base_dir=config.base_dir, redactor=config.redactor, source=config.source
+    )
+
+
 def description_cache(config: LoadedConfig) -> DescriptionCache | None:
     """Where converted descriptions are kept (`description_cache:`), or None when it is off."""
     setting = config.settings.description_cache
@@ -120,6 +139,7 @@ CONNECTORS: dict[type[BackendBase], ConnectorFactory] = {
     McpBackend: _mcp,
     GraphQLBackend: _graphql,
     GrpcBackend: _grpc,
+    A2aBackend: _a2a,
 }
 
 

@@ -7,7 +7,6 @@ so nothing sensitive is written to disk and each run has its own.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import os
 import secrets
 import signal
@@ -21,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-import yaml
 from sqlalchemy.engine import make_url
 
 from pasarela.config import LoadedConfig, load_config
 from pasarela.config.loader import load_config_text
+from pasarela.demo import optional
 from pasarela.demo.latency import check_latency
 from pasarela.demo.transactions import TransactionsUnavailable, prepare, sqlite_url
 from pasarela.errors import ConfigError, PasarelaError
@@ -34,13 +33,10 @@ from pasarela.state import open_state
 from pasarela.telemetry import configure_logging
 
 PRINCIPALS = ("support-bot", "sales-bot", "compliance-bot")
-PRICING_TOOL = "get_product_price"
 STARTUP_TIMEOUT = 20.0
 
 
 GRPC_SYSTEMS = frozenset({"pricing"})  # the rest speak HTTP
-# What the pricing engine (and the gateway's gRPC connector) needs: grpcio, normally installed.
-GRPC_MODULES = ("grpc", "grpc_reflection", "grpc_health", "google.protobuf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,31 +53,15 @@ class DemoSystem:
         return f"http://127.0.0.1:{self.port}"
 
 
-def grpc_available() -> bool:
-    try:
-        return all(importlib.util.find_spec(module) is not None for module in GRPC_MODULES)
-    except ModuleNotFoundError:  # google itself is missing
-        return False
-
-
 def demo_config() -> LoadedConfig:
-    """The demo configuration; where grpcio is missing, without the pricing engine."""
+    """The demo configuration, less the systems whose library is missing (demo/optional.py)."""
     path = config_path()
-    if grpc_available():
+    absent = optional.missing()
+    if not absent:
         return load_config(path)
     return load_config_text(
-        without_pricing(path.read_text(encoding="utf-8")), source=str(path), base_dir=path.parent
+        optional.without(path.read_text(encoding="utf-8"), *absent), source=str(path), base_dir=path.parent
     )
-
-
-def without_pricing(text: str) -> str:
-    """The demo configuration less the gRPC pricing engine and everything naming its tool."""
-    data = yaml.safe_load(text)
-    data["backends"].pop("pricing", None)
-    data.get("tools", {}).pop(PRICING_TOOL, None)
-    for role, tools in data.get("access", {}).items():
-        data["access"][role] = [tool for tool in tools if tool != PRICING_TOOL]
-    return yaml.safe_dump(data, sort_keys=False)
 
 
 def config_path() -> Path:
@@ -200,7 +180,9 @@ def banner(
         "  and are his loans in good standing? (CRM over REST, core banking over SOAP,",
         "  transactions in SQL, loans over GraphQL.) Or in one call: customer_overview",
         "  (stop the credit bureau's pid and it answers the rest, marked partial).",
-        "  As sales-bot: get_product_price (the pricing engine, over gRPC; never cached).",
+        "  As sales-bot: get_product_price (the pricing engine, over gRPC; never cached), and",
+        "  ask_product_advisor (an A2A agent) which loan fits a customer: it streams its progress,",
+        "  then names the product to price.",
         "  As compliance-bot, a 20-second report as a job (progress, then the result):",
         f"  curl -s -H 'Authorization: Bearer {keys['compliance-bot']}' -H 'Content-Type: application/json' \\",
         f'       -d \'{{"arguments": {{"customer_id": "12345", "period": "2026-10"}}}}\' '
@@ -244,27 +226,22 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
         data = data_dir or Path(scratch)
         data.mkdir(parents=True, exist_ok=True)
         names = ["crm", "ticketing", "core_banking", "loans", "credit_bureau", "reports", "webhook_receiver"]
-        with_pricing = grpc_available()
-        if not with_pricing:
-            sys.stderr.write(
-                "the pricing engine speaks gRPC and grpcio is missing: pip install grpcio grpcio-reflection grpcio-health-checking to run it too\n"
-            )
-        systems = [
-            DemoSystem(name, free_port(), data / f"{name}.db", _credential(name))
-            for name in [*names, *(["pricing"] if with_pricing else [])]
-        ]
+        absent = optional.missing()
+        for system in absent:
+            sys.stderr.write(system.notice())
+        names += [name for name in optional.OPTIONAL if optional.OPTIONAL[name] not in absent]
+        systems = [DemoSystem(name, free_port(), data / f"{name}.db", _credential(name)) for name in names]
         by_name = {system.name: system for system in systems}
         crm, ticketing, core_banking = by_name["crm"], by_name["ticketing"], by_name["core_banking"]
         loans, credit_bureau, reports = by_name["loans"], by_name["credit_bureau"], by_name["reports"]
         check_latency(os.environ.get("PASARELA_DEMO_LATENCY"), [system.name for system in systems])
-        pricing = (
-            {
-                "PASARELA_DEMO_PRICING_TARGET": by_name["pricing"].url,
-                "PASARELA_SECRET_DEMO_PRICING_TOKEN": by_name["pricing"].token,
-            }
-            if with_pricing
-            else {}
-        )
+        extras: dict[str, str] = {}
+        if "pricing" in by_name:
+            extras["PASARELA_DEMO_PRICING_TARGET"] = by_name["pricing"].url
+            extras["PASARELA_SECRET_DEMO_PRICING_TOKEN"] = by_name["pricing"].token
+        if "product_advisor" in by_name:
+            extras["PASARELA_DEMO_PRODUCT_ADVISOR_URL"] = by_name["product_advisor"].url
+            extras["PASARELA_SECRET_DEMO_PRODUCT_ADVISOR_TOKEN"] = by_name["product_advisor"].token
         keys = {principal: "demo_" + secrets.token_urlsafe(24) for principal in PRINCIPALS}
         processes: list[subprocess.Popen[bytes]] = []
         try:
@@ -289,7 +266,7 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
                     "PASARELA_SECRET_DEMO_LOANS_TOKEN": loans.token,
                     "PASARELA_SECRET_DEMO_CREDIT_BUREAU_KEY": credit_bureau.token,
                     "PASARELA_SECRET_DEMO_REPORTS_TOKEN": reports.token,
-                    **pricing,
+                    **extras,
                     # A database URL may hold a password: a secret, so logs and errors mask it.
                     "PASARELA_SECRET_DEMO_TRANSACTIONS_DB": transactions,
                     # Set it yourself to verify the demo's audit checkpoints after it stops.

@@ -1,6 +1,7 @@
 """The demo bank's backend systems, each its own server with its own SQLite data and its own
 credential (which only the gateway holds): a CRM and a ticketing service (REST/OpenAPI), core
-banking (SOAP, core_banking.py), loans (GraphQL, loans.py) and a credit bureau (REST).
+banking (SOAP, core_banking.py), loans (GraphQL, loans.py), a credit bureau (REST) and a product
+advisor (an A2A agent, advisor.py).
 
     python -m pasarela.demo.systems crm --port 9101 --db crm.db        (token from DEMO_SYSTEM_TOKEN)
 """
@@ -256,7 +257,13 @@ def create_credit_bureau_app(db_path: str, api_key: str, base_url: str) -> Starl
     )
 
 
-FACTORIES: dict[str, Callable[[str, str, str], Starlette]] = {
+def create_product_advisor_app(db_path: str, token: str, base_url: str) -> ASGIApp:
+    from pasarela.demo.advisor import create_advisor_app  # a2a-sdk only where the advisor runs
+
+    return create_advisor_app(db_path, token, base_url)
+
+
+FACTORIES: dict[str, Callable[[str, str, str], ASGIApp]] = {
     "crm": create_crm_app,
     "ticketing": create_ticketing_app,
     "core_banking": create_core_banking_app,
@@ -264,6 +271,7 @@ FACTORIES: dict[str, Callable[[str, str, str], Starlette]] = {
     "credit_bureau": create_credit_bureau_app,
     "reports": create_reports_app,
     "webhook_receiver": create_webhook_receiver_app,
+    "product_advisor": create_product_advisor_app,
 }
 
 
