@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.connectors.grpc.helpers import ACCESS, NOWHERE, backend, call
 from tests.connectors.grpc.lab_server import LabServer
-from tests.helpers.gateway import gateway_for
+from tests.helpers.gateway import READER_KEY, bearer, gateway_for
 
 pytestmark = pytest.mark.anyio
 
@@ -38,3 +39,25 @@ async def test_a_stream_is_collected_up_to_the_cap(tmp_path: Path, lab: LabServe
         # A stream slower than the tool's timeout is cut by it.
         slow = await call(client, "Count", {"up_to": 3, "delay": 0.4})
         assert slow.status_code == 504, slow.text
+
+
+async def test_a_stream_run_as_a_job_reports_its_messages_as_progress(tmp_path: Path, lab: LabServer) -> None:
+    extra = "    max_messages: 10\n"
+    tools = (
+        ACCESS.replace("access:", "jobs: {workers: 1, poll_interval: 50ms}\naccess:")
+        + "tools:\n  Count: {execution: async, job: {timeout: 20s}}\n"
+    )
+    async with gateway_for(tmp_path, NOWHERE, backends=backend(lab, extra), extra=tools) as (client, _):
+        started = await call(client, "Count", {"up_to": 8, "delay": 0.15})
+        assert started.status_code == 202, "an async tool answers with its job"
+        job_id = started.json()["job"]["id"]
+        seen: list[str] = []
+        with anyio.fail_after(15):
+            while (job := (await client.get(f"/v1/jobs/{job_id}", headers=bearer(READER_KEY))).json()["job"])[
+                "status"
+            ] != "completed":
+                if "progress" in job:
+                    seen.append(job["progress"]["message"])
+                await anyio.sleep(0.05)
+    assert any(message.endswith("message(s) received") for message in seen), seen
+    assert job["result"]["count"] == 8 and job["progress"]["fraction"] == 1.0

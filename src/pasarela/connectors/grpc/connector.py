@@ -186,7 +186,7 @@ class GrpcConnector(BackendConnector[GrpcBackend]):
         metadata = call_metadata(self._metadata, invocation.headers)
         if method.server_streaming:
             data = await self._caller.server_stream(
-                tool.name, method, request, metadata, limit, self.settings.max_messages
+                tool.name, method, request, metadata, limit, self.settings.max_messages, invocation.progress
             )
         else:
             data = await self._caller.unary(tool.name, method, request, metadata, limit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,8 @@ CREDENTIALS = {
 }
 _FIELD_PATH = re.compile(r" at [A-Za-z_][\w]*((?:\.[A-Za-z_]\w*|\[\d+\])+)\.*$")
 _FIELD_CHAIN = re.compile(r"Failed to parse (\w+) field: ")
+
+Progress = Callable[[float | None, str | None], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -116,7 +118,14 @@ class Caller:
         return self.decode(answer)
 
     async def server_stream(
-        self, tool: str, method: Method, request: Message, metadata: Metadata, limit: float, cap: int
+        self,
+        tool: str,
+        method: Method,
+        request: Message,
+        metadata: Metadata,
+        limit: float,
+        cap: int,
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         started = time.monotonic()
         call = self._stub(method)(request, metadata=metadata, timeout=limit)
@@ -128,6 +137,8 @@ class Caller:
                     truncated = True  # one more than the cap was sent: stop the stream here
                     break
                 messages.append(self.decode(answer))
+                if progress is not None:  # a job (or an MCP client) sees the stream come in
+                    await progress(len(messages) / cap, f"{len(messages)} message(s) received")
         except grpc.aio.AioRpcError as exc:
             raise self.status_error(tool, exc, limit, time.monotonic() - started) from None
         finally:
