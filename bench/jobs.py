@@ -42,7 +42,7 @@ jobs: {{workers: 64, poll_interval: 100ms, max_active_per_principal: 1000000}}
 
 
 async def enqueue(state_url: str, base: Path, count: int) -> float:
-    store = await open_state(state_url, base)
+    store = await open_state(state_url, base, schema="upgrade")  # a bench database of an older run
     try:
         async with store.engine.begin() as db:  # a clean table for each run
             await db.execute(text("DELETE FROM pasarela_jobs"))
@@ -63,7 +63,7 @@ async def _enqueue_some(queue: JobStore, principal: Principal, numbers: range) -
 
 
 async def progress(state_url: str, base: Path) -> tuple[int, float | None, float | None]:
-    store = await open_state(state_url, base)
+    store = await open_state(state_url, base, schema="upgrade")  # a bench database of an older run
     try:
         async with store.engine.connect() as db:
             done, first, last = (
