@@ -47,7 +47,7 @@ class Reader:
 
     async def start(self, after: int | None) -> int:
         """The position to read after: None is now (only new events), 0 the oldest kept."""
-        await self.tail.started.wait()
+        await self.tail.ready()
         if after is None:
             return self.tail.high
         oldest, last = await self.tail.log.bounds()

@@ -41,7 +41,8 @@ class EventTail:
 
     async def run(self) -> None:
         """Follow the log until cancelled (events before the start are history, not news)."""
-        self.high = await self.log.head()
+        with anyio.CancelScope(shield=True):  # never cut a query halfway (aiosqlite hangs at close)
+            self.high = await self.log.head()
         self.started.set()
         async with anyio.create_task_group() as group:
             if self.log.store.dialect == "postgresql":
@@ -57,9 +58,18 @@ class EventTail:
                 except (SQLAlchemyError, OSError) as exc:
                     log.warning("events_log_unreachable", error=type(exc).__name__)
 
+    async def ready(self) -> None:
+        """Started: by `run`, or here when nothing runs it (a gateway with no event source, whose
+        log only holds what earlier configurations stored)."""
+        if not self.started.is_set():
+            with anyio.CancelScope(shield=True):
+                self.high = await self.log.head()
+            self.started.set()
+
     async def catch_up(self) -> None:
         while True:
-            found = await self.log.read(self.high, BATCH)
+            with anyio.CancelScope(shield=True):  # never cut a query halfway (aiosqlite hangs at close)
+                found = await self.log.read(self.high, BATCH)
             if not found:
                 return
             self.recent.extend(found)

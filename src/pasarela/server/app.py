@@ -69,13 +69,14 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
                 await live.start_delivery()
                 if jobs.worker is not None:
                     background.start_soon(jobs.worker.run)
-                background.start_soon(
-                    run_events,
-                    lambda: live.runtime.events,
-                    lambda: live.runtime.webhooks,
-                    lambda: {p.id: p for p in live.runtime.authenticator.api_keys.principals()},
-                    live.runtime.metrics,
-                )
+                if live.runtime.config.settings.events.sources:  # no source, no event: nothing to follow
+                    background.start_soon(
+                        run_events,
+                        lambda: live.runtime.events,
+                        lambda: live.runtime.webhooks,
+                        lambda: {p.id: p for p in live.runtime.authenticator.api_keys.principals()},
+                        live.runtime.metrics,
+                    )
                 health.ready = True
                 try:
                     yield
