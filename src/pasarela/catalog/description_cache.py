@@ -161,3 +161,17 @@ def _encode_exactly(payload: Any) -> tuple[str, bytes] | None:
     except (ValueError, RecursionError):
         return None
     return (codec, body) if exact else None
+
+
+def stored_text(value: Any) -> str:
+    """A string field of a cached entry (a TypeError marks the entry as not ours: it is parsed anew)."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def stored_mapping(value: Any) -> dict[str, Any]:
+    """An object field of a cached entry (a TypeError marks the entry as not ours)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value

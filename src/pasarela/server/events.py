@@ -17,7 +17,6 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from pasarela import jsonsafe
-from pasarela.config.durations import parse_duration
 from pasarela.config.events import RESERVED_SOURCES
 from pasarela.errors import InvalidRequest, PasarelaError
 from pasarela.events import Events
@@ -27,6 +26,7 @@ from pasarela.identity.principal import Principal
 from pasarela.secrets import Redactor
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.problems import problem_response
+from pasarela.server.query import limit_param, wait_param
 
 MAX_PAGE = 500
 HEARTBEAT = 15.0  # seconds between SSE comments on a quiet stream (proxies close silent ones)
@@ -85,8 +85,8 @@ class EventRoutes:
             principal = principal_of(request.scope)
             types = _types(params.get("types"))
             events.access.check_subscribe(principal, types, "rest")
-            limit = _limit(params.get("limit"))
-            wait = min(_wait(params.get("wait")), events.settings.max_wait)
+            limit = limit_param(params.get("limit"), default=100, maximum=MAX_PAGE)
+            wait = min(wait_param(params.get("wait")), events.settings.max_wait)
             consumer = _consumer(params.get("consumer"), principal)
             given = params.get("after")
             after = parse_cursor(given) if given is not None else None
@@ -147,20 +147,3 @@ def _consumer(value: str | None, principal: Principal) -> str | None:
     if not _CONSUMER.match(value):
         raise InvalidRequest("consumer: expected 1-64 of A-Z a-z 0-9 _ . -")
     return f"cursor:agent:{principal.id}:{value}"
-
-
-def _wait(value: str | None) -> float:
-    if value is None:
-        return 0.0
-    try:
-        return parse_duration(value if not value.isdigit() else f"{value}s")
-    except ValueError as exc:
-        raise InvalidRequest(f"wait: {exc}") from None
-
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 100
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_PAGE}")
-    return int(value)

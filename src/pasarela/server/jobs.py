@@ -16,7 +16,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pasarela import jsonsafe
-from pasarela.config.durations import parse_duration
 from pasarela.errors import InvalidRequest, PasarelaError
 from pasarela.jobs import Job, Jobs, JobStatus
 from pasarela.jobs.store import page_cursor, parse_cursor
@@ -25,6 +24,7 @@ from pasarela.secrets import Redactor
 from pasarela.server.arguments import idempotency_key
 from pasarela.server.middleware import principal_of, request_id_of
 from pasarela.server.problems import PROBLEM_MEDIA_TYPE, problem_response
+from pasarela.server.query import limit_param, wait_param
 
 STATUSES = tuple(str(s) for s in JobStatus)
 MAX_PAGE = 200
@@ -88,7 +88,7 @@ class JobRoutes:
     async def result(self, request: Request) -> Response:
         request_id = request_id_of(request.scope)
         try:
-            wait = _wait(request.query_params.get("wait"))
+            wait = wait_param(request.query_params.get("wait"))
             job = await self.jobs.wait(principal_of(request.scope), request.path_params["id"], wait)
         except PasarelaError as exc:
             return problem_response(exc, self.redactor, request_id=request_id)
@@ -117,7 +117,7 @@ class JobRoutes:
             status, tool = params.get("status"), params.get("tool")
             if status is not None and status not in STATUSES:
                 raise InvalidRequest(f"unknown status {status!r}: expected one of {', '.join(STATUSES)}")
-            limit = _limit(params.get("limit"))
+            limit = limit_param(params.get("limit"), default=50, maximum=MAX_PAGE)
             cursor = params.get("cursor")
             try:
                 before = parse_cursor(cursor) if cursor else None
@@ -134,20 +134,3 @@ class JobRoutes:
             jsonsafe.dumps({"jobs": [job.public() for job in shown], "next_cursor": following}),
             media_type="application/json",
         )
-
-
-def _wait(value: str | None) -> float:
-    if value is None:
-        return 0.0
-    try:
-        return parse_duration(value if not value.isdigit() else f"{value}s")
-    except ValueError as exc:
-        raise InvalidRequest(f"wait: {exc}") from None
-
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 50
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_PAGE}")
-    return int(value)

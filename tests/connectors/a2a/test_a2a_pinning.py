@@ -12,7 +12,7 @@ import pytest
 from a2a.types import AgentCard, APIKeySecurityScheme, SecurityRequirement, SecurityScheme, StringList
 
 from pasarela.catalog.pinning import ToolPins
-from pasarela.connectors.a2a.health import KEEP_FOR
+from pasarela.connectors.probe import KEEP_FOR
 from tests.connectors.a2a.desk_agent import DeskAgent
 from tests.connectors.a2a.helpers import ACCESS, NOWHERE, TOOL, ask, backend
 from tests.helpers.gateway import gateway_for

@@ -8,21 +8,19 @@ cannot flood the agent.
 
 from __future__ import annotations
 
-import time
-
 import anyio
 import httpx
 
 from pasarela.config.a2a import A2aHealthSettings
 from pasarela.connectors.a2a.card import CardProblem, CardSource, card_digest, fetch_card, parse_card
 from pasarela.connectors.base import BackendHealth
+from pasarela.connectors.probe import ThrottledProbe
 from pasarela.secrets import Redactor
 
-KEEP_FOR = 1.0  # seconds an answer is reused
 CHANGED = "the agent card changed since it was loaded: reload to review it (pasarela tools diff)"
 
 
-class CardProbe:
+class CardProbe(ThrottledProbe):
     def __init__(
         self,
         source: CardSource,
@@ -36,16 +34,7 @@ class CardProbe:
         self.settings = settings
         self.loaded = loaded
         self.redactor = redactor
-        self._lock = anyio.Lock()
-        self._last: BackendHealth | None = None
-        self._at = 0.0
-
-    async def health(self) -> BackendHealth:
-        async with self._lock:
-            if self._last is None or time.monotonic() - self._at >= KEEP_FOR:
-                self._last = await self._ask()
-                self._at = time.monotonic()
-            return self._last
+        super().__init__()
 
     async def _ask(self) -> BackendHealth:
         required = self.settings.required

@@ -16,7 +16,7 @@ import google.protobuf
 import structlog
 
 from pasarela.catalog import naming, spec
-from pasarela.catalog.description_cache import DescriptionCache, code_fingerprint
+from pasarela.catalog.description_cache import DescriptionCache, code_fingerprint, stored_mapping, stored_text
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.connectors.grpc import descriptors, schemas, tools
 from pasarela.connectors.grpc.tools import Method
@@ -73,26 +73,16 @@ def _decode(raw: dict[str, Any]) -> tuple[ToolSpec, Method]:
     read_only, destructive, idempotent, open_world = (bool(flag) for flag in raw["annotations"])
     path, input_type, output_type, streaming, wrapped = raw["method"]
     tool = ToolSpec(
-        name=_text(raw["name"]),
-        description=_text(raw["description"]),
-        input_schema=_mapping(raw["input_schema"]),
-        backend=_text(raw["backend"]),
-        origin=_text(raw["origin"]),
-        output_schema=_mapping(raw["output_schema"]),
+        name=stored_text(raw["name"]),
+        description=stored_text(raw["description"]),
+        input_schema=stored_mapping(raw["input_schema"]),
+        backend=stored_text(raw["backend"]),
+        origin=stored_text(raw["origin"]),
+        output_schema=stored_mapping(raw["output_schema"]),
         annotations=ToolAnnotations(read_only, destructive, idempotent, open_world),
-        tags=tuple(_text(tag) for tag in raw["tags"]),
+        tags=tuple(stored_text(tag) for tag in raw["tags"]),
     )
-    method = Method(_text(path), _text(input_type), _text(output_type), bool(streaming), bool(wrapped))
+    method = Method(
+        stored_text(path), stored_text(input_type), stored_text(output_type), bool(streaming), bool(wrapped)
+    )
     return tool, method
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError(f"expected an object, got {type(value).__name__}")
-    return value

@@ -6,18 +6,15 @@ a backend sees at most one check a second from each replica, and concurrent prob
 
 from __future__ import annotations
 
-import time
-
-import anyio
 from grpc_health.v1 import health_pb2
 
 import grpc
 from pasarela.config.grpc import GrpcHealthSettings
 from pasarela.connectors.base import BackendHealth
 from pasarela.connectors.grpc.channel import Metadata
+from pasarela.connectors.probe import ThrottledProbe
 
 CHECK = "/grpc.health.v1.Health/Check"
-KEEP_FOR = 1.0  # seconds an answer is reused
 _STATUSES = {
     health_pb2.HealthCheckResponse.SERVING: "serving",
     health_pb2.HealthCheckResponse.NOT_SERVING: "not_serving",
@@ -31,7 +28,7 @@ _FAILURES = {
 }
 
 
-class HealthProbe:
+class HealthProbe(ThrottledProbe):
     def __init__(self, channel: grpc.aio.Channel, settings: GrpcHealthSettings, metadata: Metadata) -> None:
         self.settings = settings
         self._metadata = metadata
@@ -40,16 +37,7 @@ class HealthProbe:
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
             response_deserializer=health_pb2.HealthCheckResponse.FromString,
         )
-        self._lock = anyio.Lock()
-        self._last: BackendHealth | None = None
-        self._at = 0.0
-
-    async def health(self) -> BackendHealth:
-        async with self._lock:
-            if self._last is None or time.monotonic() - self._at >= KEEP_FOR:
-                self._last = await self._ask()
-                self._at = time.monotonic()
-            return self._last
+        super().__init__()
 
     async def _ask(self) -> BackendHealth:
         required = self.settings.required

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from pasarela.catalog import naming, spec
-from pasarela.catalog.description_cache import code_fingerprint
+from pasarela.catalog.description_cache import code_fingerprint, stored_mapping, stored_text
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config import yaml_source
 from pasarela.connectors.openapi import document, operations, schemas, yaml_fast
@@ -74,33 +74,21 @@ def decode(entry: Any, location: str) -> tuple[Document, list[tuple[ToolSpec, Op
 def _decode_tool(raw: dict[str, Any]) -> tuple[ToolSpec, Operation]:
     read_only, destructive, idempotent, open_world = (bool(flag) for flag in raw["annotations"])
     tool = ToolSpec(
-        name=_text(raw["name"]),
-        description=_text(raw["description"]),
-        input_schema=_mapping(raw["input_schema"]),
-        backend=_text(raw["backend"]),
-        origin=_text(raw["origin"]),
-        output_schema=None if raw["output_schema"] is None else _mapping(raw["output_schema"]),
+        name=stored_text(raw["name"]),
+        description=stored_text(raw["description"]),
+        input_schema=stored_mapping(raw["input_schema"]),
+        backend=stored_text(raw["backend"]),
+        origin=stored_text(raw["origin"]),
+        output_schema=None if raw["output_schema"] is None else stored_mapping(raw["output_schema"]),
         annotations=ToolAnnotations(read_only, destructive, idempotent, open_world),
-        tags=tuple(_text(tag) for tag in raw["tags"]),
+        tags=tuple(stored_text(tag) for tag in raw["tags"]),
     )
     operation = Operation(
-        method=_text(raw["method"]),
-        path=_text(raw["path"]),
-        bindings=tuple(Binding(_text(a), where, _text(w)) for a, where, w in raw["bindings"]),
+        method=stored_text(raw["method"]),
+        path=stored_text(raw["path"]),
+        bindings=tuple(Binding(stored_text(a), where, stored_text(w)) for a, where, w in raw["bindings"]),
         body_kind=raw["body_kind"],
         media_type=raw["media_type"],
         server_url=raw["server_url"],
     )
     return tool, operation
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError(f"expected an object, got {type(value).__name__}")
-    return value
