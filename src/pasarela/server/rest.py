@@ -1,4 +1,4 @@
-"""The REST door: `GET /v1/tools` and `POST /v1/tools/{name}:call`."""
+"""The REST door: `GET /v1/tools`, `POST /v1/tools/{name}:call` and `GET /v1/openapi.json`."""
 
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ from pasarela.server.arguments import check_arguments, idempotency_key
 from pasarela.server.disconnect import unless_disconnected
 from pasarela.server.live import LiveRuntime
 from pasarela.server.middleware import principal_of, request_id_of
+from pasarela.server.openapi import openapi_document
 from pasarela.server.problems import problem_response
 from pasarela.telemetry.correlation import current_trace_id
 
-REST_FORMATS = ("native", "openai", "anthropic")
+REST_FORMATS = ("native", "openai", "anthropic", "gemini")
 # (request, tool, arguments, idempotency key) → the 202 that answers with a job
 StartJob = Callable[[Request, str, dict[str, Any], str | None], Awaitable[Response]]
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for an answer no one waits for
@@ -50,6 +51,7 @@ class RestDoor:
         return [
             Route("/v1/tools", self.list_tools, methods=["GET"]),
             Route("/v1/tools/{name}:call", self.call_tool, methods=["POST"]),
+            Route("/v1/openapi.json", self.openapi, methods=["GET"]),
         ]
 
     async def list_tools(self, request: Request) -> Response:
@@ -60,6 +62,23 @@ class RestDoor:
             return problem_response(error, self.redactor, request_id=request_id)
         tools = self.live.runtime.gateway.tools_for(principal_of(request.scope), "rest")
         return json_response({"tools": render(tools, fmt)})
+
+    async def openapi(self, request: Request) -> Response:
+        """This door as OpenAPI 3.1, with one operation per tool the caller may call."""
+        only = request.query_params.get("only")
+        if only not in (None, "tools"):
+            error = InvalidRequest(
+                f"only: unknown value {only!r}: expected `tools` (the tool operations alone)"
+            )
+            return problem_response(error, self.redactor, request_id=request_id_of(request.scope))
+        gateway = self.live.runtime.gateway
+        document = openapi_document(
+            gateway.tools_for(principal_of(request.scope), "rest"),
+            server_url=str(request.base_url).rstrip("/"),
+            execution_of=lambda name: gateway.plan_of(name).execution,
+            tools_only=only == "tools",
+        )
+        return json_response(document)
 
     async def call_tool(self, request: Request) -> Response:
         request_id = request_id_of(request.scope)
