@@ -14,6 +14,7 @@ from pasarela.config.durations import Duration
 from pasarela.config.events import EventsSettings
 from pasarela.config.jobs import Execution, FollowSettings, JobsSettings, ToolJobSettings
 from pasarela.config.observability import BudgetRule, CostSettings, SloSettings, TelemetrySettings
+from pasarela.config.tool_search import ToolSearchSettings
 from pasarela.config.traffic import (
     CacheSettings,
     CacheStoreSettings,
@@ -371,6 +372,10 @@ class Settings(Strict):
     )
     access: dict[str, list[str]] = Field(
         {}, description="Role → tools it may call ('*' for all). Deny by default."
+    )
+    tool_search: ToolSearchSettings = Field(
+        ToolSearchSettings(),
+        description="Discovery mode for large catalogs: search_tools and call_tool instead of the list",
     )
     policies: list[PolicySourceSettings] = Field(
         [],

@@ -15,10 +15,12 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.transport_security import TransportSecuritySettings
 
 from pasarela import __version__
+from pasarela.catalog.discovery import META_TOOLS, SEARCH_TOOLS, Discovery
 from pasarela.catalog.formats import mcp as mcp_tool_dict
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import PasarelaError
+from pasarela.identity import Principal
 from pasarela.pipeline import Door, Gateway
 from pasarela.secrets import Redactor
 from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments
@@ -70,11 +72,17 @@ def create_mcp_server(
     max_depth: int = DEFAULT_MAX_DEPTH,
     door: Door = Door.MCP,
     tasks: McpTasks | None = None,
+    discovery_of: Callable[[], Discovery | None] = lambda: None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
-    tools run as durable jobs where their `execution` and the client ask for it."""
+    tools run as durable jobs where their `execution` and the client ask for it;
+    `discovery_of()` is the current tool search (catalog/discovery.py), if configured."""
     forms = _McpTools()
+
+    def searching(principal: Principal) -> Discovery | None:
+        discovery = discovery_of()
+        return discovery if discovery is not None and discovery.applies_to(principal) else None
 
     def input_schema(name: str) -> dict[str, Any] | None:
         # Lets the SDK check Mcp-Param-* headers without running tools/list on every call.
@@ -87,7 +95,11 @@ def create_mcp_server(
         principal = resolve_principal(ctx)
         gateway = gateway_of()
         mcp_tools = forms.of(gateway)
-        tools = [mcp_tools[spec.name] for spec in gateway.tools_for(principal, door)]
+        visible = gateway.tools_for(principal, door)
+        if (discovery := searching(principal)) is not None:  # search_tools, call_tool, always visible
+            tools = [mcp_tools.get(spec.name) or mcp_tool(spec) for spec in discovery.listed(visible)]
+        else:
+            tools = [mcp_tools[spec.name] for spec in visible]
         # Per-principal answer: never cacheable across identities.
         return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
 
@@ -102,10 +114,16 @@ def create_mcp_server(
             try:
                 key = meta_idempotency_key(params)
                 check_arguments(params.arguments, tool=params.name, max_depth=max_depth)
+                name, arguments = params.name, params.arguments
+                if name in META_TOOLS and (discovery := searching(principal)) is not None:
+                    if name == SEARCH_TOOLS:
+                        found = discovery.search(gateway.tools_for(principal, door), arguments or {})
+                        return success_result(found, {"tool": name, "request_id": request_id})
+                    name, arguments = discovery.unwrap(arguments or {})  # call_tool: the named tool's call
                 outcome = await gateway.call(
                     principal,
-                    params.name,
-                    params.arguments,
+                    name,
+                    arguments,
                     door=door,
                     request_id=request_id,
                     idempotency_key=key,

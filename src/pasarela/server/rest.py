@@ -14,8 +14,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pasarela import jsonsafe
+from pasarela.catalog.discovery import META_TOOLS, SEARCH_TOOLS
 from pasarela.catalog.formats import render
+from pasarela.catalog.spec import ToolSpec
 from pasarela.errors import InvalidRequest, PasarelaError
+from pasarela.identity import Principal
 from pasarela.pipeline import Door
 from pasarela.secrets import Redactor
 from pasarela.server.arguments import check_arguments, idempotency_key
@@ -60,8 +63,17 @@ class RestDoor:
         if fmt not in REST_FORMATS:
             error = InvalidRequest(f"unknown format {fmt!r}: expected one of {', '.join(REST_FORMATS)}")
             return problem_response(error, self.redactor, request_id=request_id)
-        tools = self.live.runtime.gateway.tools_for(principal_of(request.scope), "rest")
-        return json_response({"tools": render(tools, fmt)})
+        return json_response({"tools": render(self.listed(principal_of(request.scope)), fmt)})
+
+    def listed(self, principal: Principal) -> list[ToolSpec]:
+        """The tools `principal` is shown: all it may call, or in discovery mode (tool_search:)
+        search_tools, call_tool and the always-visible ones."""
+        runtime = self.live.runtime
+        visible = runtime.gateway.tools_for(principal, "rest")
+        discovery = runtime.discovery
+        if discovery is not None and discovery.applies_to(principal):
+            return discovery.listed(visible)
+        return visible
 
     async def openapi(self, request: Request) -> Response:
         """This door as OpenAPI 3.1, with one operation per tool the caller may call."""
@@ -73,9 +85,9 @@ class RestDoor:
             return problem_response(error, self.redactor, request_id=request_id_of(request.scope))
         gateway = self.live.runtime.gateway
         document = openapi_document(
-            gateway.tools_for(principal_of(request.scope), "rest"),
+            self.listed(principal_of(request.scope)),
             server_url=str(request.base_url).rstrip("/"),
-            execution_of=lambda name: gateway.plan_of(name).execution,
+            execution_of=lambda name: "sync" if name in META_TOOLS else gateway.plan_of(name).execution,
             tools_only=only == "tools",
         )
         return json_response(document)
@@ -87,12 +99,21 @@ class RestDoor:
         try:
             key = idempotency_key(request.headers.get("idempotency-key"), source="the Idempotency-Key header")
             arguments = await self.arguments(request, name)
+            discovery = self.live.runtime.discovery
+            principal = principal_of(request.scope)
+            if name in META_TOOLS and discovery is not None and discovery.applies_to(principal):
+                if name == SEARCH_TOOLS:
+                    found = discovery.search(
+                        self.live.runtime.gateway.tools_for(principal, "rest"), arguments
+                    )
+                    return json_response({"result": found, "meta": {"tool": name, "request_id": request_id}})
+                name, arguments = discovery.unwrap(arguments)  # call_tool: the named tool's own call
             if self.as_job is not None and self.live.runtime.gateway.plan_of(name).execution == "async":
                 return await self.as_job(request, name, arguments, key)
             answered, outcome = await unless_disconnected(
                 request.receive,
                 lambda: self.live.runtime.gateway.call(
-                    principal_of(request.scope),
+                    principal,
                     name,
                     arguments,
                     door=Door.REST,

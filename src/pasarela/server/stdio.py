@@ -32,6 +32,7 @@ async def serve_stdio(runtime: Runtime, principal: Principal) -> None:
         max_depth=max_depth,
         door=Door.STDIO,
         tasks=tasks,
+        discovery_of=lambda: runtime.discovery,
     )
     try:
         async with (
