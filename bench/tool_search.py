@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ class Figures:
     list_all_tokens: int
     list_search_tokens: int
     search_answer_tokens: float  # mean over the requests, limit 5
+    index_ms: float  # building the index of the whole catalog
+    search_ms: float  # one search_tools answer, mean over the requests
     misses: list[dict[str, Any]]
 
 
@@ -75,7 +78,9 @@ def listing_text(tools: Sequence[ToolSpec]) -> str:
 
 def measure(tools: list[ToolSpec]) -> Figures:
     requests = json.loads(REQUESTS.read_text())["requests"]
+    started = time.perf_counter()
     discovery = Discovery(ToolSearchSettings(roles=["agent"]), Catalog(tools, source="bench"))
+    index_ms = (time.perf_counter() - started) * 1000
     names = [tool.name for tool in tools]
     missing = sorted({name for r in requests for name in r["expected"]} - set(names))
     if missing:
@@ -83,6 +88,7 @@ def measure(tools: list[ToolSpec]) -> Figures:
     tokenizer, count = token_counter()
     top1 = top5 = 0
     answers: list[int] = []
+    searching = 0.0
     misses = []
     for item in requests:
         found = [tool.name for tool, _ in discovery.index.search(item["request"], names, TOP)]
@@ -91,7 +97,9 @@ def measure(tools: list[ToolSpec]) -> Figures:
         top5 += bool(expected & set(found))
         if not expected & set(found):
             misses.append({"request": item["request"], "expected": item["expected"], "found": found})
+        started = time.perf_counter()
         answer = discovery.search(tools, {"query": item["request"], "limit": TOP})
+        searching += time.perf_counter() - started
         answers.append(count(json.dumps(answer)))
     return Figures(
         tools=len(tools),
@@ -102,6 +110,8 @@ def measure(tools: list[ToolSpec]) -> Figures:
         list_all_tokens=count(listing_text(tools)),
         list_search_tokens=count(listing_text(discovery.listed(tools))),
         search_answer_tokens=sum(answers) / len(answers),
+        index_ms=index_ms,
+        search_ms=searching * 1000 / len(requests),
         misses=misses,
     )
 
@@ -122,6 +132,7 @@ def main() -> None:
     print(f"  tools/list, every tool:        {figures.list_all_tokens:>8,}")
     print(f"  tools/list, discovery mode:    {figures.list_search_tokens:>8,}")
     print(f"  one search_tools answer (5):   {figures.search_answer_tokens:>8,.0f} (mean)")
+    print(f"index built in {figures.index_ms:.0f} ms; one search_tools answer in {figures.search_ms:.2f} ms")
     for miss in figures.misses:
         print(f"  missed: {miss['request']!r}: expected {miss['expected']}, found {miss['found']}")
 

@@ -38,7 +38,7 @@ NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 
 def declaration_problems(declaration: dict[str, Any]) -> list[str]:
     problems = []
-    unknown = set(declaration) - {"name", "description", "parameters"}
+    unknown = set(declaration) - {"name", "description", "parameters", "response"}
     if unknown:
         problems.append(f"declaration: unknown fields {sorted(unknown)}")
     if not NAME.match(str(declaration.get("name", ""))):
@@ -48,6 +48,8 @@ def declaration_problems(declaration: dict[str, Any]) -> list[str]:
         if parameters.get("type") != "object" or not parameters.get("properties"):
             problems.append("parameters: must be an object with at least one property")
         problems += schema_problems(parameters, "parameters")
+    if "response" in declaration:
+        problems += schema_problems(declaration["response"], "response")
     return problems
 
 

@@ -53,8 +53,10 @@ def anthropic(tool: ToolSpec) -> dict[str, Any]:
 
 
 def gemini(tool: ToolSpec) -> dict[str, Any]:
-    """Gemini `functionDeclarations` entries, in its schema dialect (catalog/gemini.py)."""
-    return gemini_declaration(tool.name, tool.description, tool.input_schema)
+    """Gemini `functionDeclarations` entries, in its schema dialect (catalog/gemini.py); the
+    output only where a registry contract verifies it, as over MCP (docs/decisions.md #6)."""
+    output = tool.output_schema if tool.output_contract is not None else None
+    return gemini_declaration(tool.name, tool.description, tool.input_schema, output)
 
 
 def mcp(tool: ToolSpec) -> dict[str, Any]:

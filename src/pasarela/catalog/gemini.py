@@ -60,13 +60,20 @@ _COPIED = (
 MAX_REF_DEPTH = 8  # a recursive $ref is inlined this deep, then described instead
 
 
-def gemini_declaration(name: str, description: str, input_schema: Mapping[str, Any]) -> dict[str, Any]:
-    """One `functionDeclarations` entry. A tool without arguments has no `parameters`
-    (Gemini refuses an object schema with no properties)."""
+def gemini_declaration(
+    name: str,
+    description: str,
+    input_schema: Mapping[str, Any],
+    output_schema: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One `functionDeclarations` entry, with `response` when the output is promised. A tool
+    without arguments has no `parameters` (Gemini refuses an object with no properties)."""
     out: dict[str, Any] = {"name": name, "description": description}
     parameters = to_gemini(input_schema)
     if parameters.get("properties"):
         out["parameters"] = parameters
+    if output_schema is not None:
+        out["response"] = to_gemini(output_schema)
     return out
 
 
