@@ -166,3 +166,25 @@ def test_a_tools_own_references_resolve_inside_the_description() -> None:
     validator = Draft202012Validator({"$ref": "urn:doc#/components/schemas/walk.input"}, registry=registry)
     assert validator.is_valid(good["arguments"])
     assert not validator.is_valid(bad["arguments"])
+
+
+async def test_the_twilio_catalog_as_openapi_is_valid() -> None:
+    from pasarela.server.openapi import openapi_document
+    from tests.conftest import TWILIO_SPECS
+    from tests.connectors.openapi_helpers import load
+
+    tools = list((await load(TWILIO_SPECS / "twilio_api_v2010.json")).values())
+    document = openapi_document(tools, server_url="https://gw.example", execution_of=lambda name: "sync")
+    validate(document)
+    assert len([p for p in document["paths"] if p.endswith(":call")]) == 197
+
+
+async def test_a_description_is_served_again_and_kept_per_host(config: Path) -> None:
+    async with in_process(config) as (client, _):
+        first = await client.get("/v1/openapi.json", headers=bearer(READER_KEY))
+        again = await client.get("/v1/openapi.json", headers=bearer(READER_KEY))
+        other_host = await client.get(
+            "/v1/openapi.json", headers={**bearer(READER_KEY), "Host": "gw.example"}
+        )
+    assert first.content == again.content
+    assert other_host.json()["servers"] == [{"url": "http://gw.example"}]

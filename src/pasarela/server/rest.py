@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -32,6 +33,7 @@ from pasarela.telemetry.correlation import current_trace_id
 REST_FORMATS = ("native", "openai", "anthropic", "gemini")
 # (request, tool, arguments, idempotency key) → the 202 that answers with a job
 StartJob = Callable[[Request, str, dict[str, Any], str | None], Awaitable[Response]]
+OPENAPI_CACHE_BYTES = 32 * 1024 * 1024
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for an answer no one waits for
 # 19 digits in a row may be an integer beyond 64 bits, which orjson would turn into a float.
 _LONG_DIGITS = re.compile(rb"\d{19}")
@@ -49,6 +51,12 @@ class RestDoor:
         self.redactor = redactor
         self.max_depth = max_depth  # the body's size is bounded before it gets here (body_limit.py)
         self.as_job = as_job  # how a tool that always runs as a job (`execution: async`) is answered
+        # Descriptions already built, by what they depend on (a big catalog's takes ~0.3 ms a
+        # tool to build), up to 32 MB of them.
+        self._documents: LRUCache[tuple[Any, ...], bytes] = LRUCache(
+            maxsize=OPENAPI_CACHE_BYTES, getsizeof=len
+        )
+        self._documents_of: Any = None  # the gateway they describe (a reload clears them)
 
     def routes(self) -> list[Route]:
         return [
@@ -84,13 +92,24 @@ class RestDoor:
             )
             return problem_response(error, self.redactor, request_id=request_id_of(request.scope))
         gateway = self.live.runtime.gateway
-        document = openapi_document(
-            self.listed(principal_of(request.scope)),
-            server_url=str(request.base_url).rstrip("/"),
-            execution_of=lambda name: "sync" if name in META_TOOLS else gateway.plan_of(name).execution,
-            tools_only=only == "tools",
-        )
-        return json_response(document)
+        if gateway is not self._documents_of:
+            self._documents.clear()
+            self._documents_of = gateway
+        tools = self.listed(principal_of(request.scope))
+        server_url = str(request.base_url).rstrip("/")
+        key = (server_url, only, *(tool.name for tool in tools))
+        body = self._documents.get(key)
+        if body is None:
+            document = openapi_document(
+                tools,
+                server_url=server_url,
+                execution_of=lambda name: "sync" if name in META_TOOLS else gateway.plan_of(name).execution,
+                tools_only=only == "tools",
+            )
+            body = jsonsafe.dumps(document)
+            if len(body) <= OPENAPI_CACHE_BYTES // 4:  # a bigger one would push out all the others
+                self._documents[key] = body
+        return Response(body, media_type="application/json")
 
     async def call_tool(self, request: Request) -> Response:
         request_id = request_id_of(request.scope)
