@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pasarela.catalog.gemini import gemini_declaration, to_gemini
 from tests.conftest import TWILIO_SPECS
@@ -99,6 +101,21 @@ def test_unions_all_of_enums_and_constraints() -> None:
     assert p["list"] == {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 
+def test_branches_that_only_constrain_an_object_keep_its_properties() -> None:
+    converted = to_gemini(
+        {
+            "type": "object",
+            "properties": {"email": {"type": "string"}, "phone": {"type": "string"}},
+            "anyOf": [{"required": ["email"]}, {"required": ["phone"]}],
+        }
+    )
+    assert schema_problems(converted) == []
+    assert converted == {
+        "type": "object",
+        "properties": {"email": {"type": "string"}, "phone": {"type": "string"}},
+    }
+
+
 def test_a_tool_without_arguments_has_no_parameters() -> None:
     declaration = gemini_declaration("ping", "Ping", {"type": "object", "properties": {}})
     assert declaration == {"name": "ping", "description": "Ping"}
@@ -118,3 +135,60 @@ async def test_every_twilio_tool_follows_the_dialect(spec: Any) -> None:
         )
     ]
     assert problems == []
+
+
+KEYWORDS = [
+    "type",
+    "properties",
+    "items",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "enum",
+    "const",
+    "format",
+    "$ref",
+    "required",
+    "nullable",
+    "minimum",
+    "maxLength",
+    "pattern",
+    "default",
+    "additionalProperties",
+    "$defs",
+]
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
+    | st.sampled_from(["string", "null", "object", "array", "integer", "date", "#/$defs/a", "#", "#/x/y"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from([*KEYWORDS, "a", "b"]), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+schemas = st.recursive(
+    st.fixed_dictionaries({}, optional=dict.fromkeys(KEYWORDS, values)),
+    lambda inner: st.fixed_dictionaries(
+        {"type": st.sampled_from(["object", "array", ["object", "null"], "string"])},
+        optional={
+            "properties": st.dictionaries(st.text(max_size=3), inner, max_size=3),
+            "items": inner,
+            "anyOf": st.lists(inner, max_size=3),
+            "allOf": st.lists(inner, max_size=2),
+            "required": values,
+            "enum": values,
+        },
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(schema=schemas)
+def test_any_schema_however_malformed_comes_out_in_the_dialect(schema: dict[str, Any]) -> None:
+    assert schema_problems(to_gemini(schema)) == []

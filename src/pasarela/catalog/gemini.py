@@ -57,6 +57,7 @@ _COPIED = (
     "minimum",
     "maximum",
 )
+_JSON_TYPES = GEMINI_TYPES | {"null"}
 MAX_REF_DEPTH = 8  # a recursive $ref is inlined this deep, then described instead
 
 
@@ -102,15 +103,19 @@ class _Converter:
         if "null" in kinds:
             nullable = True
             kinds = [k for k in kinds if k != "null"]
+        kept: list[Any] = []
         if isinstance(branches, list):
             kept = [b for b in branches if not (isinstance(b, Mapping) and _types_of(b) == ["null"])]
             nullable = nullable or len(kept) < len(branches)
+        if kept and not (kinds or "properties" in schema):
             if len(kept) == 1:  # `anyOf: [X, {type: null}]` is X, nullable
                 inner = self.convert(kept[0], depth)
                 nullable = nullable or inner.pop("nullable", False)
                 out.update(inner)
-            elif kept:
+            else:
                 out["anyOf"] = [self.convert(b, depth) for b in kept]
+        # Branches beside a type only constrain it (`anyOf: [{required: [a]}, …]`): the typed
+        # schema is what Gemini can say; the gateway still checks the branches.
         elif len(kinds) > 1:  # `type: [string, integer]`: one type per schema
             out["anyOf"] = [
                 self.convert({**_without(schema, "type", "enum"), "type": k}, depth) for k in kinds
@@ -167,7 +172,12 @@ class _Converter:
             properties = schema.get("properties")
             if isinstance(properties, Mapping) and properties:
                 out["properties"] = {str(k): self.convert(v, depth) for k, v in properties.items()}
-                required = [r for r in schema.get("required", []) if r in properties]
+                listed = schema.get("required")
+                required = (
+                    [r for r in listed if isinstance(r, str) and r in properties]
+                    if isinstance(listed, list)
+                    else []
+                )
                 if required:
                     out["required"] = required
         elif kind == "array":
@@ -195,10 +205,11 @@ class _Converter:
             if found is None:
                 continue
             for key, value in self._merged_all_of(*found).items():
-                if key == "properties" and isinstance(value, Mapping):
-                    merged["properties"] = {**merged.get("properties", {}), **value}
-                elif key == "required" and isinstance(value, list):
-                    merged["required"] = [*merged.get("required", []), *value]
+                mine = merged.get(key)
+                if key == "properties" and isinstance(value, Mapping) and isinstance(mine, Mapping | None):
+                    merged["properties"] = {**(mine or {}), **value}
+                elif key == "required" and isinstance(value, list) and isinstance(mine, list | None):
+                    merged["required"] = [*(mine or []), *value]
                 else:
                     merged.setdefault(key, value)
         return merged
@@ -214,12 +225,10 @@ class _Converter:
 
 
 def _types_of(schema: Mapping[str, Any]) -> list[str]:
+    """The JSON types a schema names (unknown names ignored), in order, once each."""
     kind = schema.get("type")
-    if isinstance(kind, str):
-        return [kind]
-    if isinstance(kind, list):
-        return [k for k in kind if isinstance(k, str)]
-    return []
+    named = [kind] if isinstance(kind, str) else kind if isinstance(kind, list) else []
+    return list(dict.fromkeys(k for k in named if isinstance(k, str) and k in _JSON_TYPES))
 
 
 def _inferred(schema: Mapping[str, Any]) -> str | None:
