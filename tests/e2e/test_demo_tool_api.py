@@ -60,12 +60,15 @@ async def test_the_demo_as_openapi_and_gemini(tmp_path: Path) -> None:
                 by_name = {t["name"]: t for t in gemini}
                 checked = 0
                 for tool in native:
-                    for path, kind in nullable_fields(tool["inputSchema"]).items():
-                        converted = at(by_name[tool["name"]]["parameters"], path)
-                        assert converted["type"] == kind and converted["nullable"] is True, (
-                            tool["name"],
-                            path,
-                        )
-                        checked += 1
-                if bot == "sales-bot":
-                    assert checked > 0  # the advisor's and the loan quote's optional fields
+                    declaration = by_name[tool["name"]]
+                    forms = [(tool["inputSchema"], declaration.get("parameters"))]
+                    if "response" in declaration:
+                        forms.append((tool["outputSchema"], declaration["response"]))
+                    for schema, converted_schema in forms:
+                        for path, kind in nullable_fields(schema).items():
+                            assert converted_schema is not None
+                            converted = at(converted_schema, path)
+                            assert converted["type"] == kind, (bot, tool["name"], path)
+                            assert converted["nullable"] is True, (bot, tool["name"], path)
+                            checked += 1
+                assert checked > 0, bot  # e.g. customer@1's email, phone, customer_since
