@@ -19,7 +19,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, not_a_server_error, status_code_conformance
 from schemathesis.core.result import Ok
 
-from tests.helpers.gateway import ENV, READER_KEY, bearer, write_config
+from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, bearer, write_config
 from tests.helpers.processes import Served, served
 from tests.helpers.servers import ThreadedServer, free_port
 from tests.helpers.upstream import RecordingUpstream
@@ -52,7 +52,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "audit: {enabled: false}\n"
             "events: {max_wait: 1s}\n"
             "jobs: {max_wait: 1s}\n"
-            f"access:\n  reader: {FUZZED}\n"
+            f"access:\n  reader: {FUZZED}\n  writer: {FUZZED}\n"
+            "tool_search: {principals: [writer]}\n"
             "tools:\n  greet: {execution: optional}\n"
         )
         config = write_config(directory, upstream.url, port=port, extra=extra)
@@ -60,8 +61,13 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             yield handle
 
 
-def test_no_fuzzed_request_gets_a_server_error(gateway: Served) -> None:
-    headers = bearer(READER_KEY)
+@pytest.mark.parametrize(
+    ("key", "tools"),
+    [(READER_KEY, FUZZED), (WRITER_KEY, ["search_tools", "call_tool"])],
+    ids=["listing", "discovery"],
+)
+def test_no_fuzzed_request_gets_a_server_error(gateway: Served, key: str, tools: list[str]) -> None:
+    headers = bearer(key)
     document = httpx.get(f"{gateway.url}/v1/openapi.json", headers=headers, timeout=10).json()
     schema = schemathesis.openapi.from_dict(document)
     operations = []
@@ -69,7 +75,8 @@ def test_no_fuzzed_request_gets_a_server_error(gateway: Served) -> None:
         assert isinstance(result, Ok), result  # the description is one schemathesis reads whole
         if result.ok().path not in NOT_FUZZED:
             operations.append(result.ok())
-    assert len([op for op in operations if op.path.endswith(":call")]) == len(FUZZED)
+    called = sorted(op.path for op in operations if op.path.endswith(":call"))
+    assert called == sorted(f"/v1/tools/{t}:call" for t in tools)
     # Valid requests and invalid ones (wrong types, missing fields): both must be answered well.
     strategy = st.one_of(
         *(op.as_strategy(generation_mode=mode) for op in operations for mode in GenerationMode)
