@@ -5,6 +5,7 @@ call_tool is the named tool's call, audited under its real name."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,27 @@ async def test_search_then_call_over_mcp(tmp_path: Path, mode: str) -> None:
     records = await audited(config)
     assert ("getItem", "ok") in records and ("createItem", "denied") in records
     assert all(tool not in ("call_tool", "search_tools") for tool, _ in records)
+
+
+async def test_search_then_call_over_stdio(tmp_path: Path) -> None:
+    from mcp import Client, StdioServerParameters
+
+    from tests.conftest import REPO
+    from tests.helpers.processes import child_env
+
+    extra = f"state: sqlite:///{tmp_path / 'state.db'}\ntool_search: {{principals: [reader]}}\n"
+    with ThreadedServer(RecordingUpstream()) as upstream:
+        config = write_config(tmp_path, upstream.url, extra=extra)
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "pasarela", "stdio", "-c", str(config), "--as", "reader"],
+            env=child_env(ENV),
+            cwd=REPO,
+        )
+        async with Client(params) as client:
+            listed = [t.name for t in (await client.list_tools()).tools]
+            found = await client.call_tool("search_tools", {"query": "greet someone by name"})
+            called = await client.call_tool("call_tool", {"name": "greet", "arguments": {"name": "stdio"}})
+    assert listed == ["search_tools", "call_tool"]
+    assert found.structured_content is not None and found.structured_content["tools"][0]["name"] == "greet"
+    assert called.structured_content == {"text": "Hello, stdio!", "shout": False}
