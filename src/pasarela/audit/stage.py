@@ -176,6 +176,8 @@ class AuditStage:
             record["trace_id"] = found.trace_id
         if found.session is not None:
             record["session"] = found.session
+        if found.conversation is not None:
+            record["conversation"] = found.conversation
         return record
 
     def _record(
