@@ -43,7 +43,7 @@ def children_of(pid: int) -> list[int]:
 def read_banner(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:

@@ -232,7 +232,12 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
                 backend=self.backend,
                 upstream_body=self.redactor.excerpt(_text(result), MAX_ERROR_TEXT),
             )
-        return UpstreamResult(_data(result))
+        data = _data(result)
+        if isinstance(data, list) and data is not result.structured_content:
+            # Content blocks beyond one text (images, audio, resources): the MCP door gives
+            # them back as the upstream sent them; REST agents get the same blocks as JSON.
+            return UpstreamResult(data, meta={"format": MCP_CONTENT})
+        return UpstreamResult(data)
 
     def _refusal(self, tool: ToolSpec, exc: MCPError) -> UpstreamError:
         """An ordinary JSON-RPC error: the session is fine, so no reconnect; a refused request
@@ -268,6 +273,9 @@ def _leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
+
+
+MCP_CONTENT = "mcp_content"  # meta.format of a result that is a list of MCP content blocks
 
 
 def _text(result: types.CallToolResult) -> str:

@@ -33,7 +33,7 @@ from pasarela.state import open_state
 from pasarela.telemetry import configure_logging
 
 PRINCIPALS = ("support-bot", "sales-bot", "compliance-bot")
-STARTUP_TIMEOUT = 20.0
+STARTUP_TIMEOUT = 60.0  # seconds; nine systems start at once, on a busy machine too
 
 
 GRPC_SYSTEMS = frozenset({"pricing"})  # the rest speak HTTP
