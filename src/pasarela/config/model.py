@@ -40,6 +40,12 @@ class ServerSettings(Strict):
     mcp_sessions: McpSessionSettings = McpSessionSettings()
     # Deeper arguments are refused at the door; capped well below what later stages can walk.
     max_nesting_depth: int = Field(64, ge=1, le=200)
+    mcp_page_size: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Items per page of MCP lists (tools/list …); clients follow nextCursor for the rest",
+    )
     workers: int = Field(
         1,
         ge=1,

@@ -46,6 +46,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         principal_from_http,
         max_depth=server_settings.max_nesting_depth,
         tasks=tasks,
+        page_size=server_settings.mcp_page_size,
     )
     sessions = create_session_manager(
         mcp_server,

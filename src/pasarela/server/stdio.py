@@ -32,6 +32,7 @@ async def serve_stdio(runtime: Runtime, principal: Principal) -> None:
         max_depth=max_depth,
         door=Door.STDIO,
         tasks=tasks,
+        page_size=runtime.config.settings.server.mcp_page_size,
     )
     try:
         async with (
