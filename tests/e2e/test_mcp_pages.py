@@ -4,7 +4,6 @@ cursor that is not one, or whose item is gone, is refused with a clear error."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from mcp.shared.exceptions import MCPError
