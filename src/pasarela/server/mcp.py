@@ -36,6 +36,7 @@ from pasarela.server.tracing import mcp_call_trace
 from pasarela.telemetry.correlation import current_trace_id
 
 if TYPE_CHECKING:
+    from pasarela.server.mcp_content import McpContent
     from pasarela.server.mcp_tasks import McpTasks
 
 INSTRUCTIONS = (
@@ -70,10 +71,12 @@ def create_mcp_server(
     max_depth: int = DEFAULT_MAX_DEPTH,
     door: Door = Door.MCP,
     tasks: McpTasks | None = None,
+    content: McpContent | None = None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
-    tools run as durable jobs where their `execution` and the client ask for it."""
+    tools run as durable jobs where their `execution` and the client ask for it; with
+    `content`, resources, prompts and completions are served (server/mcp_content.py)."""
     forms = _McpTools()
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -132,6 +135,8 @@ def create_mcp_server(
     server.middleware.clear()
     if tasks is not None:
         tasks.install(server, call_tool)
+    if content is not None:
+        content.install(server)
     return server
 
 
