@@ -36,7 +36,7 @@ def upstream_app(version: int = 1) -> ASGIApp:
     def greeting(customer: str, region: str) -> str:
         return f"Write a warm greeting to {customer} in {region}. Token: {SECRET}"
 
-    @server.completion()
+    @server.completion()  # type: ignore[untyped-decorator,no-untyped-call]  # the SDK leaves it untyped
     async def complete(
         ref: PromptReference | ResourceTemplateReference, argument: Any, context: Any
     ) -> Completion | None:
