@@ -90,6 +90,7 @@ class McpEventResources:
         self.door = door
         self._group: anyio.abc.TaskGroup | None = None
         self._watches: dict[int, _Watch] = {}
+        self._streams = 0  # 2026-07-28 listen streams open now
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -306,6 +307,8 @@ class McpEventResources:
                 )
         except SENT_ERRORS as exc:  # the session is gone
             log.info("mcp_event_subscription_ended", principal=watch.principal.id, error=type(exc).__name__)
+        except Exception:  # one session's subscription must not take the server's task group down
+            log.exception("mcp_event_subscription_failed", principal=watch.principal.id)
         finally:
             if self._watches.get(id(watch.session)) is watch:
                 del self._watches[id(watch.session)]
@@ -314,6 +317,17 @@ class McpEventResources:
         self, ctx: ServerRequestContext[Any], uris: Sequence[str], principal: Principal, meta: dict[str, Any]
     ) -> None:
         """A 2026-07-28 listen stream's resource subscriptions, until the client goes away."""
+        if self._streams >= MAX_WATCHED:
+            raise MCPError(types.INTERNAL_ERROR, "Subscription limit reached")
+        self._streams += 1
+        try:
+            await self._listen(ctx, uris, principal, meta)
+        finally:
+            self._streams -= 1
+
+    async def _listen(
+        self, ctx: ServerRequestContext[Any], uris: Sequence[str], principal: Principal, meta: dict[str, Any]
+    ) -> None:
         targets: dict[str, Target] = {}
         for uri in uris[:MAX_TARGETS]:
             try:
