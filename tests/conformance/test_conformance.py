@@ -51,6 +51,8 @@ backends:
     timeout: 30s
 access:
   agent: ["*"]
+policies: |
+  permit(principal in Role::"agent", action in [Action::"read_resource", Action::"get_prompt"], resource);
 logging: {{level: warning, format: json}}
 """
     )

@@ -60,6 +60,17 @@ def digest(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Pinnable:
+    """Anything pinned like a tool (a federated prompt or resource template too): its pin name,
+    its backend, the canonical text of what the backend serves, and what to call it in messages."""
+
+    name: str
+    backend: str
+    text: str
+    label: str = "tool"
+
+
+@dataclass(frozen=True, slots=True)
 class Quarantined:
     name: str
     backend: str
@@ -78,6 +89,13 @@ class ToolPins:
         With `write=False` (a command that only looks) nothing is pinned or recorded: the answer
         is what serving would quarantine.
         """
+        forms = [Pinnable(spec.name, spec.backend, canonical(spec)) for spec in specs]
+        return await self.reconcile_forms(forms, auto_approve, write=write)
+
+    async def reconcile_forms(
+        self, specs: Iterable[Pinnable], auto_approve: set[str], *, write: bool = True
+    ) -> dict[str, Quarantined]:
+        """`reconcile` for anything pinned by name (prompts and resource templates as well)."""
         specs = list(specs)
         if not write and self.store.schema is not None and self.store.schema.current is None:
             return {}  # an empty store: nothing pinned yet, nothing to compare against
@@ -149,11 +167,11 @@ class _Plan:
     quarantined: dict[str, Quarantined] = field(default_factory=dict)
 
 
-def _plan(specs: list[ToolSpec], rows: dict[str, Any], auto_approve: set[str]) -> _Plan:
+def _plan(specs: list[Pinnable], rows: dict[str, Any], auto_approve: set[str]) -> _Plan:
     """What reconciling would change, decided from the pinned digests alone."""
     plan, now = _Plan(), time.time()
     for spec in specs:
-        text = canonical(spec)
+        text = spec.text
         current = digest(text)
         row = rows.get(spec.name)
         if row is None:
@@ -190,11 +208,11 @@ def _plan(specs: list[ToolSpec], rows: dict[str, Any], auto_approve: set[str]) -
                 plan.updates.append(
                     (spec.name, {"pending_digest": current, "pending_spec": text, "changed_at": now})
                 )
-            log.warning("tool_quarantined", tool=spec.name, backend=spec.backend)
+            log.warning("tool_quarantined", tool=spec.name, backend=spec.backend, kind=spec.label)
             plan.quarantined[spec.name] = Quarantined(
                 spec.name,
                 spec.backend,
-                f"tool {spec.name!r} changed at its backend since it was approved; it is quarantined "
+                f"{spec.label} {spec.name!r} changed at its backend since it was approved; it is quarantined "
                 f"until an operator reviews it (`pasarela tools diff {spec.name}`) and approves it "
                 f"(`pasarela tools approve {spec.name}`)",
             )

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
+from pasarela.config.content import PromptSettings, ResourceSettings
 from pasarela.config.durations import Duration
 from pasarela.config.events import EventsSettings
 from pasarela.config.jobs import Execution, FollowSettings, JobsSettings, ToolJobSettings
@@ -405,6 +406,12 @@ class Settings(Strict):
     events: EventsSettings = Field(
         EventsSettings(),
         description="Events from systems (webhooks, brokers, change data capture) to subscribed agents",
+    )
+    resources: dict[Annotated[str, Field(pattern=NAME)], ResourceSettings] = Field(
+        {}, description="MCP resources and resource templates: text, a file, or a read-only tool's result"
+    )
+    prompts: dict[Annotated[str, Field(pattern=NAME)], PromptSettings] = Field(
+        {}, description="MCP prompts: messages with {argument} placeholders"
     )
 
     @field_validator("policies", mode="before")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -35,6 +35,7 @@ from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, Upstrea
 from pasarela.secrets import Redactor
 
 log = structlog.get_logger("pasarela.upstream_mcp")
+T = TypeVar("T")
 MAX_ERROR_TEXT = 2000
 # What a broken or expired session looks like from the client side.
 SESSION_ERRORS: tuple[type[Exception], ...] = (
@@ -248,6 +249,34 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             upstream_code=exc.error.code,
             request_refused=exc.error.code in REQUEST_ERRORS,
         )
+
+    async def request(self, what: str, operation: Callable[[Client], Awaitable[T]]) -> T:
+        """Another request than a tool call (resources, prompts, completions) on the same
+        session, re-established once if it broke; refusals and failures as a call's
+        (connectors/upstream_mcp_content.py)."""
+        limit = self.settings.timeout
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(limit):
+                    return await operation(await self._client(fresh=attempt == 2))
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"{self.backend} did not answer {what} within {limit:g}s", backend=self.backend
+                ) from None
+            except MCPError as exc:
+                if not session_broken(exc) or attempt == 2:
+                    raise UpstreamError(
+                        f"{self.backend} refused {what}: {self.redactor.excerpt(exc.error.message, 500)}",
+                        backend=self.backend,
+                        upstream_code=exc.error.code,
+                        request_refused=exc.error.code in REQUEST_ERRORS,
+                    ) from None
+            except SESSION_ERRORS as exc:
+                if attempt == 2:
+                    raise UpstreamUnavailable(
+                        f"the session with {self.backend} failed ({type(exc).__name__})", backend=self.backend
+                    ) from None
+        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -22,6 +22,7 @@ from pasarela.server.jobs import JobRoutes
 from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import create_mcp_server, create_session_manager, transport_security
 from pasarela.server.mcp_calls import principal_from_http
+from pasarela.server.mcp_content import McpContent
 from pasarela.server.mcp_tasks import McpTasks
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
 from pasarela.server.peers import WorkerSlot
@@ -40,6 +41,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
 
     jobs = create_jobs(live)
     tasks = McpTasks(jobs, redactor, principal_from_http, max_depth=server_settings.max_nesting_depth)
+    content = McpContent(lambda: live.runtime, redactor, principal_from_http)
     mcp_server = create_mcp_server(
         lambda: live.runtime.gateway,
         redactor,
@@ -47,6 +49,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         max_depth=server_settings.max_nesting_depth,
         tasks=tasks,
         page_size=server_settings.mcp_page_size,
+        content=content,
     )
     sessions = create_session_manager(
         mcp_server,
@@ -66,7 +69,12 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with sessions.run(), tasks.running(), anyio.create_task_group() as background:
+            async with (
+                sessions.run(),
+                tasks.running(),
+                content.running(),
+                anyio.create_task_group() as background,
+            ):
                 await live.start_delivery()
                 if jobs.worker is not None:
                     background.start_soon(jobs.worker.run)

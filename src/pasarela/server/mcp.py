@@ -37,6 +37,7 @@ from pasarela.server.tracing import mcp_call_trace
 from pasarela.telemetry.correlation import current_trace_id
 
 if TYPE_CHECKING:
+    from pasarela.server.mcp_content import McpContent
     from pasarela.server.mcp_tasks import McpTasks
 
 INSTRUCTIONS = (
@@ -72,11 +73,13 @@ def create_mcp_server(
     door: Door = Door.MCP,
     tasks: McpTasks | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
+    content: McpContent | None = None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
     tools run as durable jobs where their `execution` and the client ask for it; lists come
-    in pages of `page_size` (server.mcp_page_size)."""
+    in pages of `page_size` (server.mcp_page_size); with `content`, resources, prompts and
+    completions are served (server/mcp_content.py)."""
     forms = _McpTools()
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -137,6 +140,8 @@ def create_mcp_server(
     server.middleware.clear()
     if tasks is not None:
         tasks.install(server, call_tool)
+    if content is not None:
+        content.install(server)
     return server
 
 
