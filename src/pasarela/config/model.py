@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
+from pasarela.config.console import ConsoleSettings
 from pasarela.config.durations import Duration
 from pasarela.config.events import EventsSettings
 from pasarela.config.jobs import Execution, FollowSettings, JobsSettings, ToolJobSettings
@@ -399,6 +400,9 @@ class Settings(Strict):
     events: EventsSettings = Field(
         EventsSettings(),
         description="Events from systems (webhooks, brokers, change data capture) to subscribed agents",
+    )
+    console: ConsoleSettings = Field(
+        ConsoleSettings(), description="The operator console at /admin, for principals with the admin role"
     )
 
     @field_validator("policies", mode="before")
