@@ -20,6 +20,7 @@ from tests.helpers.gateway import sha
 
 ADMIN_KEY = "ops-admin-key-0000000000001"
 READER_KEY = "reader-key-0000000000000001"
+SUPPORT_KEY = "support-bot-key-000000000001"
 WRITER_KEY = "writer-key-0000000000000002"
 BACKEND_TOKEN = "backend-token-s3cr3t-value-9"
 AUDIT_KEY = "audit-checkpoint-key-0000000000000001"
@@ -30,7 +31,7 @@ ENV = {
     "TEST_SECRET_AUDIT_KEY": AUDIT_KEY,
     "TEST_SECRET_SESSION_KEY": SESSION_KEY,
 }
-SECRETS = (ADMIN_KEY, READER_KEY, WRITER_KEY, BACKEND_TOKEN, AUDIT_KEY, SESSION_KEY)
+SECRETS = (ADMIN_KEY, READER_KEY, SUPPORT_KEY, WRITER_KEY, BACKEND_TOKEN, AUDIT_KEY, SESSION_KEY)
 
 
 def console_config(directory: Path, upstream_url: str, *, extra: str = "") -> Path:
@@ -48,6 +49,7 @@ identity:
   api_keys:
     - {{principal: reader, key_sha256: "{sha(READER_KEY)}", roles: [reader], attributes: {{region: EU}}}}
     - {{principal: writer, key: "${{secret:WRITER_KEY}}", roles: [writer]}}
+    - {{principal: support-bot, key_sha256: "{sha(SUPPORT_KEY)}", roles: [customer_support]}}
     - {{principal: ops, key_sha256: "{sha(ADMIN_KEY)}", roles: [admin]}}
 backends:
   items:
@@ -64,6 +66,7 @@ tools:
     cache: {{ttl: 5m}}
 access:
   reader: [getItem, searchItems, greet]
+  customer_support: [getItem]
   writer: ["*"]
 policies: |
   forbid(principal, action, resource == Tool::"greet")
