@@ -85,7 +85,9 @@ def edit_description(directory: Path) -> None:
 
 
 @asynccontextmanager
-async def console_app(config: Path, *, base_url: str = "http://127.0.0.1:8080") -> AsyncIterator[httpx.AsyncClient]:
+async def console_app(
+    config: Path, *, base_url: str = "http://127.0.0.1:8080"
+) -> AsyncIterator[httpx.AsyncClient]:
     """The whole app, lifespan included, with a reload that reads `config` again (as SIGHUP does)."""
     loader = functools.partial(load_config, config, environ=ENV)
     runtime = await build_runtime(loader())

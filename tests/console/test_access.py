@@ -21,7 +21,16 @@ from tests.helpers.servers import ThreadedServer
 from tests.helpers.upstream import RecordingUpstream
 
 pytestmark = pytest.mark.anyio
-PAGES = ["/admin", "/admin/backends", "/admin/tools", "/admin/policies", "/admin/audit", "/admin/costs", "/admin/jobs", "/admin/events"]
+PAGES = [
+    "/admin",
+    "/admin/backends",
+    "/admin/tools",
+    "/admin/policies",
+    "/admin/audit",
+    "/admin/costs",
+    "/admin/jobs",
+    "/admin/events",
+]
 NAV = "/admin/backends"  # in every console page's navigation, in no refusal
 
 
@@ -55,7 +64,9 @@ async def test_an_agent_without_the_admin_role_gets_403_and_nothing_rendered(con
         )
         assert refused.status_code == 403
         # The refusals are in the audit trail.
-        await audit_rows(client, "principal=reader&outcome=console_refused", "console_refused", len(PAGES) + 1)
+        await audit_rows(
+            client, "principal=reader&outcome=console_refused", "console_refused", len(PAGES) + 1
+        )
 
 
 async def test_anonymous_browsers_go_to_the_login_form_and_scripts_get_401(config: Path) -> None:
@@ -124,7 +135,9 @@ async def test_state_changing_forms_need_the_session_csrf_token_and_same_origin(
         )
         assert elsewhere.status_code == 403
         ok = await client.post(
-            "/admin/policies/explain", data={**explain, "csrf": token}, headers={"Origin": "http://127.0.0.1:8080"}
+            "/admin/policies/explain",
+            data={**explain, "csrf": token},
+            headers={"Origin": "http://127.0.0.1:8080"},
         )
         assert ok.status_code == 200 and "ALLOW" in ok.text
 
@@ -133,7 +146,9 @@ async def test_a_tampered_cookie_or_one_from_another_key_is_no_session(config: P
     async with console_app(config) as client:
         await log_in(client)
         value = client.cookies["pasarela_console"]
-        client.cookies.set("pasarela_console", value[:-2] + ("AA" if not value.endswith("AA") else "BB"), path="/admin")
+        client.cookies.set(
+            "pasarela_console", value[:-2] + ("AA" if not value.endswith("AA") else "BB"), path="/admin"
+        )
         response = await client.get("/admin", headers={"Accept": "text/html"})
         assert response.status_code == 303
 
@@ -145,3 +160,20 @@ async def test_logging_out_ends_the_session(config: Path) -> None:
         out = await client.post("/admin/logout", data={"csrf": token})
         assert out.status_code == 303
         assert (await client.get("/admin", headers={"Accept": "text/html"})).status_code == 303
+
+
+async def test_repeated_failed_logins_from_one_address_are_held_off(config: Path) -> None:
+    async with console_app(config) as client:
+        statuses = [(await log_in(client, f"guess-{n:04d}-xxxxxxxx")).status_code for n in range(12)]
+        assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+        held = await log_in(client)  # even the right key, until the window passes
+        assert held.status_code == 429 and held.headers["retry-after"] == "60"
+        assert (await client.get("/admin", headers=bearer(ADMIN_KEY))).status_code == 200  # bearer unaffected
+
+
+async def test_the_console_can_be_turned_off(tmp_path: Path) -> None:
+    with ThreadedServer(RecordingUpstream()) as server:
+        config = console_config(tmp_path, server.url, extra="console: {enabled: false}\n")
+        async with console_app(config) as client:
+            assert (await client.get("/admin", headers=bearer(ADMIN_KEY))).status_code == 404
+            assert (await client.get("/admin/login")).status_code == 404

@@ -38,7 +38,9 @@ def cookie(principal: str, key: str, *, age: float = 0.0, signing_key: str = SES
         itsdangerous.timed.time.time = real  # type: ignore[attr-defined]
 
 
-async def test_a_session_is_accepted_only_while_fresh_signed_and_bound_to_the_current_key(config: Path) -> None:
+async def test_a_session_is_accepted_only_while_fresh_signed_and_bound_to_the_current_key(
+    config: Path,
+) -> None:
     async with console_app(config) as client:
         cases = {
             "fresh": (cookie("ops", ADMIN_KEY), 200),
@@ -57,7 +59,9 @@ async def test_a_session_is_accepted_only_while_fresh_signed_and_bound_to_the_cu
 
 async def test_a_session_of_a_principal_without_the_role_is_refused(config: Path) -> None:
     async with console_app(config) as client:
-        client.cookies.set(COOKIE, cookie("reader", "reader-key-0000000000000001"), domain="127.0.0.1", path="/admin")
+        client.cookies.set(
+            COOKIE, cookie("reader", "reader-key-0000000000000001"), domain="127.0.0.1", path="/admin"
+        )
         assert (await client.get("/admin", headers=HTML)).status_code == 403
 
 

@@ -71,7 +71,9 @@ def test_an_admin_runs_the_console_and_the_support_bot_is_refused(gateway: Serve
             # The overview: KPIs from the calls above, and their charts.
             expect(page).to_have_url(f"{gateway.url}/admin")
             expect(page.locator("#kpi-calls")).to_have_text(re.compile(r"^[1-9]\d*$"))
-            expect(page.locator("svg.chart")).to_have_count(4)  # no cache configured for these tools' calls yet
+            expect(page.locator("svg.chart")).to_have_count(
+                4
+            )  # no cache configured for these tools' calls yet
             expect(page.locator("header .who")).to_contain_text("ops")
             page.screenshot(path=str(shots / "console-overview.png"), full_page=True)
             # Tools: the quarantined tool, its diff, Approve.

@@ -115,6 +115,13 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         gateway = rest_url.removesuffix("/v1")
 
         support = {"Authorization": f"Bearer {keys['support-bot']}"}
+        # The console: the operator's key opens it, an agent's does not.
+        async with httpx.AsyncClient(base_url=gateway, timeout=15) as http:
+            admin = await http.get(
+                "/admin/backends", headers={"Authorization": f"Bearer {keys['ops-admin']}"}
+            )
+            assert admin.status_code == 200 and "core_banking" in admin.text
+            assert (await http.get("/admin", headers=support)).status_code == 403
         async with httpx.AsyncClient(base_url=rest_url, timeout=15) as http:
             tools = {t["name"]: t for t in (await http.get("/tools", headers=support)).json()["tools"]}
             assert set(tools) == {

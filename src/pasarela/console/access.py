@@ -40,7 +40,9 @@ async def admit(console: Console, request: Request) -> Visit | Response:
         session = console.codec.read(request.cookies.get(COOKIE))
         found = _session_principal(console, session.principal, session.key_fingerprint) if session else None
         if session is None or found is None:
-            return unauthenticated(console, request, "log in with an API key of a principal with the admin role")
+            return unauthenticated(
+                console, request, "log in with an API key of a principal with the admin role"
+            )
         principal = found
     if console.settings.admin_role not in principal.roles:
         await console.trail.record(

@@ -40,7 +40,9 @@ class Budget:
         return None if used is None else max(0.0, 1.0 - used)
 
 
-async def budgets(store: StateStore, objectives: Sequence[Objective], now: float | None = None) -> list[Budget]:
+async def budgets(
+    store: StateStore, objectives: Sequence[Objective], now: float | None = None
+) -> list[Budget]:
     now = time.time() if now is None else now
     return [await _budget(store, objective, now) for objective in objectives]
 

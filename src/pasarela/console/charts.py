@@ -54,7 +54,9 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 460, scale: float
                 )
             x += length
         parts.append(
-            Markup('<text x="{x:.1f}" y="{y}" class="figure">{t}</text>').format(x=x + 4, y=y + 14, t=item.text)
+            Markup('<text x="{x:.1f}" y="{y}" class="figure">{t}</text>').format(
+                x=x + 4, y=y + 14, t=item.text
+            )
         )
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
@@ -62,4 +64,3 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 460, scale: float
 
 def _clip(label: str, limit: int = 22) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
-

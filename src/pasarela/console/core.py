@@ -15,6 +15,7 @@ from pasarela.audit.reader import Verdict
 from pasarela.config import LoadedConfig
 from pasarela.config.console import ConsoleSettings
 from pasarela.console.session import Session, SessionCodec
+from pasarela.console.throttle import LoginThrottle
 from pasarela.console.trail import ConsoleTrail
 from pasarela.identity import Principal
 from pasarela.secrets import Redactor
@@ -41,6 +42,7 @@ class Console:
     # Reads the configuration again (as SIGHUP does): an approved tool is served at once.
     reload: Callable[[], LoadedConfig] | None = None
     verification: Verification | None = None
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property

@@ -52,10 +52,20 @@ async def login(console: Console, request: Request) -> Response:
         return await login_form(console, request, status=403, message="The form expired: try again.")
     key = form.get("api_key", "").strip()
     request_id = request_id_of(request.scope)
+    client = request.client.host if request.client is not None else "-"
+    if await console.login_throttle.blocked(client):
+        response = await login_form(
+            console, request, status=429, message="Too many failed logins: wait a minute."
+        )
+        response.headers["Retry-After"] = "60"
+        return response
     try:
         principal = console.runtime.authenticator.api_keys.authenticate_key(key)
     except AuthenticationError:
-        await console.trail.record("anonymous", "console_login_failed", request_id, allowed=False)
+        await console.login_throttle.failed(client)
+        await console.trail.record(
+            "anonymous", "console_login_failed", request_id, details={"client": client}, allowed=False
+        )
         return await login_form(console, request, status=401, message="That API key is not valid.")
     if console.settings.admin_role not in principal.roles:
         await console.trail.record(principal.id, "console_login_refused", request_id, allowed=False)

@@ -41,7 +41,8 @@ async def events(visit: Visit) -> Response:
     latest = await log.read(max(oldest - 1, last - LATEST), LATEST) if last else []
     latest.reverse()
     sources = [
-        {"name": name, "kind": _kind(source)} for name, source in runtime.config.settings.events.sources.items()
+        {"name": name, "kind": _kind(source)}
+        for name, source in runtime.config.settings.events.sources.items()
     ]
     return page(
         visit,

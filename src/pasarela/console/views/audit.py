@@ -46,7 +46,9 @@ async def audit(visit: Visit) -> Response:
         records.reverse()  # newest first on screen
     if searched:
         details = {**asked, "since": since_text, "limit": limit, "found": len(records)}
-        await visit.console.trail.record(visit.principal.id, "audit_searched", visit.request_id, details=details)
+        await visit.console.trail.record(
+            visit.principal.id, "audit_searched", visit.request_id, details=details
+        )
     for record in records:
         record["policies"] = _labels(record["policies"])
     return page(

@@ -31,7 +31,8 @@ async def costs(visit: Visit) -> Response:
         for (_, currency), spend in dimensions["agent"].items():
             days[(day, currency)].add(spend.calls, spend.amount, spend.units, spend.seconds)
     ranked = {
-        dimension: sorted(entries.items(), key=lambda item: -item[1].amount) for dimension, entries in totals.items()
+        dimension: sorted(entries.items(), key=lambda item: -item[1].amount)
+        for dimension, entries in totals.items()
     }
     return page(
         visit,
@@ -41,11 +42,17 @@ async def costs(visit: Visit) -> Response:
         ranked=ranked,
         days=sorted(days.items()),
         agent_chart=bar_chart(
-            [bar(f"{name} ({currency})", s.amount, f"{s.amount:,.2f}") for (name, currency), s in ranked["agent"]],
+            [
+                bar(f"{name} ({currency})", s.amount, f"{s.amount:,.2f}")
+                for (name, currency), s in ranked["agent"]
+            ],
             title="Spend by agent",
         ),
         backend_chart=bar_chart(
-            [bar(f"{name} ({currency})", s.amount, f"{s.amount:,.2f}") for (name, currency), s in ranked["backend"]],
+            [
+                bar(f"{name} ({currency})", s.amount, f"{s.amount:,.2f}")
+                for (name, currency), s in ranked["backend"]
+            ],
             title="Spend by backend",
         ),
     )

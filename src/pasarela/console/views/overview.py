@@ -71,7 +71,11 @@ async def overview(visit: Visit) -> Response:
         ),
         agents_chart=bar_chart(
             [
-                Bar(name, ((f["ok"], "ok"), (f["calls"] - f["ok"], "bad")), f"{f['calls']} · {pct(f['success_rate'])}")
+                Bar(
+                    name,
+                    ((f["ok"], "ok"), (f["calls"] - f["ok"], "bad")),
+                    f"{f['calls']} · {pct(f['success_rate'])}",
+                )
                 for name, f in sorted(report.agents.items(), key=lambda a: -a[1]["calls"])[:TOP_AGENTS]
             ],
             title="Top agents by calls (ok, not ok)",
@@ -89,7 +93,9 @@ def _budget_bar(budget: Budget) -> Bar:
     left = budget.remaining
     css = "ok" if left is None or left > 0.5 else "warn" if left > 0.1 else "bad"
     text = "no calls" if left is None else f"{left * 100:.0f} % left"
-    return bar(f"{budget.objective.name} {budget.objective.sli}", left if left is not None else 0.0, text, css)
+    return bar(
+        f"{budget.objective.name} {budget.objective.sli}", left if left is not None else 0.0, text, css
+    )
 
 
 def _totals(agents: dict[str, dict[str, Any]]) -> dict[str, Any]:

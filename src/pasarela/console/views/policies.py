@@ -84,7 +84,12 @@ def _decision(decision: Decision) -> dict[str, Any]:
 
 
 def _page(
-    visit: Visit, asked: dict[str, str], report: dict[str, Any] | None, error: str | None, *, status: int = 200
+    visit: Visit,
+    asked: dict[str, str],
+    report: dict[str, Any] | None,
+    error: str | None,
+    *,
+    status: int = 200,
 ) -> Response:
     runtime = visit.runtime
     settings = runtime.config.settings

@@ -33,7 +33,7 @@ async def tools(visit: Visit) -> Response:
         tools=sorted(catalog, key=lambda t: t.name),
         pins=await pins.listing(),
         quarantined=quarantined,
-        approved=params.get("approved"),
+        approved=approved if TOOL_NAME.match(approved := params.get("approved", "")) else None,
         reloaded=params.get("reloaded") == "1",
     )
 
@@ -50,7 +50,9 @@ async def approve(visit: Visit) -> Response:
     try:
         approved = await ToolPins(visit.runtime.state).approve(name)
     except KeyError:
-        return page(visit, "message.html", status=404, title="Approve", message=f"no tool named {name!r} is pinned")
+        return page(
+            visit, "message.html", status=404, title="Approve", message=f"no tool named {name!r} is pinned"
+        )
     reloaded = approved and await _reload(visit)
     await visit.console.trail.record(
         visit.principal.id,
