@@ -77,6 +77,16 @@ class Quarantined:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class Pin:
+    name: str
+    backend: str
+    digest: str
+    pinned_at: float
+    pending_digest: str | None
+    changed_at: float | None
+
+
 class ToolPins:
     def __init__(self, store: StateStore) -> None:
         self.store = store
@@ -135,6 +145,14 @@ class ToolPins:
                 tofile=f"{name} (served now)",
             )
         )
+
+    async def listing(self) -> list[Pin]:
+        """Every pin, by name: what is approved and whether a change waits for review."""
+        c = tool_pins.c
+        query = select(c.name, c.backend, c.digest, c.pinned_at, c.pending_digest, c.changed_at)
+        async with self.store.engine.connect() as db:
+            rows = (await db.execute(query.order_by(c.name))).all()
+        return [Pin(*row) for row in rows]
 
     async def approve(self, name: str) -> bool:
         """Make the pending definition the approved one. False if nothing was pending; KeyError if unknown."""

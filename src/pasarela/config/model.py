@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
+from pasarela.config.console import ConsoleSettings
 from pasarela.config.content import PromptSettings, ResourceSettings
 from pasarela.config.durations import Duration
 from pasarela.config.events import EventsSettings
@@ -412,6 +413,9 @@ class Settings(Strict):
     )
     prompts: dict[Annotated[str, Field(pattern=NAME)], PromptSettings] = Field(
         {}, description="MCP prompts: messages with {argument} placeholders"
+    )
+    console: ConsoleSettings = Field(
+        ConsoleSettings(), description="The operator console at /admin, for principals with the admin role"
     )
 
     @field_validator("policies", mode="before")

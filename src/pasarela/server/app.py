@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -12,6 +12,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from pasarela.assembly import Runtime
+from pasarela.config import LoadedConfig
+from pasarela.console import console_routes, create_console
 from pasarela.events.running import run_events
 from pasarela.jobs import Jobs, JobStore, JobWorker
 from pasarela.jobs.notify import notifying
@@ -32,9 +34,14 @@ from pasarela.server.tracing import TraceMiddleware
 AGENT_DOORS = ("/v1", "/mcp")
 
 
-def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -> Starlette:
+def create_app(
+    runtime: Runtime | LiveRuntime,
+    slot: WorkerSlot | None = None,
+    reload: Callable[[], LoadedConfig] | None = None,
+) -> Starlette:
     """The ASGI app; give it a LiveRuntime to be able to reload (the server settings stay).
-    `slot` says which worker of `serve --workers N` this app runs in."""
+    `slot` says which worker of `serve --workers N` this app runs in; `reload` reads the
+    configuration again (the console's Approve serves the approved tool at once with it)."""
     live = runtime if isinstance(runtime, LiveRuntime) else LiveRuntime(runtime)
     server_settings = live.runtime.config.settings.server
     redactor = live.runtime.config.redactor  # one redactor for the process's life (reloads absorb)
@@ -65,6 +72,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     rest.as_job = job_routes.start_job
     health = HealthRoutes(live)
     event_routes = EventRoutes(lambda: live.runtime.events, redactor)
+    console = create_console(live, redactor, reload)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,6 +111,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
             *rest.routes(),
             *job_routes.routes(),
             *event_routes.routes(),
+            *console_routes(console),
             Route("/mcp", StreamableHTTPASGIApp(sessions), methods=["GET", "POST", "DELETE"]),
         ],
         middleware=[

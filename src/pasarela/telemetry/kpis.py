@@ -29,6 +29,7 @@ from pasarela.state import StateStore
 from pasarela.state.tables import audit_records
 
 UNRECORDED = "-"  # records older than schema 0003, and calls refused before a tool was found
+NOT_CALLS = frozenset({"console"})  # doors whose records are operators' actions (console/trail.py)
 LOOKUPS = frozenset({"hit", "miss", "stale"})
 
 
@@ -159,6 +160,8 @@ def summarize(rows: Iterable[Any], since: float, until: float | None) -> KpiRepo
     agents: dict[str, _Agent] = defaultdict(_Agent)
     count = 0
     for row in rows:
+        if row.door in NOT_CALLS:
+            continue
         count += 1
         backend = row.backend or UNRECORDED
         if row.backend is not None:
