@@ -32,12 +32,14 @@ from pasarela.server.mcp_calls import (
     success_result,
 )
 from pasarela.server.mcp_progress import progress_of
+from pasarela.server.pages import DEFAULT_PAGE_SIZE, page
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
 from pasarela.server.tracing import mcp_call_trace
 from pasarela.telemetry.correlation import current_trace_id
 
 if TYPE_CHECKING:
+    from pasarela.server.mcp_content import McpContent
     from pasarela.server.mcp_tasks import McpTasks
 
 INSTRUCTIONS = (
@@ -72,12 +74,16 @@ def create_mcp_server(
     max_depth: int = DEFAULT_MAX_DEPTH,
     door: Door = Door.MCP,
     tasks: McpTasks | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    content: McpContent | None = None,
     discovery_of: Callable[[], Discovery | None] = lambda: None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
-    tools run as durable jobs where their `execution` and the client ask for it;
-    `discovery_of()` is the current tool search (catalog/discovery.py), if configured."""
+    tools run as durable jobs where their `execution` and the client ask for it; lists come
+    in pages of `page_size` (server.mcp_page_size); with `content`, resources, prompts and
+    completions are served (server/mcp_content.py); `discovery_of()` is the current tool
+    search (catalog/discovery.py), if configured."""
     forms = _McpTools()
 
     def searching(principal: Principal) -> Discovery | None:
@@ -97,11 +103,11 @@ def create_mcp_server(
         mcp_tools = forms.of(gateway)
         visible = gateway.tools_for(principal, door)
         if (discovery := searching(principal)) is not None:  # search_tools, call_tool, always visible
-            tools = [mcp_tools.get(spec.name) or mcp_tool(spec) for spec in discovery.listed(visible)]
-        else:
-            tools = [mcp_tools[spec.name] for spec in visible]
+            visible = discovery.listed(visible)
+        shown, more = page(visible, params.cursor if params else None, page_size, lambda spec: spec.name)
+        tools = [mcp_tools.get(spec.name) or mcp_tool(spec) for spec in shown]
         # Per-principal answer: never cacheable across identities.
-        return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
+        return types.ListToolsResult(tools=tools, next_cursor=more, ttl_ms=0, cache_scope="private")
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -150,6 +156,8 @@ def create_mcp_server(
     server.middleware.clear()
     if tasks is not None:
         tasks.install(server, call_tool)
+    if content is not None:
+        content.install(server)
     return server
 
 
