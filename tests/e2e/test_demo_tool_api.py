@@ -44,6 +44,7 @@ def at(schema: dict[str, Any], path: str) -> dict[str, Any]:
 async def test_the_demo_as_openapi_and_gemini(tmp_path: Path) -> None:
     with running_demo(tmp_path) as demo:
         async with httpx.AsyncClient(base_url=demo.rest_url, timeout=30) as http:
+            assert {"support-bot", "sales-bot", "compliance-bot"} <= set(demo.keys)
             for bot, key in demo.keys.items():
                 headers = {"Authorization": f"Bearer {key}"}
                 native = (await http.get("/tools", headers=headers)).json()["tools"]
@@ -71,4 +72,6 @@ async def test_the_demo_as_openapi_and_gemini(tmp_path: Path) -> None:
                             assert converted["type"] == kind, (bot, tool["name"], path)
                             assert converted["nullable"] is True, (bot, tool["name"], path)
                             checked += 1
-                assert checked > 0, bot  # e.g. customer@1's email, phone, customer_since
+                assert checked > 0 or not native, (
+                    bot
+                )  # e.g. customer@1's email, phone, customer_since (ops-admin has no tools)
