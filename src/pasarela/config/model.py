@@ -44,7 +44,7 @@ class ServerSettings(Strict):
     # Deeper arguments are refused at the door; capped well below what later stages can walk.
     max_nesting_depth: int = Field(64, ge=1, le=200)
     mcp_page_size: int = Field(
-        1000,
+        500,
         ge=1,
         le=100_000,
         description="Items per page of MCP lists (tools/list …); clients follow nextCursor for the rest",
