@@ -25,7 +25,7 @@ from pasarela.pipeline import Door
 from pasarela.secrets import Redactor
 from pasarela.server.mcp_calls import PrincipalResolver, mcp_request_id, protocol_error
 from pasarela.server.mcp_event_resources import McpEventResources
-from pasarela.server.mcp_pages import page
+from pasarela.server.pages import CONTENT_PAGE_SIZE, page
 
 MAX_VALUE = 10_000  # characters in one prompt argument
 MAX_COMPLETIONS = 100
@@ -113,7 +113,7 @@ class McpPrompts:
             if pin_name(PROMPT_KIND, p.name) not in catalog.quarantined
             and access.may(principal, PROMPT_KIND, p.name, p.backend)
         ]
-        items, cursor = page(listed, params.cursor if params else None)
+        items, cursor = page(listed, params.cursor if params else None, CONTENT_PAGE_SIZE, lambda p: p.name)
         return types.ListPromptsResult(prompts=items, next_cursor=cursor, ttl_ms=0, cache_scope="private")
 
     async def get(

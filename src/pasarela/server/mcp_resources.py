@@ -26,7 +26,7 @@ from pasarela.pipeline import Door
 from pasarela.secrets import Redactor
 from pasarela.server.mcp_calls import PrincipalResolver, mcp_request_id, protocol_error
 from pasarela.server.mcp_event_resources import McpEventResources
-from pasarela.server.mcp_pages import page
+from pasarela.server.pages import CONTENT_PAGE_SIZE, page
 
 JSON = "application/json"
 
@@ -67,7 +67,9 @@ class McpResources:
             if access.may(principal, RESOURCE_KIND, r.name, r.backend)
         ]
         listed += self.events.resources(principal)
-        items, cursor = page(listed, params.cursor if params else None)
+        items, cursor = page(
+            listed, params.cursor if params else None, CONTENT_PAGE_SIZE, lambda r: str(r.uri)
+        )
         return types.ListResourcesResult(resources=items, next_cursor=cursor, ttl_ms=0, cache_scope="private")
 
     async def list_templates(
@@ -90,7 +92,9 @@ class McpResources:
             and access.may(principal, RESOURCE_KIND, t.name, t.backend)
         ]
         listed += self.events.templates(principal)
-        items, cursor = page(listed, params.cursor if params else None)
+        items, cursor = page(
+            listed, params.cursor if params else None, CONTENT_PAGE_SIZE, lambda t: t.uri_template
+        )
         return types.ListResourceTemplatesResult(
             resource_templates=items, next_cursor=cursor, ttl_ms=0, cache_scope="private"
         )

@@ -20,7 +20,8 @@ T = TypeVar("T")
 # A catalog smaller than a page comes whole, for clients that never page; a page of 500 tools
 # is answered in tens of milliseconds (bench/tools_list.py), most of it the SDK's serialization.
 DEFAULT_PAGE_SIZE = 500
-MAX_CURSOR = 200  # characters: the base64 of a name (at most 128 characters) fits
+CONTENT_PAGE_SIZE = 100  # resources, resource templates, prompts: lists of documents, not tools
+MAX_CURSOR = 16_384  # characters: the base64 of a long resource URI fits; more is not a cursor of ours
 
 
 def page(
