@@ -44,7 +44,7 @@ def children_of(pid: int) -> list[int]:
 def read_banner(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # the systems may take up to a minute to start on a busy machine
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
@@ -294,11 +294,13 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             "PASARELA_DEMO_DATA": str(tmp_path),
             "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY,
             "PASARELA_SECRET_DEMO_WEBHOOK_SECRET": "whsec_" + "a" * 44,
+            "PASARELA_SECRET_DEMO_CRM_EVENTS_SECRET": "whsec_" + "b" * 44,
             # Loading the configuration resolves every secret; verifying uses only the audit key.
             **{
                 f"PASARELA_SECRET_DEMO_{name}": "unused-for-verification"
                 for name in (
                     "SUPPORT_BOT_KEY",
+                    "SUPPORT_BOT_US_KEY",
                     "SALES_BOT_KEY",
                     "COMPLIANCE_BOT_KEY",
                     "CRM_API_KEY",

@@ -34,7 +34,7 @@ from pasarela.state import open_state
 from pasarela.telemetry import configure_logging
 
 PRINCIPALS = ("support-bot", "support-bot-us", "sales-bot", "compliance-bot")
-STARTUP_TIMEOUT = 20.0
+STARTUP_TIMEOUT = 60.0  # nine Python processes starting at once on a busy machine take their time
 
 
 GRPC_SYSTEMS = frozenset({"pricing"})  # the rest speak HTTP
