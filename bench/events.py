@@ -5,7 +5,9 @@
 Latency: signed webhooks POSTed to a real uvicorn at `--rate` events/s (open loop), one SSE
 subscriber; each event carries its send time, the subscriber notes its arrival. Throughput: as
 many events as a source kind can take — webhooks with 16 senders, Redis Streams, NATS JetStream
-and RabbitMQ preloaded with N messages, consumed until all are stored. Gateway, senders and
+and RabbitMQ preloaded with N messages, consumed until all are stored; PostgreSQL logical decoding
+of N rows inserted 500 per transaction (needs wal_level=logical), and polling a SQLite table of N
+rows. Gateway, senders and
 subscriber share this machine (and this process for the gateway and the subscriber)."""
 
 from __future__ import annotations
@@ -171,18 +173,85 @@ async def broker_throughput(kind: str, broker: str, count: int) -> float:
     return count / elapsed
 
 
+CDC_RULES = """      events:
+        - {type: transaction_booked, subject: after.account, data: "{account: after.account, amount: after.amount}"}
+"""
+
+
+async def cdc_throughput(kind: str, capture: str, count: int) -> float:
+    """Change data capture: PostgreSQL logical decoding (rows inserted after the slot exists) or
+    polling a SQLite table (rows there before the gateway starts), until all are stored."""
+    directory = Path(tempfile.mkdtemp())
+    if kind == "postgresql":
+        await reset_postgres()
+    tag = secrets.token_hex(3)
+    if capture == "sql_polling":
+        import sqlite3
+
+        bank = directory / "bank.db"
+        with sqlite3.connect(bank) as db:
+            db.execute("CREATE TABLE tx (seq INTEGER PRIMARY KEY, account TEXT, amount REAL)")
+            db.executemany(
+                "INSERT INTO tx (account, amount) VALUES (?, ?)", [("ACC-1001", n) for n in range(count)]
+            )
+        source = f"    bank:\n      sql_polling: {{url: 'sqlite:///{bank}', table: tx, cursor_column: seq, poll_interval: 50ms, batch: 1000}}\n"
+        text = config_text(state_for(kind, directory), extra_sources=source + CDC_RULES)
+        async with served(write(directory, text)) as (_, runtime):
+            start = time.perf_counter()
+            while await runtime.events.log.count() < count:  # noqa: ASYNC110 - the poller fills the log
+                await anyio.sleep(0.02)
+            return count / (time.perf_counter() - start)
+    import asyncpg
+
+    table, slot = f"bench_tx_{tag}", f"bench_{tag}"
+    db = await asyncpg.connect(PG)
+    await db.execute(f"CREATE TABLE {table} (id serial primary key, account text, amount numeric(12,2))")
+    source = (
+        f"    bank:\n      postgres_cdc: {{url: '{PG}', slot: {slot}, publication: {slot}, tables: [{table}], "
+        "poll_interval: 50ms, batch: 1000}\n"
+    )
+    text = config_text(state_for(kind, directory), extra_sources=source + CDC_RULES)
+    try:
+        async with served(write(directory, text)) as (_, runtime):
+            while not await db.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+            start = time.perf_counter()
+            for first in range(0, count, 500):  # transactions of 500 rows, as a busy ledger commits
+                await db.execute(
+                    f"INSERT INTO {table} (account, amount) SELECT 'ACC-1001', n FROM generate_series($1::int, $2::int) n",  # noqa: S608 - our own table
+                    first,
+                    min(first + 500, count) - 1,
+                )
+            while await runtime.events.log.count() < count:  # noqa: ASYNC110 - the slot reader fills the log
+                await anyio.sleep(0.02)
+            return count / (time.perf_counter() - start)
+    finally:
+        await db.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot
+        )
+        await db.execute(f"DROP PUBLICATION IF EXISTS {slot}")
+        await db.execute(f"DROP TABLE IF EXISTS {table}")
+        await db.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--state", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--only", choices=["latency", "throughput"], default=None)
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()}")
-    print("latency", args.state, await latency(args.state, args.rate, args.seconds))
+    if args.only != "throughput":
+        print("latency", args.state, await latency(args.state, args.rate, args.seconds))
+    if args.only == "latency":
+        return
     print("webhook events/s", round(await webhook_throughput(args.state, args.count // 2)))
     for broker in ("redis", "nats", "rabbitmq"):
         print(f"{broker} events/s", round(await broker_throughput(args.state, broker, args.count)))
+    for capture in ("postgres_cdc", "sql_polling"):
+        print(f"{capture} events/s", round(await cdc_throughput(args.state, capture, args.count)))
     print(f"load after: {os.getloadavg()}")
 
 
