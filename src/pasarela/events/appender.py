@@ -41,7 +41,7 @@ class GroupAppender:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             try:
                 results: Sequence[Appended] = await self.log.append([event for event, _ in batch])
-            except Exception as exc:  # each waiting caller gets the failure: nothing it sent was stored
+            except Exception as exc:  # noqa: BLE001 - whatever failed, each caller of the batch is told: nothing it sent was stored
                 for _, committed in batch:
                     if not committed.done():
                         committed.set_exception(exc)

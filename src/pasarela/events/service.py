@@ -101,7 +101,7 @@ class Events:
     async def store(self, new: Sequence[NewEvent]) -> list[Appended]:
         """Append to the log (each (source, id) once) and wake this process's readers."""
         appended = await self.core.log.append(new)
-        self.core.tail.wake()
+        self.core.tail.offer([a.event for a in appended if a.event is not None])
         for event, result in zip(new, appended, strict=True):
             self._count(event.source, "duplicate" if result.duplicate else "stored")
         return appended
@@ -124,7 +124,7 @@ class Events:
                 raise EventRefused(f"the body is not valid JSON: {exc}") from None
         event = self.map(source, message, message_id=message_id, received=received)
         appended = await self.core.appender.append(event)  # returns once committed: 2xx means stored
-        self.core.tail.wake()
+        self.core.tail.offer([appended.event] if appended.event is not None else [])
         self._count(source, "duplicate" if appended.duplicate else "stored")
         return appended
 
