@@ -50,7 +50,7 @@ def read_banner(process: subprocess.Popen[str]) -> str:
         if not line and process.poll() is not None:
             break
         lines.append(line)
-        if line.startswith("API key (compliance-bot)"):
+        if line.startswith("API key (ops-admin)"):  # the last key printed
             return "".join(lines)
     raise AssertionError(f"no banner from the demo:\n{''.join(lines)}")
 
@@ -97,7 +97,8 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
     env = {"PASARELA_DEMO_CUSTOMER_CACHE_TTL": "1s", "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY}
     with running_demo(tmp_path, env=env) as demo:
         process, keys, rest_url, mcp_url = demo.process, demo.keys, demo.rest_url, demo.mcp_url
-        assert set(keys) == {"support-bot", "support-bot-us", "sales-bot", "compliance-bot"}
+        assert set(keys) == {"support-bot", "support-bot-us", "sales-bot", "compliance-bot", "ops-admin"}
+        assert f"Console:  {rest_url.removesuffix('/v1')}/admin" in demo.banner
         systems = children_of(process.pid)
         assert set(demo.systems) == {
             "crm",
@@ -115,6 +116,13 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         gateway = rest_url.removesuffix("/v1")
 
         support = {"Authorization": f"Bearer {keys['support-bot']}"}
+        # The console: the operator's key opens it, an agent's does not.
+        async with httpx.AsyncClient(base_url=gateway, timeout=15) as http:
+            admin = await http.get(
+                "/admin/backends", headers={"Authorization": f"Bearer {keys['ops-admin']}"}
+            )
+            assert admin.status_code == 200 and "core_banking" in admin.text
+            assert (await http.get("/admin", headers=support)).status_code == 403
         async with httpx.AsyncClient(base_url=rest_url, timeout=15) as http:
             tools = {t["name"]: t for t in (await http.get("/tools", headers=support)).json()["tools"]}
             assert set(tools) == {
@@ -303,6 +311,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                     "SUPPORT_BOT_US_KEY",
                     "SALES_BOT_KEY",
                     "COMPLIANCE_BOT_KEY",
+                    "OPS_ADMIN_KEY",
                     "CRM_API_KEY",
                     "TICKETING_TOKEN",
                     "CORE_BANKING_PASSWORD",

@@ -10,6 +10,7 @@ decided by only the policies whose scope can match it (policy/scopes.py).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -61,7 +62,9 @@ class CedarAuthorizer:
         principals: Iterable[Principal],
         tools: Iterable[ToolSpec],
         event_types: Iterable[str] = (),
+        content: Iterable[Mapping[str, Any]] = (),
     ) -> None:
+        """`content`: the Cedar entities of MCP resources and prompts (content/model.py)."""
         # `access:` is one policy over entity attributes, so its cost does not grow with roles.
         # Reading a result is permitted by the call itself; result rules are forbids.
         builtin = [
@@ -75,7 +78,7 @@ class CedarAuthorizer:
         shadows = [s for s in sources if s.shadow]
         # The shadow set is the enforced set plus the log_only policies: what enforcing them would do.
         self._shadow = PolicySet.build([*enforced, *shadows]) if shadows else None
-        self._entities = EntityStore(principals, tools, access, event_types)
+        self._entities = EntityStore(principals, tools, access, event_types, content)
         self._listed: dict[tuple[str, ...], tuple[float, frozenset[str]]] = {}
         # Decisions that read no context depend only on who asks for what: decided once each.
         self._settled: dict[tuple[bytes, str, str, str], Decision] = {}
@@ -105,7 +108,12 @@ class CedarAuthorizer:
             allowed = frozenset(t.name for t in tools if self._decide(principal, t, "list", context).allowed)
             if len(self._listed) >= LIST_CACHE_ENTRIES:
                 self._listed.clear()
-            self._listed[key] = (now + LIST_CACHE_SECONDS, allowed)
+            # A listing no policy can change with the time or the door holds until the policies
+            # do (a reload builds a new engine); otherwise it is decided again after a while.
+            timeless = self._shadow is None and all(
+                self._context_keys(t, "list") == frozenset() for t in tools
+            )
+            self._listed[key] = (math.inf if timeless else now + LIST_CACHE_SECONDS, allowed)
         return [t for t in tools if t.name in allowed]
 
     # -- the ResultAuthorizer protocol (pipeline/results.py) ---------------------------------
@@ -160,6 +168,22 @@ class CedarAuthorizer:
             except NotCheckable as exc:
                 return not_checkable(str(exc))
         return self._decide(principal, resource, action, context)
+
+    # -- MCP resources and prompts (content/access.py) ----------------------------------------
+
+    def decide_on(
+        self,
+        principal: Principal,
+        resource: Resource,
+        action: str,
+        arguments: Mapping[str, Any],
+        *,
+        door: str,
+    ) -> Decision:
+        """`action` on any resource other than a tool (e.g. `Action::"get_prompt"` on
+        `Prompt::"<name>"`), with `arguments` as `context.args`."""
+        keys = self._context_keys(resource, action)
+        return self._decide(principal, resource, action, self._context(principal, arguments, door, keys))
 
     # -- decisions ---------------------------------------------------------------------------
 
