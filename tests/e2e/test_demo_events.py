@@ -1,12 +1,13 @@
 """The demo bank's events, against the running demo: the CRM's `update_customer_contact` emits a
-signed `customer_updated` webhook; the support bots, subscribed over SSE, hear of their own
-region's customers only; the next `get_customer_info` is a cache miss with the new data; a
+signed `customer_updated` webhook; the support bots, subscribed over SSE and MCP, hear of their
+own region's customers only; the next `get_customer_info` is a cache miss with the new data; a
 booked transaction is captured (polling on SQLite, logical decoding on PostgreSQL), heard by
 compliance and delivered to its webhook receiver, signature verified."""
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,13 +15,18 @@ from typing import Any
 
 import anyio
 import httpx
+import mcp_types as types
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from pasarela.demo.transactions import book
 from tests.conftest import POSTGRES_URL, need_service
 from tests.e2e.test_demo import _fresh_transactions_table, drop_demo_slot, running_demo
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+CUSTOMERS = "pasarela://events/customer_updated"  # a resource per type, a template per subject
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -60,8 +66,40 @@ async def until(received: list[dict[str, Any]], count: int, what: str) -> list[d
     return received
 
 
+async def until_heard(heard: list[str], count: int) -> list[str]:
+    with anyio.fail_after(20):
+        while len(heard) < count:  # noqa: ASYNC110 - the session's handler appends
+            await anyio.sleep(0.05)
+    return heard
+
+
 async def call(http: httpx.AsyncClient, key: str, tool: str, **arguments: str) -> httpx.Response:
     return await http.post(f"/tools/{tool}:call", json={"arguments": arguments}, headers=bearer(key))
+
+
+@asynccontextmanager
+async def mcp_subscribed(mcp_url: str, key: str, uris: list[str]) -> AsyncIterator[list[str]]:
+    """A support bot subscribed over MCP (resources/subscribe, 2025-11-25 sessions): the URIs of
+    the `notifications/resources/updated` it receives."""
+    heard: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            heard.append(str(message.params.uri))
+
+    async with (
+        create_mcp_http_client(headers=bearer(key)) as client_http,
+        Client(
+            streamable_http_client(mcp_url, http_client=client_http),
+            mode="legacy",
+            message_handler=on_message,
+        ) as client,
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # resources/subscribe is deprecated in 2026-07-28
+            for uri in uris:
+                await client.subscribe_resource(uri)
+        yield heard
 
 
 async def test_customer_updates_reach_their_region_and_drop_the_cached_customer(tmp_path: Path) -> None:
@@ -75,6 +113,7 @@ async def test_customer_updates_reach_their_region_and_drop_the_cached_customer(
             httpx.AsyncClient(base_url=demo.rest_url, timeout=15) as http,
             sse(demo.rest_url, eu, "customer_updated") as heard_by_eu,
             sse(demo.rest_url, us, "customer_updated") as heard_by_us,
+            mcp_subscribed(demo.mcp_url, eu, [f"{CUSTOMERS}/45678", f"{CUSTOMERS}/12345"]) as eu_over_mcp,
         ):
             before = await call(http, eu, "get_customer_info", customer_id="12345", region="EU")
             cached = await call(http, eu, "get_customer_info", customer_id="12345", region="EU")
@@ -132,6 +171,8 @@ async def test_customer_updates_reach_their_region_and_drop_the_cached_customer(
                 "changed_fields": ["phone", "address"],
             }
             assert update["dataschema"] == "urn:pasarela:schema:customer_updated@1"
+            # Over MCP too: subscribed to both customers, it is told of its own region's only.
+            assert (await until_heard(eu_over_mcp, 1)) == [f"{CUSTOMERS}/12345"]
             [us_update] = await until(heard_by_us, 1, "the US bot hears of the US customer")
             assert us_update["subject"] == "45678"
 
@@ -147,7 +188,7 @@ async def test_customer_updates_reach_their_region_and_drop_the_cached_customer(
                 http, us, "update_customer_contact", customer_id="45678", region="US", email="a@example.com"
             )
             assert [e["subject"] for e in await until(heard_by_us, 2, "US only")] == ["45678", "45678"]
-            assert len(heard_by_eu) == 1
+            assert len(heard_by_eu) == 1 and eu_over_mcp == [f"{CUSTOMERS}/12345"]
 
             # Compliance may subscribe to every type; support may not ask for transactions.
             assert (await http.get("/events?types=transaction_booked", headers=bearer(eu))).status_code == 403
