@@ -5,6 +5,7 @@ httpx does, so on a small machine the figures describe the server, not the clien
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 
@@ -50,3 +51,28 @@ class RawPool:
             raise
         self._idle.put_nowait((reader, writer))
         return status
+
+
+async def sse_events(base_url: str, path: str, headers: dict[str, str]) -> AsyncIterator[bytes]:
+    """The `data:` payloads of a Server-Sent Events stream (chunked), as they arrive."""
+    parts = urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 80)
+    try:
+        writer.write(RawPool.encode("GET", path, f"{parts.hostname}:{parts.port}", headers))
+        head = await reader.readuntil(b"\r\n\r\n")
+        if int(head[9:12]) != 200:
+            raise RuntimeError(f"the stream answered {head[:12]!r}")
+        pending = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                return
+            pending += chunk[:-2]
+            *complete, pending = pending.split(b"\n\n")
+            for message in complete:
+                for line in message.split(b"\n"):
+                    if line.startswith(b"data: "):
+                        yield line[6:]
+    finally:
+        writer.close()

@@ -57,7 +57,11 @@ async def test_a_hit_is_served_without_the_backend(tmp_path: Path, upstream: Fau
         second = (await call(client, "getItem", item_id="7")).json()
         assert first["meta"]["cache"] == "miss" and first["meta"]["source"] == "items"
         assert second["meta"]["cache"] == "hit" and second["meta"]["source"] == "cache"
-        assert second["meta"]["as_of"] == first["meta"]["as_of"]
+        assert second["meta"]["as_of"] == first["meta"]["as_of"], "when the backend produced it"
+        # A cached answer names the system that produced it and when the copy was made.
+        assert second["meta"]["backend"] == first["meta"]["backend"] == "items"
+        assert first["meta"]["as_of"] <= second["meta"]["cached_at"], "stored once produced (ISO 8601, UTC)"
+        assert "cached_at" not in first["meta"], "a fresh answer was not cached yet"
         assert second["result"] == first["result"]
         assert upstream.count() == 1
         hits = runtime.metrics.registry.get_sample_value(
@@ -136,6 +140,7 @@ async def test_fallback_to_cache_serves_the_last_good_value_marked_stale(
         assert body["result"] == fresh["result"]
         assert body["meta"]["cache"] == "stale" and body["meta"]["source"] == "cache"
         assert body["meta"]["as_of"] == fresh["meta"]["as_of"]
+        assert body["meta"]["backend"] == "items" and body["meta"]["cached_at"] >= fresh["meta"]["as_of"]
         assert "items is unavailable" in body["meta"]["warning"]
         assert upstream.count() == 2
         used = runtime.metrics.registry.get_sample_value(

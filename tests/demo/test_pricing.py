@@ -42,10 +42,11 @@ def test_without_grpc_the_demo_configuration_drops_the_pricing_engine() -> None:
     environ = {
         "PASARELA_SECRET_DEMO_TRANSACTIONS_DB": "sqlite:///x.db",
         "PASARELA_SECRET_DEMO_WEBHOOK_SECRET": "whsec_" + "a" * 44,
+        "PASARELA_SECRET_DEMO_CRM_EVENTS_SECRET": "whsec_" + "b" * 44,
     } | {
         f"PASARELA_SECRET_DEMO_{name}": "x"
         for name in (
-            "SUPPORT_BOT_KEY", "SALES_BOT_KEY", "COMPLIANCE_BOT_KEY", "OPS_ADMIN_KEY", "CRM_API_KEY", "TICKETING_TOKEN",
+            "SUPPORT_BOT_KEY", "SUPPORT_BOT_US_KEY", "SALES_BOT_KEY", "COMPLIANCE_BOT_KEY", "OPS_ADMIN_KEY", "CRM_API_KEY", "TICKETING_TOKEN",
             "CORE_BANKING_PASSWORD", "LOANS_TOKEN", "CREDIT_BUREAU_KEY", "REPORTS_TOKEN", "AUDIT_KEY",
             "PRODUCT_ADVISOR_TOKEN",
         )

@@ -22,6 +22,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from mcp.types import CallToolResult
 
+from pasarela.demo.events import SLOT
 from tests.conftest import POSTGRES_URL, REPO, need_service
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.processes import child_env, pasarela_command, run_pasarela
@@ -43,7 +44,7 @@ def children_of(pid: int) -> list[int]:
 def read_banner(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 120  # the systems may take up to a minute to start on a busy machine
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
@@ -96,7 +97,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
     env = {"PASARELA_DEMO_CUSTOMER_CACHE_TTL": "1s", "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY}
     with running_demo(tmp_path, env=env) as demo:
         process, keys, rest_url, mcp_url = demo.process, demo.keys, demo.rest_url, demo.mcp_url
-        assert set(keys) == {"support-bot", "sales-bot", "compliance-bot", "ops-admin"}
+        assert set(keys) == {"support-bot", "support-bot-us", "sales-bot", "compliance-bot", "ops-admin"}
         assert f"Console:  {rest_url.removesuffix('/v1')}/admin" in demo.banner
         systems = children_of(process.pid)
         assert set(demo.systems) == {
@@ -127,6 +128,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             assert set(tools) == {
                 "get_customer_info",
                 "search_customers",
+                "update_customer_contact",
                 "get_customer_accounts",
                 "get_account_balance",
                 "recent_transactions",
@@ -300,11 +302,13 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
             "PASARELA_DEMO_DATA": str(tmp_path),
             "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY,
             "PASARELA_SECRET_DEMO_WEBHOOK_SECRET": "whsec_" + "a" * 44,
+            "PASARELA_SECRET_DEMO_CRM_EVENTS_SECRET": "whsec_" + "b" * 44,
             # Loading the configuration resolves every secret; verifying uses only the audit key.
             **{
                 f"PASARELA_SECRET_DEMO_{name}": "unused-for-verification"
                 for name in (
                     "SUPPORT_BOT_KEY",
+                    "SUPPORT_BOT_US_KEY",
                     "SALES_BOT_KEY",
                     "COMPLIANCE_BOT_KEY",
                     "OPS_ADMIN_KEY",
@@ -352,6 +356,27 @@ async def _fresh_transactions_table(url: str) -> str | None:
     return None
 
 
+async def drop_demo_slot(url: str) -> None:
+    """A replication slot left behind keeps the server's WAL forever: the demo's goes after the test."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    await connection.execute(
+                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+                        SLOT,
+                    )
+                    break
+                except asyncpg.ObjectInUseError:  # the demo's last peek is still finishing
+                    await anyio.sleep(0.2)
+        await connection.execute(f"DROP PUBLICATION IF EXISTS {SLOT}")
+    finally:
+        await connection.close()
+
+
 async def _book_in_postgres(url: str) -> None:
     """A transaction booked after the demo started: only the live database can know it."""
     import asyncpg
@@ -384,6 +409,14 @@ async def test_the_seed_question_is_answered_from_four_kinds_of_system_through_m
     if database == "postgresql":
         need_service(await _fresh_transactions_table(POSTGRES_URL))
         args = ["--postgres", POSTGRES_URL]
+    try:
+        await _ask_the_seed_question(tmp_path, database, args)
+    finally:
+        if database == "postgresql":
+            await drop_demo_slot(POSTGRES_URL)  # made when the server has logical decoding
+
+
+async def _ask_the_seed_question(tmp_path: Path, database: str, args: list[str]) -> None:
     with running_demo(tmp_path, *args) as demo:
         if database == "postgresql":
             assert "Transactions database: postgresql://" in demo.banner

@@ -115,6 +115,75 @@ async def test_sqlite_polling(tmp_path: Path) -> None:
         assert [e["subject"] for e in found] == ["ACC-1001", "ACC-1002", "ACC-1003"], "resumed, nothing twice"
 
 
+async def test_sqlite_polling_without_a_snapshot_starts_past_the_rows_already_there(tmp_path: Path) -> None:
+    bank = tmp_path / "bank.db"
+    with sqlite3.connect(bank) as db:
+        db.execute("CREATE TABLE tx (booked_at TEXT, id TEXT PRIMARY KEY, account_id TEXT, amount REAL)")
+        db.execute(
+            "CREATE TABLE empty_tx (booked_at TEXT, id TEXT PRIMARY KEY, account_id TEXT, amount REAL)"
+        )
+        db.execute(
+            "INSERT INTO tx VALUES ('2026-11-01T10:00:00', 'T1', 'ACC-1001', 5.5), "
+            "('2026-11-01T10:00:00', 'T2', 'ACC-1002', 8)"
+        )
+    polling = "{{url: 'sqlite:///{bank}', table: {table}, cursor_column: booked_at, key_column: id, snapshot: false, poll_interval: 50ms}}"
+    source = (
+        f"    ledger_db:\n      sql_polling: {polling.format(bank=bank, table='tx')}\n{RULES}"
+        f"    empty_db:\n      sql_polling: {polling.format(bank=bank, table='empty_tx')}\n{RULES}"
+    )
+    text = config_text(f"sqlite:///{tmp_path / 's.db'}", extra_sources=source)
+    async with gateway(write(tmp_path, text)) as (_, runtime):
+        positions = runtime.events.core.positions
+        with anyio.fail_after(30):  # both sources have taken their starting position
+            for name in ("source:ledger_db", "source:empty_db"):
+                while await positions.get(name) is None:  # noqa: ASYNC110 - another task writes it
+                    await anyio.sleep(0.05)
+        with sqlite3.connect(bank) as db:
+            # Same timestamp as the last row there, a later key: new (the key breaks the tie).
+            db.execute("INSERT INTO tx VALUES ('2026-11-01T10:00:00', 'T3', 'ACC-1003', 1)")
+            db.execute("INSERT INTO empty_tx VALUES ('2026-10-01T00:00:00', 'E1', 'ACC-2001', 2)")
+        found = await events_of(runtime, 2)
+        assert sorted(str(e["subject"]) for e in found) == ["ACC-1003", "ACC-2001"], (
+            "what was there is history"
+        )
+    async with gateway(write(tmp_path, text)) as (_, runtime):
+        await anyio.sleep(0.5)
+        assert await runtime.events.log.count() == 2, "a restart does not take a new starting point"
+
+
+async def test_a_table_made_again_rejoins_its_publication(tmp_path: Path) -> None:
+    import asyncpg
+
+    need_service(await postgres_ready())
+    tag = secrets.token_hex(3)
+    table, slot = f"cdc_again_{tag}", f"pasarela_again_{tag}"
+    db = await asyncpg.connect(POSTGRES_URL)
+    await db.execute(f"CREATE TABLE {table} (id serial primary key, account_id text, amount numeric(12,2))")
+    await db.execute(f"CREATE PUBLICATION {slot} FOR TABLE {table}")
+    await db.execute(f"DROP TABLE {table}")  # leaves the publication, which stays
+    await db.execute(f"CREATE TABLE {table} (id serial primary key, account_id text, amount numeric(12,2))")
+    source = (
+        f"    ledger_db:\n      postgres_cdc: {{url: '{POSTGRES_URL}', slot: {slot}, publication: {slot}, "
+        f"tables: [{table}], poll_interval: 50ms}}\n"
+    )
+    text = config_text(f"sqlite:///{tmp_path / 's.db'}", extra_sources=source + RULES)
+    try:
+        async with gateway(write(tmp_path, text)) as (_, runtime):
+            with anyio.fail_after(30):
+                while not await db.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):  # noqa: ASYNC110
+                    await anyio.sleep(0.05)
+            await db.execute(f"INSERT INTO {table} (account_id, amount) VALUES ('ACC-1001', 1)")
+            [found] = await events_of(runtime, 1)
+            assert found["subject"] == "ACC-1001"
+    finally:
+        await db.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot
+        )
+        await db.execute(f"DROP PUBLICATION IF EXISTS {slot}")
+        await db.execute(f"DROP TABLE IF EXISTS {table}")
+        await db.close()
+
+
 async def test_mariadb_polling_with_a_timestamp_and_a_key(tmp_path: Path) -> None:
     from sqlalchemy import text as sql
     from sqlalchemy.exc import SQLAlchemyError

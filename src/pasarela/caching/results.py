@@ -40,6 +40,11 @@ class CachedResult:
         """The answer's `as_of`: the backend's own, else when it was stored."""
         return self.as_of or iso(self.stored_at)
 
+    def freshness(self) -> dict[str, str]:
+        """What an answer from the cache says about itself: which backend produced it, when
+        (`as_of`), and when it was stored."""
+        return {"as_of": self.fresh_as_of, "backend": self.source, "cached_at": iso(self.stored_at)}
+
 
 def scope_identity(settings: CacheSettings, principal: Principal) -> str | None:
     """Whose cache a call reads and writes; None when it may not be cached at all."""

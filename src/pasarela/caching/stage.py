@@ -1,7 +1,9 @@
 """The cache stage: serve fresh results of read-only tools, store new ones, invalidate on writes.
 
-Results carry `meta.cache` (hit | miss | stale, or bypass when the call may not be cached)
-and `meta.as_of` (when the data was fetched, ISO 8601 UTC).
+Results carry `meta.cache` (hit | miss | stale, or bypass when the call may not be cached),
+`meta.source` (the backend, or `cache`) and `meta.as_of` (when the backend produced the data,
+ISO 8601 UTC); an answer from the cache also names the `backend` it came from and when it was
+stored (`cached_at`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class CacheStage:
         entry = await self._cache.get(key)
         if entry is not None and entry.age(self._cache.now()) < settings.ttl:
             self._metrics.cache.labels(call.tool.backend, call.tool.name, "hit").inc()
-            return Outcome(entry.result, {"as_of": entry.fresh_as_of}, source="cache", cache="hit")
+            return Outcome(entry.result, entry.freshness(), source="cache", cache="hit")
         outcome = await call_next(call)
         if outcome.fallback is not None:
             # A stale copy or another system's answer: never stored as this tool's fresh result.

@@ -124,6 +124,11 @@ class SqlPollingSettings(Strict):
         None, description="The primary key, breaking ties of a timestamp cursor_column"
     )
     op: Literal["c", "u"] = Field("c", description="What a row found means: c (created) or u (updated)")
+    snapshot: bool = Field(
+        True,
+        description="Whether the rows already there at the first start become events; false: only "
+        "rows added later (as log-based capture, which starts at its slot's creation)",
+    )
     poll_interval: Duration = Field(1.0, gt=0, description="How often the table is polled")
     batch: int = Field(500, ge=1, le=10000, description="Rows read at once")
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
+import yaml
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -30,6 +31,13 @@ def connect(path: str) -> Iterator[sqlite3.Connection]:
 def packaged(name: str) -> str:
     """A file shipped in pasarela/demo/specs."""
     return resources.files("pasarela.demo").joinpath("specs", name).read_text(encoding="utf-8")
+
+
+def openapi_spec(name: str, base_url: str) -> dict[str, Any]:
+    """A packaged OpenAPI description, pointing at where this system runs."""
+    spec: dict[str, Any] = yaml.safe_load(packaged(name))
+    spec["servers"] = [{"url": base_url}]
+    return spec
 
 
 def same(given: str | None, expected: str) -> bool:

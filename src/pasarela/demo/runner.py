@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import yaml
 from sqlalchemy.engine import make_url
 
 from pasarela.config import LoadedConfig, load_config
 from pasarela.config.loader import load_config_text
-from pasarela.demo import optional
+from pasarela.demo import events, optional
 from pasarela.demo.latency import check_latency
 from pasarela.demo.transactions import TransactionsUnavailable, prepare, sqlite_url
 from pasarela.errors import ConfigError, PasarelaError
@@ -32,7 +33,13 @@ from pasarela.server.serve import serve_http
 from pasarela.state import open_state
 from pasarela.telemetry import configure_logging
 
-PRINCIPALS = ("support-bot", "sales-bot", "compliance-bot", "ops-admin")  # ops-admin: the console
+PRINCIPALS = (
+    "support-bot",
+    "support-bot-us",
+    "sales-bot",
+    "compliance-bot",
+    "ops-admin",
+)  # ops-admin: the console
 STARTUP_TIMEOUT = 60.0  # seconds; nine systems start at once, on a busy machine too
 
 
@@ -54,14 +61,15 @@ class DemoSystem:
 
 
 def demo_config() -> LoadedConfig:
-    """The demo configuration, less the systems whose library is missing (demo/optional.py)."""
+    """The demo configuration, less the systems whose library is missing (demo/optional.py), with
+    its event sources fitted to this run (demo/events.py)."""
     path = config_path()
     absent = optional.missing()
-    if not absent:
+    if not absent and not events.needs_rewiring():
         return load_config(path)
-    return load_config_text(
-        optional.without(path.read_text(encoding="utf-8"), *absent), source=str(path), base_dir=path.parent
-    )
+    text = optional.without(path.read_text(encoding="utf-8"), *absent)
+    text = yaml.safe_dump(events.wired(yaml.safe_load(text)), sort_keys=False)
+    return load_config_text(text, source=str(path), base_dir=path.parent)
 
 
 def config_path() -> Path:
@@ -82,8 +90,8 @@ def _secret_env_name(principal: str) -> str:
     return "PASARELA_SECRET_DEMO_" + principal.upper().replace("-", "_") + "_KEY"
 
 
-def start_system(system: DemoSystem) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DEMO_SYSTEM_TOKEN": system.token}
+def start_system(system: DemoSystem, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **(extra or {}), "DEMO_SYSTEM_TOKEN": system.token}
     module = (
         ["pasarela.demo.pricing"] if system.name in GRPC_SYSTEMS else ["pasarela.demo.systems", system.name]
     )
@@ -160,6 +168,8 @@ def banner(
     webhook_log: Path | str = "webhooks.log",
 ) -> str:
     support_key = keys["support-bot"]
+    shown = make_url(transactions).render_as_string(hide_password=True)
+    capture = "logical decoding" if shown.startswith("postgresql") else "change data capture by polling"
     lines = [
         "",
         "Pasarela demo bank is running (Ctrl-C stops everything).",
@@ -167,7 +177,7 @@ def banner(
             f"System {name}: {url} (pid {pid}; stop it to see fallbacks)"
             for name, (url, pid) in systems.items()
         ),
-        f"Transactions database: {make_url(transactions).render_as_string(hide_password=True)}",
+        f"Transactions database: {shown}",
         f"MCP URL:  {gateway_url}/mcp",
         f"REST URL: {gateway_url}/v1",
         f"Console:  {gateway_url}/admin (log in with the ops-admin key)",
@@ -191,6 +201,16 @@ def banner(
         f"  then GET {gateway_url}/v1/jobs/<id> (or /v1/jobs/<id>/result?wait=30s) with the same key.",
         "  Its end arrives as a signed webhook at the demo's receiver, which verifies it and writes",
         f"  it to {webhook_log}",
+        "Events: as support-bot, listen for changes to customers (of its region, EU, only):",
+        f"  curl -sN -H 'Authorization: Bearer {support_key}' '{gateway_url}/v1/events/stream?types=customer_updated'",
+        "  and change John Doe's phone: the CRM sends the gateway a signed webhook, the stream shows",
+        "  it, and his cached get_customer_info is dropped (the next call is a miss with the new number):",
+        f"  curl -s -H 'Authorization: Bearer {support_key}' -H 'Content-Type: application/json' \\",
+        f'       -d \'{{"arguments": {{"customer_id": "12345", "region": "EU", "phone": "+44 20 7946 0999"}}}}\' '
+        f"{gateway_url}/v1/tools/update_customer_contact:call",
+        "  (support-bot-us changing a US customer is never shown to support-bot.) Book a transaction",
+        f"  and compliance-bot hears transaction_booked ({capture}), as does {webhook_log}:",
+        f"  python -m pasarela.demo.transactions book --db '{shown}' ACC-1001 -12.50 Coffee",
         "",
     ]
     return "\n".join(lines)
@@ -199,8 +219,12 @@ def banner(
 def _credential(system: str) -> str:
     """Each system's own credential; the webhook receiver's is a Standard Webhooks secret."""
     if system == "webhook_receiver":
-        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        return _webhook_secret()
     return secrets.token_urlsafe(24)
+
+
+def _webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def _transactions_url(postgres: str | None, data: Path) -> str:
@@ -248,7 +272,21 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
         try:
             transactions = _transactions_url(postgres, data)
             anyio.run(prepare, transactions)
-            processes = [start_system(system) for system in systems]
+            # The CRM tells the gateway of each change: a signed webhook to its events door.
+            crm_events = _webhook_secret()
+            told = {
+                "DEMO_EVENTS_URL": f"http://127.0.0.1:{port}/v1/events/crm",
+                "DEMO_EVENTS_SECRET": crm_events,
+            }
+            if not events.available():
+                sys.stderr.write(events.NOTICE)
+                told = {}
+            if postgres is not None:
+                os.environ[events.CDC] = "postgres"
+                problem = anyio.run(events.logical_decoding_problem, transactions)
+                if problem:
+                    sys.stderr.write(problem)
+            processes = [start_system(system, told if system is crm else None) for system in systems]
             wait_until_up(systems, processes)
             os.environ.update(
                 {
@@ -262,6 +300,7 @@ def run_demo(*, port: int, data_dir: Path | None, postgres: str | None = None) -
                     "PASARELA_DEMO_WEBHOOK_URL": by_name["webhook_receiver"].url,
                     "PASARELA_SECRET_DEMO_WEBHOOK_SECRET": by_name["webhook_receiver"].token,
                     "PASARELA_SECRET_DEMO_CRM_API_KEY": crm.token,
+                    "PASARELA_SECRET_DEMO_CRM_EVENTS_SECRET": crm_events,
                     "PASARELA_SECRET_DEMO_TICKETING_TOKEN": ticketing.token,
                     "PASARELA_SECRET_DEMO_CORE_BANKING_PASSWORD": core_banking.token,
                     "PASARELA_SECRET_DEMO_LOANS_TOKEN": loans.token,

@@ -1,5 +1,5 @@
 """The demo bank's backend systems, each its own server with its own SQLite data and its own
-credential (which only the gateway holds): a CRM and a ticketing service (REST/OpenAPI), core
+credential (which only the gateway holds): a CRM (crm.py) and a ticketing service (REST/OpenAPI), core
 banking (SOAP, core_banking.py), loans (GraphQL, loans.py), a credit bureau (REST) and a product
 advisor (an A2A agent, advisor.py).
 
@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-import yaml
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,94 +24,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from pasarela.demo.common import connect, exit_with_parent, guarded, packaged, same
+from pasarela.demo.common import connect, exit_with_parent, guarded, openapi_spec, same
 from pasarela.demo.core_banking import create_core_banking_app
+from pasarela.demo.crm import CUSTOMERS, create_crm_app
 from pasarela.demo.latency import Latency, latency_for
 from pasarela.demo.loans import create_loans_app
 from pasarela.demo.reports import create_reports_app
 from pasarela.demo.webhook_receiver import create_webhook_receiver_app
-
-CUSTOMERS = [
-    ("12345", "John", "Doe", "john.doe@example.com", "+44 20 7946 0001", "EU", "retail", "2014-03-02"),
-    (
-        "23456",
-        "Maria",
-        "Garcia",
-        "maria.garcia@example.com",
-        "+34 91 555 0102",
-        "EU",
-        "private",
-        "2009-11-17",
-    ),
-    ("34567", "Wei", "Chen", "wei.chen@example.com", "+65 6555 0103", "APAC", "business", "2018-06-25"),
-    ("45678", "Amara", "Okafor", "amara.okafor@example.com", "+1 212 555 0104", "US", "retail", "2021-01-09"),
-    (
-        "56789",
-        "Johanna",
-        "Doerr",
-        "johanna.doerr@example.com",
-        "+49 30 555 0105",
-        "EU",
-        "retail",
-        "2016-08-30",
-    ),
-]
-
-
-def _spec(name: str, base_url: str) -> dict[str, Any]:
-    spec: dict[str, Any] = yaml.safe_load(packaged(name))
-    spec["servers"] = [{"url": base_url}]
-    return spec
-
-
-def create_crm_app(db_path: str, api_key: str, base_url: str) -> Starlette:
-    with connect(db_path) as db:
-        db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS customers (customer_id TEXT PRIMARY KEY, first_name TEXT, last_name TEXT,
-              email TEXT, phone TEXT, region TEXT, segment TEXT, customer_since TEXT);
-            """
-        )
-        db.executemany("INSERT OR IGNORE INTO customers VALUES (?,?,?,?,?,?,?,?)", CUSTOMERS)
-
-    def authorized(request: Request) -> bool:
-        return same(request.headers.get("x-api-key"), api_key)
-
-    def get_customer(request: Request) -> Response:
-        # `region`, when given, must be the customer's: the CRM itself enforces the scope asked for.
-        region = request.query_params.get("region")
-        with connect(db_path) as db:
-            row = db.execute(
-                "SELECT * FROM customers WHERE customer_id = ? AND (? IS NULL OR region = ?)",
-                (request.path_params["customer_id"], region, region),
-            ).fetchone()
-        if row is None:
-            return JSONResponse({"error": "no such customer"}, status_code=404)
-        return JSONResponse(dict(row))
-
-    def search_customers(request: Request) -> Response:
-        name = request.query_params.get("name", "")
-        limit = min(int(request.query_params.get("limit", "10") or 10), 50)
-        pattern = f"%{name.lower()}%"
-        region = request.query_params.get("region")
-        with connect(db_path) as db:
-            rows = db.execute(
-                "SELECT * FROM customers WHERE (lower(first_name) LIKE ? OR lower(last_name) LIKE ?"
-                " OR lower(first_name || ' ' || last_name) LIKE ?) AND (? IS NULL OR region = ?)"
-                " ORDER BY customer_id LIMIT ?",
-                (pattern, pattern, pattern, region, region, limit),
-            ).fetchall()
-        return JSONResponse({"customers": [dict(r) for r in rows]})
-
-    spec = _spec("crm.yaml", base_url)
-    return Starlette(
-        routes=[
-            Route("/healthz", lambda r: JSONResponse({"status": "ok"})),
-            Route("/openapi.json", lambda r: JSONResponse(spec)),
-            Route("/customers", guarded(authorized, search_customers)),
-            Route("/customers/{customer_id}", guarded(authorized, get_customer)),
-        ]
-    )
 
 
 def create_ticketing_app(db_path: str, token: str, base_url: str) -> Starlette:
@@ -196,7 +114,7 @@ def create_ticketing_app(db_path: str, token: str, base_url: str) -> Starlette:
         await run_in_threadpool(insert_ticket, incident)
         return JSONResponse(incident, status_code=201)
 
-    spec = _spec("ticketing.yaml", base_url)
+    spec = openapi_spec("ticketing.yaml", base_url)
     return Starlette(
         routes=[
             Route("/healthz", lambda r: JSONResponse({"status": "ok"})),
@@ -247,7 +165,7 @@ def create_credit_bureau_app(db_path: str, api_key: str, base_url: str) -> Starl
             }
         )
 
-    spec = _spec("credit_bureau.yaml", base_url)
+    spec = openapi_spec("credit_bureau.yaml", base_url)
     return Starlette(
         routes=[
             Route("/healthz", lambda r: JSONResponse({"status": "ok"})),

@@ -3,15 +3,22 @@
 `pasarela demo` creates and fills the `bank_transactions` table before the gateway starts; the
 gateway then reaches it through a `sql:` backend with declared, read-only queries. Filling is
 idempotent, so a database reused between runs keeps one copy of each transaction.
+
+A transaction booked while the demo runs is captured as a `transaction_booked` event:
+
+    python -m pasarela.demo.transactions book --db URL ACC-1001 -12.50 Coffee
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import secrets
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -57,12 +64,7 @@ class TransactionsUnavailable(RuntimeError):
     """The transactions database could not be prepared; the message says why."""
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path.resolve()}"
-
-
-async def prepare(url: str) -> None:
-    """Create and fill the table at `url` (sqlite:///… or postgresql://…)."""
+def _family(url: str) -> tuple[Any, str]:
     parsed = make_url(url)
     family = parsed.drivername.split("+", 1)[0]
     family = "postgresql" if family == "postgres" else family
@@ -70,7 +72,62 @@ async def prepare(url: str) -> None:
         raise TransactionsUnavailable(
             f"the demo's transactions need sqlite:// or postgresql://, not {family}://"
         )
-    engine = create_async_engine(parsed.set(drivername=DRIVERS[family]))
+    return parsed.set(drivername=DRIVERS[family]), family
+
+
+async def book(url: str, account: str, amount: str, description: str, counterparty: str = "") -> str:
+    """Book one transaction now (as the bank's core system would); its id."""
+    parsed, family = _family(url)
+    postgres = family == "postgresql"
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    row = {
+        "id": f"TX-{secrets.randbelow(900000) + 100000}",
+        "account": account,
+        "booked": now if postgres else now.isoformat(),  # the same text form as the rows prepared
+        "amount": Decimal(amount) if postgres else float(amount),
+        "currency": "EUR",
+        "description": description,
+        "counterparty": counterparty or None,
+    }
+    engine = create_async_engine(parsed)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    f"INSERT INTO {TABLE} VALUES (:id, :account, :booked, :amount, :currency,"  # noqa: S608 - our own table
+                    " :description, :counterparty)"
+                ),
+                row,
+            )
+    finally:
+        await engine.dispose()
+    return str(row["id"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pasarela.demo.transactions")
+    commands = parser.add_subparsers(dest="command", required=True)
+    booking = commands.add_parser("book", help="book a transaction now")
+    booking.add_argument("--db", required=True, help="the transactions database (the demo's banner names it)")
+    booking.add_argument("account", help="e.g. ACC-1001")
+    booking.add_argument("amount", help="e.g. -12.50 (negative: money out)")
+    booking.add_argument("description", nargs="?", default="Booked by hand")
+    args = parser.parse_args(argv)
+    try:
+        Decimal(args.amount)
+    except ArithmeticError:
+        parser.error(f"amount: {args.amount!r} is not a number, e.g. -12.50")
+    print(anyio.run(book, args.db, args.account, args.amount, args.description))
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+async def prepare(url: str) -> None:
+    """Create and fill the table at `url` (sqlite:///… or postgresql://…)."""
+    parsed, family = _family(url)
+    engine = create_async_engine(parsed)
     postgres = family == "postgresql"
     booked_type = "TIMESTAMP WITH TIME ZONE" if postgres else "TEXT"
     ignore = (
@@ -121,8 +178,12 @@ async def prepare(url: str) -> None:
                 [{"account": a, "customer": c, "region": r} for a, c, r in ACCOUNT_HOLDERS],
             )
     except (OSError, SQLAlchemyError) as exc:
-        where = parsed.render_as_string(hide_password=True)
+        where = make_url(url).render_as_string(hide_password=True)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TransactionsUnavailable(f"cannot prepare the transactions database {where}: {reason}") from None
     finally:
         await engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """The demo's webhook receiver: verifies each delivery's Standard Webhooks signature and writes
-what arrived to `webhooks.log` beside its data (the banner says where), as an agent's own
-system would before acting on it."""
+what arrived (a job's end, or an event) to `webhooks.log` beside its data (the banner says
+where), as an agent's own system would before acting on it."""
 
 from __future__ import annotations
 
@@ -36,9 +36,11 @@ def create_webhook_receiver_app(db_path: str, secret: str, base_url: str) -> Sta
             return JSONResponse({"error": "bad signature"}, status_code=401)
         event = orjson.loads(body)
         data = event.get("data", {})
-        line = f"{event.get('timestamp')} {event.get('type')} id={message_id} verified=yes " + (
-            f"job={data.get('id')} tool={data.get('tool')} status={data.get('status')}\n"
-        )
+        if "specversion" in data:  # an event (a CloudEvent), not a job's end
+            about = f"source={data.get('source')} subject={data.get('subject')} data={orjson.dumps(data.get('data')).decode()}"
+        else:
+            about = f"job={data.get('id')} tool={data.get('tool')} status={data.get('status')}"
+        line = f"{event.get('timestamp')} {event.get('type')} id={message_id} verified=yes {about}\n"
         with log.open("a", encoding="utf-8") as out:
             out.write(line)
         print(line, end="", flush=True)

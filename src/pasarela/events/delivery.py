@@ -69,31 +69,37 @@ class Reader:
         self, principal: Principal, types: TypeFilter, after: int, limit: int, wait: float, door: str
     ) -> Page:
         deadline = time.monotonic() + wait
+        following = False
         while True:
-            page = await self._scan(principal, types, after, limit, door)
+            page = await self._scan(principal, types, after, limit, door, following)
             left = deadline - time.monotonic()
             if page.events or left <= 0:
                 return page
             after = page.cursor
             await self.tail.wait_past(after, left)
+            following = True
 
     async def stream(
         self, principal: Principal, types: TypeFilter, after: int, door: str, heartbeat: float
     ) -> AsyncIterator[dict[str, Any] | None]:
         """Events as they come, forever; None every `heartbeat` seconds of silence."""
+        following = False
         while True:
-            page = await self._scan(principal, types, after, BATCH, door)
+            page = await self._scan(principal, types, after, BATCH, door, following)
             after = page.cursor
             for event in page.events:
                 yield event
             if not page.events and not await self.tail.wait_past(after, heartbeat):
                 yield None
+            following = True
 
-    async def _scan(self, principal: Principal, types: TypeFilter, after: int, limit: int, door: str) -> Page:
+    async def _scan(
+        self, principal: Principal, types: TypeFilter, after: int, limit: int, door: str, following: bool
+    ) -> Page:
         visible: list[dict[str, Any]] = []
         scanned = 0
         while scanned < SCAN:
-            batch = await self.tail.after(after, BATCH)
+            batch = await self.tail.after(after, BATCH, following=following)
             if not batch:
                 break
             for event in batch:

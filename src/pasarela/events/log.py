@@ -15,13 +15,15 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import anyio
 import orjson
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import Connection, Engine, delete, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pasarela import jsonsafe
 from pasarela.events.model import Appended, Event, NewEvent
 from pasarela.state import StateStore
+from pasarela.state.store import READ_ONLY
 from pasarela.state.tables import event_head, event_positions, events
 
 CHANNEL = "pasarela_events"  # PostgreSQL NOTIFY: "the log has new events"
@@ -41,6 +43,13 @@ COLUMNS = (
 )
 
 
+class _Row:
+    """A row about to be inserted, read as the log's rows are."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
 def _event(row: Any) -> Event:
     return Event(
         seq=int(row.seq),
@@ -53,6 +62,63 @@ def _event(row: Any) -> Event:
         dataschema=row.dataschema,
         ingested_at=float(row.ingested_at),
     )
+
+
+def _append_in(db: Connection, new: Sequence[NewEvent], now: float) -> list[Appended]:
+    """The append, in the caller's transaction: the head row locked, positions handed out."""
+    keys = list(dict.fromkeys((e.source, e.id) for e in new))
+    head = db.execute(select(_h.last_seq).where(_h.id == 1).with_for_update()).scalar()
+    if head is None:
+        raise RuntimeError("the event log's head row is missing")
+    last = int(head)
+    found = db.execute(select(_e.source, _e.event_id, _e.seq).where(tuple_(_e.source, _e.event_id).in_(keys)))
+    known: dict[tuple[str, str], int] = {(r.source, r.event_id): int(r.seq) for r in found}
+    stored = dict(known)
+    rows = []
+    made: dict[tuple[str, str], Event] = {}
+    for event in new:
+        key = (event.source, event.id)
+        if key in stored:
+            continue
+        last += 1
+        stored[key] = last
+        row = {
+            "seq": last,
+            "source": event.source,
+            "event_id": event.id,
+            "type": event.type,
+            "subject": event.subject,
+            "time": event.time,
+            "dataschema": event.dataschema,
+            "data": jsonsafe.dumps(event.data).decode(),
+            "ingested_at": now,
+        }
+        rows.append(row)
+        made[key] = _event(_Row(row))  # exactly what a read of the log would give
+    if rows:
+        db.execute(events.insert(), rows)
+        db.execute(update(event_head).where(_h.id == 1).values(last_seq=last))
+        if db.dialect.name == "postgresql":
+            db.execute(text("SELECT pg_notify(:channel, :seq)"), {"channel": CHANNEL, "seq": str(last)})
+    first_seen: set[tuple[str, str]] = set()
+    results = []
+    for event in new:
+        key = (event.source, event.id)
+        duplicate = key in known or key in first_seen
+        first_seen.add(key)
+        results.append(Appended(stored[key], duplicate, None if duplicate else made[key]))
+    return results
+
+
+def _append_blocking(engine: Engine, new: Sequence[NewEvent], now: float) -> list[Appended]:
+    with engine.begin() as db:
+        return _append_in(db, new, now)
+
+
+def _read_blocking(engine: Engine, query: Any) -> list[Event]:
+    with engine.connect() as db:
+        reading = db.execution_options(**{READ_ONLY: True})
+        return [_event(row) for row in reading.execute(query)]
 
 
 class EventLog:
@@ -74,51 +140,14 @@ class EventLog:
         if not new:
             return []
         now = time.time() if now is None else now
-        keys = list(dict.fromkeys((e.source, e.id) for e in new))
         if not self._head_ready:
             await self._ensure_head()
+        blocking = self.store.blocking()
+        if blocking is not None:  # SQLite: the whole transaction in one worker thread, one hop
+            async with self._turns:
+                return await anyio.to_thread.run_sync(_append_blocking, blocking, new, now)
         async with self._write() as db:
-            last = await self._lock_head(db)
-            found = await db.execute(
-                select(_e.source, _e.event_id, _e.seq).where(tuple_(_e.source, _e.event_id).in_(keys))
-            )
-            known: dict[tuple[str, str], int] = {(r.source, r.event_id): int(r.seq) for r in found}
-            stored = dict(known)
-            rows = []
-            for event in new:
-                key = (event.source, event.id)
-                if key in stored:
-                    continue
-                last += 1
-                stored[key] = last
-                rows.append(
-                    {
-                        "seq": last,
-                        "source": event.source,
-                        "event_id": event.id,
-                        "type": event.type,
-                        "subject": event.subject,
-                        "time": event.time,
-                        "dataschema": event.dataschema,
-                        "data": jsonsafe.dumps(event.data).decode(),
-                        "ingested_at": now,
-                    }
-                )
-            if rows:
-                await db.execute(events.insert(), rows)
-                await db.execute(update(event_head).where(_h.id == 1).values(last_seq=last))
-                if db.dialect.name == "postgresql":
-                    await db.execute(
-                        text("SELECT pg_notify(:channel, :seq)"), {"channel": CHANNEL, "seq": str(last)}
-                    )
-        first_seen: set[tuple[str, str]] = set()
-        results = []
-        for event in new:
-            key = (event.source, event.id)
-            duplicate = key in known or key in first_seen
-            first_seen.add(key)
-            results.append(Appended(stored[key], duplicate))
-        return results
+            return await db.run_sync(_append_in, new, now)
 
     async def _ensure_head(self) -> None:
         """Made once, committed on its own before any append: a row another transaction is still
@@ -133,27 +162,24 @@ class EventLog:
                 )
             self._head_ready = True
 
-    async def _lock_head(self, db: AsyncConnection) -> int:
-        value = (await db.execute(select(_h.last_seq).where(_h.id == 1).with_for_update())).scalar()
-        if value is None:
-            raise RuntimeError("the event log's head row is missing")
-        return int(value)
-
     async def read(self, after: int, limit: int) -> list[Event]:
         """Up to `limit` events after position `after`, in order."""
         query = select(*COLUMNS).where(_e.seq > after).order_by(_e.seq).limit(limit)
-        async with self.store.engine.connect() as db:
+        blocking = self.store.blocking()
+        if blocking is not None:
+            return await anyio.to_thread.run_sync(_read_blocking, blocking, query)
+        async with self.store.reading() as db:
             return [_event(row) for row in await db.execute(query)]
 
     async def head(self) -> int:
         """The last position stored (0: none yet)."""
-        async with self.store.engine.connect() as db:
+        async with self.store.reading() as db:
             value = (await db.execute(select(_h.last_seq).where(_h.id == 1))).scalar()
         return int(value or 0)
 
     async def bounds(self) -> tuple[int, int]:
         """(the oldest position kept, the last position stored); oldest is last + 1 when empty."""
-        async with self.store.engine.connect() as db:
+        async with self.store.reading() as db:
             oldest = (await db.execute(select(func.min(_e.seq)))).scalar()
             last = (await db.execute(select(_h.last_seq).where(_h.id == 1))).scalar()
         last_seq = int(last or 0)
@@ -166,7 +192,7 @@ class EventLog:
         return int(done.rowcount or 0)
 
     async def count(self) -> int:
-        async with self.store.engine.connect() as db:
+        async with self.store.reading() as db:
             return int((await db.execute(select(func.count()).select_from(events))).scalar() or 0)
 
 
@@ -177,7 +203,7 @@ class Positions:
         self.store = store
 
     async def get(self, name: str) -> str | None:
-        async with self.store.engine.connect() as db:
+        async with self.store.reading() as db:
             return (await db.execute(select(_p.position).where(_p.name == name))).scalar()
 
     async def set(self, name: str, position: str, db: AsyncConnection | None = None) -> None:

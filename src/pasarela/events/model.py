@@ -76,3 +76,4 @@ class Event:
 class Appended:
     seq: int
     duplicate: bool  # (source, id) was stored before: nothing new was
+    event: Event | None = None  # what this append stored (None for a duplicate), for the tail

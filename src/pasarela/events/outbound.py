@@ -82,9 +82,10 @@ class WebhookFanout:
         if not self._wants_any() or not await self.positions.hold(POSITION, self.owner, LEASE):
             return False
         stored = await self.positions.get(POSITION)
-        if stored is None:  # the first start: what came before is history, not news
-            await self.positions.set(POSITION, str(await self.log.head()))
-            return False
+        if stored is None:  # the first start: what came before this process started is history
+            await self.tail.started.wait()  # (not what came before this step: that is news already)
+            await self.positions.set(POSITION, str(self.tail.origin))
+            return True
         batch = await self.log.read(int(stored), BATCH)
         if not batch:
             return False

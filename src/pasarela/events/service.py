@@ -15,6 +15,7 @@ from pasarela.config.traffic import CacheSettings
 from pasarela.contracts.registry import SchemaRegistry
 from pasarela.errors import EventRefused, EventSourceNotFound
 from pasarela.events.access import EventAccess
+from pasarela.events.appender import GroupAppender
 from pasarela.events.delivery import Reader
 from pasarela.events.envelope import is_cloudevent, read_http
 from pasarela.events.freshness import Freshness, compile_invalidations
@@ -36,6 +37,7 @@ class EventCore:
         self.state = state
         self.log = EventLog(state)
         self.positions = Positions(state)
+        self.appender = GroupAppender(self.log)  # webhooks: one by one in, committed together
         self.tail = EventTail(self.log, poll_interval, [self._on_events])
         self.freshness: Freshness | None = None  # the current configuration's (a reload replaces it)
 
@@ -99,7 +101,7 @@ class Events:
     async def store(self, new: Sequence[NewEvent]) -> list[Appended]:
         """Append to the log (each (source, id) once) and wake this process's readers."""
         appended = await self.core.log.append(new)
-        self.core.tail.wake()
+        self.core.tail.offer([a.event for a in appended if a.event is not None])
         for event, result in zip(new, appended, strict=True):
             self._count(event.source, "duplicate" if result.duplicate else "stored")
         return appended
@@ -121,7 +123,10 @@ class Events:
                 self._count(source, "refused")
                 raise EventRefused(f"the body is not valid JSON: {exc}") from None
         event = self.map(source, message, message_id=message_id, received=received)
-        return (await self.store([event]))[0]
+        appended = await self.core.appender.append(event)  # returns once committed: 2xx means stored
+        self.core.tail.offer([appended.event] if appended.event is not None else [])
+        self._count(source, "duplicate" if appended.duplicate else "stored")
+        return appended
 
     def _count(self, source: str, outcome: str) -> None:
         if self.metrics is not None:

@@ -86,7 +86,7 @@ class FallbackStage:
         return Outcome(
             entry.result,
             {
-                "as_of": as_of,
+                **entry.freshness(),
                 "warning": f"{call.tool.backend} is unavailable ({failure.code}); this is the value cached at {as_of}",
             },
             source="cache",

@@ -6,15 +6,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Table, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pasarela.errors import ConfigError, ConfigProblem
 from pasarela.state.migrate import Revision, prepare, revision
@@ -44,7 +45,10 @@ def _postgresql(url: str, base_dir: Path) -> str:
 STATE_BACKENDS: dict[str, Callable[[str, Path], str]] = {"sqlite": _sqlite, "postgresql": _postgresql}
 
 
-def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
+READ_ONLY = "pasarela_read_only"  # an execution option: this connection only reads
+
+
+def _serialize_sqlite_writers(engine: AsyncEngine | Engine) -> None:
     """Take SQLite's write lock when a transaction begins (BEGIN IMMEDIATE).
 
     With the default deferred transactions two writers that both read first deadlock when
@@ -52,7 +56,9 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     readers go on while one writes.
     """
 
-    @event.listens_for(engine.sync_engine, "connect")
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(sync_engine, "connect")
     def _connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
@@ -62,9 +68,12 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read (StateStore.reading) takes no write lock: under WAL it sees the last commit and
+        # neither waits for a writer nor holds one up.
+        read = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
 
 class StateStore:
@@ -74,6 +83,7 @@ class StateStore:
         self.engine = engine
         self.schema = schema  # the schema revision found when the store was opened
         self.migrated = migrated  # the migrations opening it applied
+        self._blocking: Engine | None = None
 
     @property
     def dialect(self) -> str:
@@ -84,7 +94,29 @@ class StateStore:
         dialect = postgresql if self.dialect == "postgresql" else sqlite
         return dialect.insert(table)
 
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads only: on SQLite it does not queue for the write lock."""
+        async with self.engine.connect() as db:
+            yield await db.execution_options(**{READ_ONLY: True})
+
+    def blocking(self) -> Engine | None:
+        """SQLite only (else None): a synchronous engine on the same file, for a transaction run
+        whole in one worker thread. Through aiosqlite every statement is a round trip between
+        the event loop and its thread, and on a busy machine each waits for the scheduler."""
+        if self.dialect != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
+            return None
+        if self._blocking is None:
+            self._blocking = create_engine(
+                self.engine.url.set(drivername="sqlite"),
+                connect_args={"timeout": 30, "check_same_thread": False},  # any worker thread, one at a time
+            )
+            _serialize_sqlite_writers(self._blocking)
+        return self._blocking
+
     async def aclose(self) -> None:
+        if self._blocking is not None:
+            self._blocking.dispose()
         await self.engine.dispose()
 
 

@@ -50,6 +50,18 @@ async def prepare(db: Any, settings: PostgresCdcSettings) -> None:
                 f"publication {settings.publication!r} does not exist: list its tables in `tables:`"
             )
         await db.execute(f'CREATE PUBLICATION "{settings.publication}" FOR TABLE {tables}')
+    else:  # a table dropped and made again has left the publication: put it back
+        published = {
+            f"{row['schemaname']}.{row['tablename']}"
+            for row in await db.fetch(
+                "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1",
+                settings.publication,
+            )
+        }
+        for table in settings.tables:
+            name = table if "." in table else f"public.{table}"
+            if name not in published:
+                await db.execute(f'ALTER PUBLICATION "{settings.publication}" ADD TABLE {_quoted(table)}')
     if not await db.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", settings.slot):
         await db.execute("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", settings.slot)
 

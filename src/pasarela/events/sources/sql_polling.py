@@ -54,6 +54,19 @@ def _query(settings: SqlPollingSettings, after: list[Any] | None) -> tuple[str, 
     return f"SELECT * FROM {settings.table} {where} ORDER BY {order} LIMIT {settings.batch}", params  # noqa: S608 - names checked at load
 
 
+async def _start_at_the_end(engine: Any, settings: SqlPollingSettings) -> str:
+    """The position of the last row there now (`snapshot: false`): what is already there is history."""
+    cursor, key = settings.cursor_column, settings.key_column
+    order = f"{cursor} DESC, {key} DESC" if key else f"{cursor} DESC"
+    columns = f"{cursor}, {key}" if key else cursor
+    query = f"SELECT {columns} FROM {settings.table} ORDER BY {order} LIMIT 1"  # noqa: S608 - names checked at load
+    async with engine.connect() as db:
+        last = (await db.execute(text(query))).first()
+    if last is None:
+        return ""  # an empty table: every row is new
+    return orjson.dumps([_plain(last[0]), _plain(last[1]) if key else None]).decode()
+
+
 def engine_url(url: str) -> str:
     parsed = make_url(url)
     scheme = parsed.drivername.split("+", 1)[0]
@@ -78,6 +91,9 @@ async def consume(name: str, source: EventSourceSettings, ingest: Ingest, events
                 await anyio.sleep(LEASE / 3)
                 continue
             stored = await positions.get(lease)
+            if stored is None and not settings.snapshot:
+                stored = await _start_at_the_end(engine, settings)
+                await positions.set(lease, stored)
             after = orjson.loads(stored) if stored else None
             query, params = _query(settings, after)
             async with engine.connect() as db:
