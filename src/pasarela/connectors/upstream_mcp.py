@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from pasarela.config.backends import McpBackend, McpStdioSettings
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
 from pasarela.connectors.http_auth import static_headers
+from pasarela.connectors.mcp_relay import UpstreamRelay
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
@@ -64,15 +66,18 @@ def session_broken(exc: MCPError) -> bool:
 class _Session:
     """An MCP client session kept open by a task of its own until `close()`."""
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: Any, options: dict[str, Any]) -> None:
         self._target = target
+        self._options = options
         self._ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
         self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._hold())
+        # A context of its own: opened during some call, the session must not carry that call's
+        # context (its relay to the agent) into the messages it receives for later ones.
+        self._task = asyncio.create_task(self._hold(), context=contextvars.Context())
 
     async def _hold(self) -> None:
         try:
-            async with Client(self._target) as client:
+            async with Client(self._target, **self._options) as client:
                 self._ready.set_result(client)
                 await self._stop.wait()
         except BaseException as exc:  # hand start-up failures to whoever awaits `client()`
@@ -95,6 +100,8 @@ class _Session:
 
 
 class UpstreamMcpConnector(BackendConnector[McpBackend]):
+    relays = True  # hears from its upstream mid-call: the gateway hands each call a relay to the agent
+
     def __init__(
         self, backend: str, settings: McpBackend, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
@@ -102,6 +109,8 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         self.prefix = settings.prefix if settings.prefix is not None else f"{backend}_"
         self._session: _Session | None = None
         self._lock = asyncio.Lock()
+        stdio = isinstance(settings.mcp, McpStdioSettings)
+        self.relay = UpstreamRelay(backend, settings, redactor, by_context=not stdio)
 
     def _target(self) -> Any:
         upstream = self.settings.mcp
@@ -129,7 +138,7 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             if fresh or self._session is None or not self._session.alive:
                 if self._session is not None:
                     await self._session.close()
-                self._session = _Session(self._target())
+                self._session = _Session(self._target(), self.relay.client_options())
             session = self._session
         return await session.client()
 
@@ -204,9 +213,10 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             try:
                 async with asyncio.timeout(limit):
                     client = await self._client(fresh=attempt == 2)
-                    result = await client.call_tool(
-                        tool.origin, dict(arguments), progress_callback=_relay(invocation), meta=meta
-                    )
+                    with self.relay.calling(invocation.relay):
+                        result = await client.call_tool(
+                            tool.origin, dict(arguments), progress_callback=_relay(invocation), meta=meta
+                        )
                 break
             except TimeoutError:
                 raise UpstreamTimeout(

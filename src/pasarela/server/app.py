@@ -22,6 +22,7 @@ from pasarela.server.jobs import JobRoutes
 from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import create_mcp_server, create_session_manager, transport_security
 from pasarela.server.mcp_calls import principal_from_http
+from pasarela.server.mcp_session import McpSessionFeatures
 from pasarela.server.mcp_tasks import McpTasks
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
 from pasarela.server.peers import WorkerSlot
@@ -40,12 +41,15 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
 
     jobs = create_jobs(live)
     tasks = McpTasks(jobs, redactor, principal_from_http, max_depth=server_settings.max_nesting_depth)
+    features = McpSessionFeatures(principal_from_http)
+    live.on_switch.append(lambda old, new: features.list_changes.reloaded(old.gateway, new.gateway))
     mcp_server = create_mcp_server(
         lambda: live.runtime.gateway,
         redactor,
         principal_from_http,
         max_depth=server_settings.max_nesting_depth,
         tasks=tasks,
+        features=features,
     )
     sessions = create_session_manager(
         mcp_server,
@@ -55,6 +59,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
         slot=slot,
         on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
         on_open=lambda principal: live.runtime.metrics.session_opened(principal),  # noqa: PLW0108
+        on_close=features.forget,
     )
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
     job_routes = JobRoutes(jobs, redactor, rest.arguments)

@@ -30,6 +30,7 @@ from pasarela.server.mcp_calls import (
     success_result,
 )
 from pasarela.server.mcp_progress import progress_of
+from pasarela.server.mcp_session import McpSessionFeatures, SessionServer
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
 from pasarela.server.tracing import mcp_call_trace
@@ -70,10 +71,12 @@ def create_mcp_server(
     max_depth: int = DEFAULT_MAX_DEPTH,
     door: Door = Door.MCP,
     tasks: McpTasks | None = None,
+    features: McpSessionFeatures | None = None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
-    tools run as durable jobs where their `execution` and the client ask for it."""
+    tools run as durable jobs where their `execution` and the client ask for it; `features`
+    (logging, the way back to the agent during a call, list_changed) are server/mcp_session.py."""
     forms = _McpTools()
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -118,7 +121,7 @@ def create_mcp_server(
                 meta["trace_id"] = trace_id
             return success_result(outcome.result, meta)
 
-    server: Server[Any] = Server(
+    server: Server[Any] = SessionServer(
         "pasarela",
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -132,6 +135,7 @@ def create_mcp_server(
     server.middleware.clear()
     if tasks is not None:
         tasks.install(server, call_tool)
+    (features or McpSessionFeatures(resolve_principal, door)).install(server)
     return server
 
 
@@ -162,6 +166,7 @@ def create_session_manager(
     slot: WorkerSlot | None = None,
     on_forward: Callable[[], None] = lambda: None,
     on_open: Callable[[str], None] = lambda principal: None,
+    on_close: Callable[[str], None] = lambda session: None,
 ) -> FairSessionManager:
     """Sessions are capped and rate-limited per principal (server/sessions.py); with `slot`,
     a session's requests reach the worker that holds it (server/peers.py)."""
@@ -173,4 +178,5 @@ def create_session_manager(
         slot=slot,
         on_forward=on_forward,
         on_open=on_open,
+        on_close=on_close,
     )
