@@ -59,6 +59,14 @@ class AskingGateway:
     def mcp_url(self) -> str:
         return f"{self.served.url}/mcp"
 
+    def outcomes(self, tool: str) -> list[str]:
+        """The outcome of each call of `tool` recorded so far, in order."""
+        with sqlite3.connect(self.state) as db:
+            rows = db.execute(
+                "select outcome from pasarela_audit where tool = ? order by seq", (tool,)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def audit(self, parent_id_like: str = "%") -> list[tuple[str, str | None, str | None]]:
         """(outcome, via, parent_id) of the audit records, in order."""
         with sqlite3.connect(self.state) as db:
@@ -80,6 +88,7 @@ def asking_gateway(
             directory,
             items_url,
             port=port,
+            items="    timeout: 60s\n",  # a call to it ends by cancellation, not by its timeout
             backends=backends(f"{upstream.url}/mcp"),
             extra=f"state: sqlite:///{state}\naudit: {{flush_interval: 50ms}}\n{ACCESS}{extra}",
         )
