@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
@@ -103,6 +104,12 @@ async def confirm(action: str, ctx: Context) -> dict[str, Any] | InputRequiredRe
         return {"refused": exc.error.message}
     data = elicited.data.model_dump() if elicited.action == "accept" else None
     return {"action": elicited.action, "content": data}
+
+
+@server.tool()
+def lookup_product(product_id: str) -> dict[str, str]:
+    """Fails as real servers do, in words (and with a credential it should not have echoed)."""
+    raise ToolError(f"Error: Product {product_id} not found (auth: asking-upstream-token-3141)")
 
 
 @server.tool()

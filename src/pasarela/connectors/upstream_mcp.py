@@ -33,6 +33,7 @@ from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
 from pasarela.connectors.http_auth import static_headers
 from pasarela.connectors.mcp_relay import UpstreamRelay
+from pasarela.connectors.upstream_words import in_their_words
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
@@ -237,10 +238,13 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
                     ) from None
                 log.info("upstream_mcp_reconnect", backend=self.backend, error=type(exc).__name__)
         if result.is_error:
+            text = _text(result)
             raise UpstreamError(
-                f"{self.backend} reported an error from {tool.origin}",
+                in_their_words(
+                    text.strip(), f"{self.backend} reported an error from {tool.origin}", self.redactor
+                ),
                 backend=self.backend,
-                upstream_body=self.redactor.excerpt(_text(result), MAX_ERROR_TEXT),
+                upstream_body=self.redactor.excerpt(text, MAX_ERROR_TEXT),
             )
         return UpstreamResult(_data(result))
 
@@ -248,7 +252,7 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         """An ordinary JSON-RPC error: the session is fine, so no reconnect; a refused request
         does not count against the backend's breaker."""
         return UpstreamError(
-            f"{self.backend} refused {tool.origin}: {self.redactor.excerpt(exc.error.message, 500)}",
+            in_their_words(exc.error.message, f"{self.backend} refused {tool.origin}", self.redactor),
             backend=self.backend,
             upstream_code=exc.error.code,
             request_refused=exc.error.code in REQUEST_ERRORS,
