@@ -11,6 +11,7 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp.client.session import ClientRequestContext
+from mcp.shared.exceptions import MCPError
 
 from tests.helpers.asking_gateway import AskingGateway, asking_gateway
 from tests.helpers.gateway import READER_KEY, WRITER_KEY
@@ -20,6 +21,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 # The tool names of the same upstream, spoken to in each era (tests/helpers/asking_gateway.py).
 ERAS = {"upstream-2025": "asking_", "upstream-2026": "modern_"}
+# The agent's client in each era: 2026-07-28 gets the upstream's requests as InputRequiredResult.
+AGENTS = {"agent-2025": "legacy", "agent-2026": "2026-07-28"}
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +57,25 @@ class Agent:
         return {"sampling_callback": self.sample, "elicitation_callback": self.elicit}
 
 
-async def audited(gateway: AskingGateway, outcome: str) -> list[tuple[str, str | None, str | None]]:
-    """The audit records with `outcome`, once the writer has flushed them."""
+async def audited(
+    gateway: AskingGateway, outcome: str, parent_id: str = "%"
+) -> list[tuple[str, str | None, str | None]]:
+    """The audit records with `outcome` (under `parent_id`), once the writer has flushed them."""
     with anyio.fail_after(10):
-        while not (found := [r for r in gateway.audit() if r[0] == outcome]):  # noqa: ASYNC110 - another process
+        while not (found := [r for r in gateway.audit(parent_id) if r[0] == outcome]):  # noqa: ASYNC110 - another process
             await anyio.sleep(0.05)
     return found
 
 
+@pytest.mark.parametrize("agent_era", AGENTS)
 @pytest.mark.parametrize("era", ERAS)
 async def test_sampling_reaches_the_agents_client_and_its_answer_the_upstream(
-    gateway: AskingGateway, era: str
+    gateway: AskingGateway, era: str, agent_era: str
 ) -> None:
     agent = Agent()
-    async with mcp_http_client(gateway.mcp_url, WRITER_KEY, mode="legacy", **agent.options()) as client:
+    async with mcp_http_client(
+        gateway.mcp_url, WRITER_KEY, mode=AGENTS[agent_era], **agent.options()
+    ) as client:
         result = await client.call_tool(f"{ERAS[era]}summarize", {"text": "the quarterly report"})
     assert not result.is_error, result
     assert result.structured_content == {"summary": "A short summary.", "model": "agent-llm"}
@@ -75,25 +83,18 @@ async def test_sampling_reaches_the_agents_client_and_its_answer_the_upstream(
     assert isinstance(asked, types.CreateMessageRequestParams)
     assert asked.max_tokens == 64
     assert asked.messages[0].content == types.TextContent(type="text", text="Summarise: the quarterly report")
-    [(_, via, parent)] = [
-        r for r in await audited(gateway, "sampling_relayed") if r[2] and era_call(gateway, r[2], era)
-    ]
-    assert via == "upstream" and parent is not None
+    # Recorded under the call it was asked during, as the upstream's doing.
+    call_id = (result.meta or {})["pasarela"]["request_id"]
+    assert ("sampling_relayed", "upstream", call_id) in await audited(gateway, "sampling_relayed", call_id)
 
 
-def era_call(gateway: AskingGateway, request_id: str, era: str) -> bool:
-    """Was `request_id` a call of this era's tool? (The audit names the parent call by id.)"""
-    import sqlite3
-
-    with sqlite3.connect(gateway.state) as db:
-        row = db.execute("select tool from pasarela_audit where request_id = ?", (request_id,)).fetchone()
-    return row is not None and str(row[0]).startswith(ERAS[era])
-
-
+@pytest.mark.parametrize("agent_era", AGENTS)
 @pytest.mark.parametrize("era", ERAS)
-async def test_elicitation_reaches_the_agents_user(gateway: AskingGateway, era: str) -> None:
+async def test_elicitation_reaches_the_agents_user(gateway: AskingGateway, era: str, agent_era: str) -> None:
     agent = Agent()
-    async with mcp_http_client(gateway.mcp_url, WRITER_KEY, mode="legacy", **agent.options()) as client:
+    async with mcp_http_client(
+        gateway.mcp_url, WRITER_KEY, mode=AGENTS[agent_era], **agent.options()
+    ) as client:
         result = await client.call_tool(f"{ERAS[era]}confirm", {"action": "close the account"})
     assert not result.is_error, result
     assert result.structured_content == {
@@ -129,16 +130,57 @@ async def test_a_backend_that_is_not_allowed_to_ask_is_refused_by_the_gateway(ga
     assert (result.structured_content or {}).get("refused") == "Sampling not supported"
 
 
-@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+@pytest.mark.parametrize("mode", AGENTS.values())
 async def test_an_agent_that_cannot_be_asked_gets_an_answer_all_the_same(
     gateway: AskingGateway, mode: str
 ) -> None:
-    """A client without the capability (legacy), or on 2026-07-28 (no server-to-client requests):
-    the upstream is told no, and the call still answers."""
-    agent = Agent()
-    options = agent.options() if mode != "legacy" else {}
-    async with mcp_http_client(gateway.mcp_url, WRITER_KEY, mode=mode, **options) as client:
+    """A client that did not declare the capability: the upstream is told no, and the call
+    still answers."""
+    async with mcp_http_client(gateway.mcp_url, WRITER_KEY, mode=mode) as client:
         result = await client.call_tool("asking_summarize", {"text": "anything"})
     assert not result.is_error, result
     assert "cannot be asked for sampling" in (result.structured_content or {}).get("refused", "")
-    assert agent.asked == []
+
+
+async def test_a_held_call_answers_only_its_own_principal_with_its_own_state(gateway: AskingGateway) -> None:
+    """2026-07-28, driven by hand: the `requestState` is a capability of the principal that
+    started the call, for that tool; anything else is refused, and the call still completes."""
+    agent = Agent()
+    async with (
+        mcp_http_client(gateway.mcp_url, WRITER_KEY, mode="2026-07-28", **agent.options()) as writer,
+        mcp_http_client(gateway.mcp_url, READER_KEY, mode="2026-07-28", **agent.options()) as reader,
+    ):
+        first = await writer.session.call_tool(
+            "asking_confirm", {"action": "wire funds"}, allow_input_required=True
+        )
+        assert isinstance(first, types.InputRequiredResult), first
+        [(key, request)] = (first.input_requests or {}).items()
+        assert isinstance(request, types.ElicitRequest)
+        assert request.params.message == "Really wire funds?"
+        state = first.request_state
+        assert state
+        answer = types.ElicitResult(action="decline")
+        for client, tool, token in [
+            (reader, "asking_confirm", state),  # another principal
+            (writer, "asking_summarize", state),  # another tool
+            (writer, "asking_confirm", state + "x"),  # a forged token
+        ]:
+            with pytest.raises(MCPError) as refused:
+                await client.session.call_tool(
+                    tool,
+                    {"action": "wire funds", "text": "x"},
+                    input_responses={key: answer},
+                    request_state=token,
+                    allow_input_required=True,
+                )
+            assert refused.value.error.code == types.INVALID_PARAMS
+            assert "requestState names no call waiting for input" in refused.value.error.message
+        done = await writer.session.call_tool(
+            "asking_confirm",
+            {"action": "wire funds"},
+            input_responses={key: answer},
+            request_state=state,
+            allow_input_required=True,
+        )
+    assert isinstance(done, types.CallToolResult) and not done.is_error, done
+    assert done.structured_content == {"action": "decline", "content": None}

@@ -7,15 +7,14 @@ level in the request's `_meta` (`io.modelcontextprotocol/logLevel`) — none wit
 protocol says.
 
 Sampling and elicitation requests go to the client over the same request's stream, on
-2025-11-25 sessions whose client declared the capability. (2026-07-28 forbids a server to send
-requests; there an upstream's request ends the call with a `relay_refused` note — see
-docs/doors.md, "MCP session features".)
+2025-11-25 sessions whose client declared the capability. 2026-07-28 forbids a server to send
+requests: there they are `defer`red to the multi-round-trip flow (server/mcp_input_required.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import mcp_types as types
@@ -42,6 +41,12 @@ class McpAgentChannel:
         self._modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
         self._floor = self._level_floor(session_level)
         self._sending: asyncio.Task[None] | None = None  # the last log message queued
+        # 2026-07-28: where requests for the agent wait for the next InputRequiredResult.
+        self.defer: Callable[[str, Mapping[str, Any]], Awaitable[dict[str, Any]]] | None = None
+
+    def rebind(self, ctx: ServerRequestContext[Any]) -> None:
+        """A later round of the same call (2026-07-28): log messages go on its stream now."""
+        self._ctx = ctx
 
     def _level_floor(self, session_level: str | None) -> int | None:
         """The least severity sent; None: nothing is."""
@@ -82,7 +87,9 @@ class McpAgentChannel:
 
     def can_ask(self, method: str) -> bool:
         session = self._ctx.session
-        if self._modern or self._ctx.request_id is None or not session.can_send_request:
+        if self._modern and self.defer is None:
+            return False
+        if not self._modern and (self._ctx.request_id is None or not session.can_send_request):
             return False
         capabilities = session.client_capabilities
         if capabilities is None:
@@ -94,6 +101,10 @@ class McpAgentChannel:
         return False
 
     async def ask(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self._modern:
+            if self.defer is None:
+                raise RelayRefused("this 2026-07-28 request cannot wait for the agent's input")
+            return await self.defer(method, params)
         request: types.ServerRequest
         result: type[types.Result]
         try:

@@ -23,11 +23,13 @@ from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from pasarela.pipeline import Door
 from pasarela.pipeline.relay import agent_channel
 from pasarela.server.mcp_calls import PrincipalResolver
 from pasarela.server.mcp_channel import McpAgentChannel
+from pasarela.server.mcp_input_required import InputRequired
 from pasarela.server.mcp_list_changed import ListChanges
 
 STDIO_SESSION = ""  # stdio is one connection: its level is kept under this key
@@ -65,6 +67,7 @@ class McpSessionFeatures:
         self._resolve = resolve_principal
         self.levels: dict[str, str] = {}  # session id → level set with logging/setLevel
         self.list_changes = ListChanges(door, resolve_principal)
+        self.input_required = InputRequired()
 
     def install(self, server: Server[Any]) -> None:
         server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, self._set_level)
@@ -97,6 +100,8 @@ class McpSessionFeatures:
             self._remember(ctx, session)
         if ctx.method != "tools/call" or ctx.request_id is None:
             return await call_next(ctx)
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return await self._modern_call(ctx, call_next)
         channel = McpAgentChannel(ctx, self.levels.get(session) if session is not None else None)
         with agent_channel(channel):
             try:
@@ -106,6 +111,14 @@ class McpSessionFeatures:
                 raise
         await channel.flush()  # the agent hears what happened before it hears the answer
         return result
+
+    async def _modern_call(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """2026-07-28: the upstream's requests to the agent take the multi-round-trip flow."""
+        principal = self._resolve(ctx)
+        token = (ctx.params or {}).get("requestState")
+        if isinstance(token, str):
+            return await self.input_required.resume(ctx, token, principal)
+        return await self.input_required.start(ctx, call_next, principal)
 
     def _remember(self, ctx: ServerRequestContext[Any], session: str) -> None:
         try:
