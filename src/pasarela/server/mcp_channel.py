@@ -32,6 +32,7 @@ log = structlog.get_logger("pasarela.mcp")
 
 DEFAULT_LEVEL = "info"  # a 2025-11-25 session that never called logging/setLevel
 FLUSH_LIMIT = 5.0  # seconds the answer waits for log messages still being sent
+MAX_MESSAGES = 1000  # log messages passed on per call: a chatty upstream cannot flood the agent
 _ELICIT_PARAMS: TypeAdapter[types.ElicitRequestParams] = TypeAdapter(types.ElicitRequestParams)
 
 
@@ -41,6 +42,7 @@ class McpAgentChannel:
         self._modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
         self._floor = self._level_floor(session_level)
         self._sending: asyncio.Task[None] | None = None  # the last log message queued
+        self._posted = 0
         # 2026-07-28: where requests for the agent wait for the next InputRequiredResult.
         self.defer: Callable[[str, Mapping[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
@@ -61,8 +63,15 @@ class McpAgentChannel:
         return self._floor is not None and severity(level) >= self._floor
 
     def post(self, level: str, data: Any, logger: str | None) -> None:
-        if not self.wants(level):
+        if not self.wants(level) or self._posted > MAX_MESSAGES:
             return
+        self._posted += 1
+        if self._posted > MAX_MESSAGES:
+            level, data, logger = (
+                "warning",
+                f"more than {MAX_MESSAGES} log messages for this call; the rest are dropped",
+                "pasarela",
+            )
         params = types.LoggingMessageNotificationParams(level=level, data=data, logger=logger)
         self._sending = asyncio.create_task(self._send(self._sending, params))
 
