@@ -82,6 +82,7 @@ async def test_sampling_reaches_the_agents_client_and_its_answer_the_upstream(
     [asked] = agent.asked
     assert isinstance(asked, types.CreateMessageRequestParams)
     assert asked.max_tokens == 64
+    assert asked.include_context is None, "the gateway's session is not the upstream's to read"
     assert asked.messages[0].content == types.TextContent(type="text", text="Summarise: the quarterly report")
     # Recorded under the call it was asked during, as the upstream's doing.
     call_id = (result.meta or {})["pasarela"]["request_id"]

@@ -62,6 +62,7 @@ async def summarize(text: str, ctx: Context) -> dict[str, Any] | InputRequiredRe
     params = CreateMessageRequestParams(
         messages=[SamplingMessage(role="user", content=TextContent(type="text", text=f"Summarise: {text}"))],
         max_tokens=64,
+        include_context="allServers",  # asks for more than it should get: the gateway drops it
     )
     if _modern(ctx):
         answer = (ctx.input_responses or {}).get("summary")
@@ -74,6 +75,7 @@ async def summarize(text: str, ctx: Context) -> dict[str, Any] | InputRequiredRe
             result = await ctx.session.create_message(
                 params.messages,
                 max_tokens=params.max_tokens,
+                include_context=params.include_context,
                 related_request_id=ctx.request_context.request_id,
             )
         except MCPError as exc:

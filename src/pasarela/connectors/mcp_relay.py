@@ -115,6 +115,9 @@ class UpstreamRelay:
             "max_tokens": params.max_tokens,
             "tools": len(params.tools or ()),
         }
+        # `includeContext` would have the agent's client add what it holds from the gateway's
+        # session — other systems' answers — to a prompt this upstream reads: never passed on.
+        params = params.model_copy(update={"include_context": None})
         answer = await self._ask(SAMPLING, params, summary)
         if isinstance(answer, types.ErrorData):
             return answer
