@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,6 +19,8 @@ from pasarela.catalog.selection import select_tools
 from pasarela.config.loader import LoadedConfig
 from pasarela.connectors.base import Connector
 from pasarela.connectors.registry import create_connector
+from pasarela.content.loading import ServedContent, load_content
+from pasarela.content.references import check_content_references
 from pasarela.contracts import ToolContract, load_registry
 from pasarela.contracts.checks import check_contracts, tool_contracts, with_contract
 from pasarela.costs import CostLedger, CostStage, compile_budgets, compile_prices
@@ -64,6 +66,7 @@ class Runtime:
     events: Events  # sources in, the log, subscribers out (docs/events.md)
     tracing: Tracing | None = None
     costs: CostLedger | None = None
+    content: ServedContent = field(default_factory=ServedContent)  # MCP resources, prompts (docs/doors.md)
 
     async def aclose(self, *, keep: Runtime | None = None) -> None:
         """Close everything, except the parts `keep` (the runtime that replaced this one) shares."""
@@ -156,6 +159,8 @@ async def build_runtime(
         )
         problems += found
         catalog = Catalog([*tools, *composed], source=config.source, quarantined=held)
+        content, found = await load_content(config, catalog, connectors, ToolPins(state), write=not read_only)
+        problems += found
         sources = policy_sources(config)
         problems += (
             _check_references(catalog, config)
@@ -166,6 +171,7 @@ async def build_runtime(
             + check_result_items(catalog, config)
             + check_principals(config)
             + check_events(config, catalog, registry, sources)
+            + check_content_references(sources, content.catalog, config.source)
         )
         prices, found = compile_prices(settings, catalog, config.source)
         problems += found
@@ -209,7 +215,12 @@ async def build_runtime(
         obo.header if obo is not None else "X-On-Behalf-Of",
     )
     authorizer = CedarAuthorizer(
-        settings.access, sources, authenticator.api_keys.principals(), catalog, event_types(config)
+        settings.access,
+        sources,
+        authenticator.api_keys.principals(),
+        catalog,
+        event_types(config),
+        content.catalog.entities(),
     )
     # Quarantined tools too: a refused call to one is still audited with its arguments masked.
     contracts = tool_contracts(config, registry)
@@ -275,6 +286,7 @@ async def build_runtime(
         costs=costs,
         webhooks=webhooks,
         events=events,
+        content=content,
     )
 
 

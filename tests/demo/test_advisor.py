@@ -59,7 +59,7 @@ def test_without_a2a_the_demo_configuration_drops_the_advisor() -> None:
     } | {
         f"PASARELA_SECRET_DEMO_{name}": "x"
         for name in (
-            "SUPPORT_BOT_KEY", "SALES_BOT_KEY", "COMPLIANCE_BOT_KEY", "CRM_API_KEY", "TICKETING_TOKEN",
+            "SUPPORT_BOT_KEY", "SALES_BOT_KEY", "COMPLIANCE_BOT_KEY", "OPS_ADMIN_KEY", "CRM_API_KEY", "TICKETING_TOKEN",
             "CORE_BANKING_PASSWORD", "LOANS_TOKEN", "CREDIT_BUREAU_KEY", "REPORTS_TOKEN", "AUDIT_KEY",
             "PRICING_TOKEN",
         )

@@ -43,13 +43,13 @@ def children_of(pid: int) -> list[int]:
 def read_banner(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
             break
         lines.append(line)
-        if line.startswith("API key (compliance-bot)"):
+        if line.startswith("API key (ops-admin)"):  # the last key printed
             return "".join(lines)
     raise AssertionError(f"no banner from the demo:\n{''.join(lines)}")
 
@@ -96,7 +96,8 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
     env = {"PASARELA_DEMO_CUSTOMER_CACHE_TTL": "1s", "PASARELA_SECRET_DEMO_AUDIT_KEY": AUDIT_KEY}
     with running_demo(tmp_path, env=env) as demo:
         process, keys, rest_url, mcp_url = demo.process, demo.keys, demo.rest_url, demo.mcp_url
-        assert set(keys) == {"support-bot", "sales-bot", "compliance-bot"}
+        assert set(keys) == {"support-bot", "sales-bot", "compliance-bot", "ops-admin"}
+        assert f"Console:  {rest_url.removesuffix('/v1')}/admin" in demo.banner
         systems = children_of(process.pid)
         assert set(demo.systems) == {
             "crm",
@@ -114,6 +115,13 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
         gateway = rest_url.removesuffix("/v1")
 
         support = {"Authorization": f"Bearer {keys['support-bot']}"}
+        # The console: the operator's key opens it, an agent's does not.
+        async with httpx.AsyncClient(base_url=gateway, timeout=15) as http:
+            admin = await http.get(
+                "/admin/backends", headers={"Authorization": f"Bearer {keys['ops-admin']}"}
+            )
+            assert admin.status_code == 200 and "core_banking" in admin.text
+            assert (await http.get("/admin", headers=support)).status_code == 403
         async with httpx.AsyncClient(base_url=rest_url, timeout=15) as http:
             tools = {t["name"]: t for t in (await http.get("/tools", headers=support)).json()["tools"]}
             assert set(tools) == {
@@ -299,6 +307,7 @@ async def test_demo_serves_both_doors_and_stops_cleanly(tmp_path: Path) -> None:
                     "SUPPORT_BOT_KEY",
                     "SALES_BOT_KEY",
                     "COMPLIANCE_BOT_KEY",
+                    "OPS_ADMIN_KEY",
                     "CRM_API_KEY",
                     "TICKETING_TOKEN",
                     "CORE_BANKING_PASSWORD",

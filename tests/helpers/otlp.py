@@ -29,6 +29,7 @@ class ReceivedSpan:
     attributes: dict[str, Any]
     status: int  # 0 unset, 1 ok, 2 error
     resource: dict[str, Any] = field(default_factory=dict)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id) of each link
 
 
 def _value(value: AnyValue) -> Any:
@@ -56,6 +57,7 @@ def decode(body: bytes) -> list[ReceivedSpan]:
                         attributes={a.key: _value(a.value) for a in span.attributes},
                         status=span.status.code,
                         resource=resource,
+                        links=[(link.trace_id.hex(), link.span_id.hex()) for link in span.links],
                     )
                 )
     return spans

@@ -50,7 +50,7 @@ async def told_after(tmp_path: Path, before: str, after: str) -> dict[str, list[
         sessions = {name: Told() for name in ("reader", "writer", "nobody")}
         for name, told in sessions.items():
             changes.seen(f"session-{name}", principal(old, name), cast(ServerSession, told))
-        await changes.reloaded(old.gateway, new.gateway)
+        await changes.reloaded(old, new)
         return {name: told.methods for name, told in sessions.items()}
     finally:
         await old.aclose()
@@ -83,13 +83,13 @@ async def test_other_lists_plug_in_their_own_view(tmp_path: Path) -> None:
     new = await runtime_with(tmp_path, "")
     try:
         changes = ListChanges(Door.MCP, unused_resolver)
-        changes.add_view(ListView("prompts", lambda gateway, who, door: {"greeting": gateway is new.gateway}))
+        changes.views = [ListView("prompts", lambda runtime, who, door: {"greeting": runtime is new})]
         told = Told()
         changes.seen("s", principal(old, "reader"), cast(ServerSession, told))
-        await changes.reloaded(old.gateway, new.gateway)
+        await changes.reloaded(old, new)
         assert told.methods == ["notifications/prompts/list_changed"]
         changes.forget("s")
-        await changes.reloaded(old.gateway, new.gateway)
+        await changes.reloaded(old, new)
         assert told.methods == ["notifications/prompts/list_changed"], "a forgotten session hears nothing"
     finally:
         await old.aclose()
@@ -119,7 +119,7 @@ async def test_a_tool_quarantined_on_reload_tells_those_who_saw_it(tmp_path: Pat
         reader, writer = Told(), Told()
         changes.seen("r", principal(old, "reader"), cast(ServerSession, reader))
         changes.seen("w", principal(old, "writer"), cast(ServerSession, writer))
-        await changes.reloaded(old.gateway, new.gateway)
+        await changes.reloaded(old, new)
         assert (reader.methods, writer.methods) == (["notifications/tools/list_changed"], [])
     finally:
         await old.aclose()

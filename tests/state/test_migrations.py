@@ -20,14 +20,14 @@ pytestmark = pytest.mark.anyio
 EXTRA_REVISION = '''"""A test-only revision: one more table.
 
 Revision ID: 9001
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "9001"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -90,14 +90,14 @@ async def test_a_store_made_before_migrations_is_stamped_as_the_baseline(
     async with store.engine.begin() as db:  # the baseline's tables, as create_all left stores
         await db.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))
     await store.aclose()
-    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0006"):
+    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0007"):
         await open_state(state_url, tmp_path)
     store = await open_state(state_url, tmp_path, schema="read")
     async with store.engine.connect() as db:
         status = await migrate.revision(db)
     await store.aclose()
     assert (status.current, status.stamped) == (migrate.BASELINE, True)
-    assert status.pending == ("0002", "0003", "0004", "0005", "0006"), (
+    assert status.pending == ("0002", "0003", "0004", "0005", "0006", "0007"), (
         "stamped as the baseline, then refused until migrated"
     )
 
@@ -114,7 +114,7 @@ async def test_a_store_behind_is_refused_until_migrated(
     monkeypatch.setattr(migrate, "HEAD", "9001")
     try:
         with pytest.raises(
-            ConfigError, match=r"at schema revision 0006, this Pasarela needs 9001: back it up"
+            ConfigError, match=r"at schema revision 0007, this Pasarela needs 9001: back it up"
         ):
             await open_state(state_url, tmp_path)
         store = await open_state(state_url, tmp_path, schema="upgrade")
@@ -138,9 +138,9 @@ def test_cli_state_status_and_migrate(tmp_path: Path) -> None:
     assert "revision: none (empty store)" in status.stdout, "status changes nothing"
     migrated = run_pasarela("state", "migrate", "-c", str(config))
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied: 0001, 0002, 0003, 0004, 0005, 0006; now at 0006" in migrated.stdout
+    assert "applied: 0001, 0002, 0003, 0004, 0005, 0006, 0007; now at 0007" in migrated.stdout
     again = run_pasarela("state", "status", "-c", str(config))
-    assert "revision: 0006" in again.stdout and "up to date" in again.stdout
+    assert "revision: 0007" in again.stdout and "up to date" in again.stdout
 
 
 async def test_a_trail_written_at_0001_survives_the_upgrade_and_still_verifies(
@@ -168,10 +168,10 @@ async def test_a_trail_written_at_0001_survives_the_upgrade_and_still_verifies(
         await db.execute(insert(baseline), rows)
         await db.execute(insert(audit_head).values(id=1, last_seq=3, last_hash=chain))
     await store.aclose()
-    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0006"):
+    with pytest.raises(ConfigError, match="at schema revision 0001, this Pasarela needs 0007"):
         await open_state(state_url, tmp_path)
     store = await open_state(state_url, tmp_path, schema="upgrade")
-    assert store.migrated == ("0002", "0003", "0004", "0005", "0006")
+    assert store.migrated == ("0002", "0003", "0004", "0005", "0006", "0007")
     writer = AuditWriter(store, flush_interval=60)
     await writer.start()
     writer.submit(sample_record(request_id="new", parent_id="old-0", via="composite"))

@@ -87,6 +87,7 @@ async def test_tools_per_mcp_session_count_the_agents_own_calls() -> None:
             cache=None,
             parent_id=parent,
             session=session,
+            conversation=None,
             door=door,
         )
 

@@ -34,7 +34,7 @@ CHAINED_FIELDS = (
 
 
 # Added later (schemas 0002, 0003): hashed only when set, so records written before keep their hashes.
-OPTIONAL_CHAINED_FIELDS = ("parent_id", "via", "trace_id", "backend", "cache", "session")
+OPTIONAL_CHAINED_FIELDS = ("parent_id", "via", "trace_id", "backend", "cache", "session", "conversation")
 
 
 def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:

@@ -172,6 +172,34 @@ class AuditStage:
             }
         )
 
+    def access(
+        self,
+        principal: Principal,
+        subject: str,
+        arguments: Mapping[str, Any],
+        door: str,
+        request_id: str,
+        *,
+        decision: Decision,
+        outcome: str,
+        backend: str | None,
+    ) -> None:
+        """What is not a tool call but is governed like one: an MCP prompt got or a resource
+        read (`subject` is `prompt:<name>` or `resource:<name>`)."""
+        record = self._base(principal, subject, door, request_id, self._arguments(subject, arguments))
+        if backend is not None:
+            record["backend"] = backend
+        self.writer.submit(
+            record
+            | {
+                "decision": "allow" if decision.allowed else "deny",
+                "policies": orjson.dumps([p.label for p in decision.policies]).decode(),
+                "outcome": outcome,
+                "upstream_status": None,
+                "latency_ms": 0.0,
+            }
+        )
+
     @staticmethod
     def _base(principal: Principal, tool: str, door: str, request_id: str, arguments: str) -> dict[str, Any]:
         record = {
@@ -188,6 +216,8 @@ class AuditStage:
             record["trace_id"] = found.trace_id
         if found.session is not None:
             record["session"] = found.session
+        if found.conversation is not None:
+            record["conversation"] = found.conversation
         return record
 
     def _record(

@@ -60,10 +60,31 @@ def digest(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Pinnable:
+    """Anything pinned like a tool (a federated prompt or resource template too): its pin name,
+    its backend, the canonical text of what the backend serves, and what to call it in messages."""
+
+    name: str
+    backend: str
+    text: str
+    label: str = "tool"
+
+
+@dataclass(frozen=True, slots=True)
 class Quarantined:
     name: str
     backend: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    name: str
+    backend: str
+    digest: str
+    pinned_at: float
+    pending_digest: str | None
+    changed_at: float | None
 
 
 class ToolPins:
@@ -78,6 +99,13 @@ class ToolPins:
         With `write=False` (a command that only looks) nothing is pinned or recorded: the answer
         is what serving would quarantine.
         """
+        forms = [Pinnable(spec.name, spec.backend, canonical(spec)) for spec in specs]
+        return await self.reconcile_forms(forms, auto_approve, write=write)
+
+    async def reconcile_forms(
+        self, specs: Iterable[Pinnable], auto_approve: set[str], *, write: bool = True
+    ) -> dict[str, Quarantined]:
+        """`reconcile` for anything pinned by name (prompts and resource templates as well)."""
         specs = list(specs)
         if not write and self.store.schema is not None and self.store.schema.current is None:
             return {}  # an empty store: nothing pinned yet, nothing to compare against
@@ -118,6 +146,14 @@ class ToolPins:
             )
         )
 
+    async def listing(self) -> list[Pin]:
+        """Every pin, by name: what is approved and whether a change waits for review."""
+        c = tool_pins.c
+        query = select(c.name, c.backend, c.digest, c.pinned_at, c.pending_digest, c.changed_at)
+        async with self.store.engine.connect() as db:
+            rows = (await db.execute(query.order_by(c.name))).all()
+        return [Pin(*row) for row in rows]
+
     async def approve(self, name: str) -> bool:
         """Make the pending definition the approved one. False if nothing was pending; KeyError if unknown."""
         async with self.store.engine.begin() as db:
@@ -149,11 +185,11 @@ class _Plan:
     quarantined: dict[str, Quarantined] = field(default_factory=dict)
 
 
-def _plan(specs: list[ToolSpec], rows: dict[str, Any], auto_approve: set[str]) -> _Plan:
+def _plan(specs: list[Pinnable], rows: dict[str, Any], auto_approve: set[str]) -> _Plan:
     """What reconciling would change, decided from the pinned digests alone."""
     plan, now = _Plan(), time.time()
     for spec in specs:
-        text = canonical(spec)
+        text = spec.text
         current = digest(text)
         row = rows.get(spec.name)
         if row is None:
@@ -190,11 +226,11 @@ def _plan(specs: list[ToolSpec], rows: dict[str, Any], auto_approve: set[str]) -
                 plan.updates.append(
                     (spec.name, {"pending_digest": current, "pending_spec": text, "changed_at": now})
                 )
-            log.warning("tool_quarantined", tool=spec.name, backend=spec.backend)
+            log.warning("tool_quarantined", tool=spec.name, backend=spec.backend, kind=spec.label)
             plan.quarantined[spec.name] = Quarantined(
                 spec.name,
                 spec.backend,
-                f"tool {spec.name!r} changed at its backend since it was approved; it is quarantined "
+                f"{spec.label} {spec.name!r} changed at its backend since it was approved; it is quarantined "
                 f"until an operator reviews it (`pasarela tools diff {spec.name}`) and approves it "
                 f"(`pasarela tools approve {spec.name}`)",
             )

@@ -35,7 +35,8 @@ def kpis(
     config: ConfigOption = Path(DEFAULT_CONFIG),
 ) -> None:
     """Availability, error rate, latency and cache hit rate per backend and tool; success rate,
-    latency and tools per MCP session per agent — from the audit trail (every replica, every restart)."""
+    latency, tools per MCP session and per conversation per agent — from the audit trail (every
+    replica, every restart)."""
     window = since_seconds(since)
     loaded = load(config)
     quiet_logs(loaded)
@@ -73,13 +74,18 @@ def render(report: KpiReport, since: str) -> str:
     text += ["\ntools\n", head]
     text += [_line(f"{name} ({f['backend']})", f) for name, f in report.tools.items()]
     text.append(
-        f"\nagents\n  {'':<32} {'calls':>7} {'success':>9} {'p50 ms':>8} {'p95 ms':>8} {'sessions':>9} {'calls/session':>14}\n"
+        f"\nagents\n  {'':<32} {'calls':>7} {'success':>9} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'sessions':>9} {'calls/session':>14} {'conversations':>14} {'calls/conv.':>12}\n"
     )
     for name, figures in report.agents.items():
         latency = figures["latency_ms"]
-        per_session = figures["tool_calls_per_session"]
         text.append(
             f"  {name:<32} {figures['calls']:>7} {_pct(figures['success_rate']):>9} {_ms(latency['p50']):>8} "
-            f"{_ms(latency['p95']):>8} {figures['mcp_sessions']:>9} {'-' if per_session is None else per_session:>14}\n"
+            f"{_ms(latency['p95']):>8} {figures['mcp_sessions']:>9} {_n(figures['tool_calls_per_session']):>14} "
+            f"{figures['conversations']:>14} {_n(figures['tool_calls_per_conversation']):>12}\n"
         )
     return "".join(text)
+
+
+def _n(value: float | None) -> str:
+    return "-" if value is None else str(value)

@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pasarela.config.backends import BackendSettings
 from pasarela.config.base import NAME, Strict, exactly_one
 from pasarela.config.composites import CompositeSettings
+from pasarela.config.console import ConsoleSettings
+from pasarela.config.content import PromptSettings, ResourceSettings
 from pasarela.config.durations import Duration
 from pasarela.config.events import EventsSettings
 from pasarela.config.jobs import Execution, FollowSettings, JobsSettings, ToolJobSettings
@@ -40,6 +42,12 @@ class ServerSettings(Strict):
     mcp_sessions: McpSessionSettings = McpSessionSettings()
     # Deeper arguments are refused at the door; capped well below what later stages can walk.
     max_nesting_depth: int = Field(64, ge=1, le=200)
+    mcp_page_size: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Items per page of MCP lists (tools/list …); clients follow nextCursor for the rest",
+    )
     workers: int = Field(
         1,
         ge=1,
@@ -399,6 +407,15 @@ class Settings(Strict):
     events: EventsSettings = Field(
         EventsSettings(),
         description="Events from systems (webhooks, brokers, change data capture) to subscribed agents",
+    )
+    resources: dict[Annotated[str, Field(pattern=NAME)], ResourceSettings] = Field(
+        {}, description="MCP resources and resource templates: text, a file, or a read-only tool's result"
+    )
+    prompts: dict[Annotated[str, Field(pattern=NAME)], PromptSettings] = Field(
+        {}, description="MCP prompts: messages with {argument} placeholders"
+    )
+    console: ConsoleSettings = Field(
+        ConsoleSettings(), description="The operator console at /admin, for principals with the admin role"
     )
 
     @field_validator("policies", mode="before")

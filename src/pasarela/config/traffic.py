@@ -176,6 +176,13 @@ class McpSessionSettings(Strict):
     idle_timeout: Duration = Field(
         600.0, gt=0, description="A session with no request in flight for this long is closed"
     )
+    resume_events: int = Field(
+        64,
+        ge=0,
+        le=10_000,
+        description="Recent stream events kept per session, so a client whose stream dropped resumes "
+        "with Last-Event-ID (SEP-1699); 0 turns resumable streams off",
+    )
 
     @field_validator("open_rate")
     @classmethod

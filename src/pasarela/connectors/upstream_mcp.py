@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -38,6 +38,7 @@ from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, Upstrea
 from pasarela.secrets import Redactor
 
 log = structlog.get_logger("pasarela.upstream_mcp")
+T = TypeVar("T")
 MAX_ERROR_TEXT = 2000
 # What a broken or expired session looks like from the client side.
 SESSION_ERRORS: tuple[type[Exception], ...] = (
@@ -246,7 +247,12 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
                 backend=self.backend,
                 upstream_body=self.redactor.excerpt(text, MAX_ERROR_TEXT),
             )
-        return UpstreamResult(_data(result))
+        data = _data(result)
+        if isinstance(data, list) and data is not result.structured_content:
+            # Content blocks beyond one text (images, audio, resources): the MCP door gives
+            # them back as the upstream sent them; REST agents get the same blocks as JSON.
+            return UpstreamResult(data, meta={"format": MCP_CONTENT})
+        return UpstreamResult(data)
 
     def _refusal(self, tool: ToolSpec, exc: MCPError) -> UpstreamError:
         """An ordinary JSON-RPC error: the session is fine, so no reconnect; a refused request
@@ -257,6 +263,34 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             upstream_code=exc.error.code,
             request_refused=exc.error.code in REQUEST_ERRORS,
         )
+
+    async def request(self, what: str, operation: Callable[[Client], Awaitable[T]]) -> T:
+        """Another request than a tool call (resources, prompts, completions) on the same
+        session, re-established once if it broke; refusals and failures as a call's
+        (connectors/upstream_mcp_content.py)."""
+        limit = self.settings.timeout
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(limit):
+                    return await operation(await self._client(fresh=attempt == 2))
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"{self.backend} did not answer {what} within {limit:g}s", backend=self.backend
+                ) from None
+            except MCPError as exc:
+                if not session_broken(exc) or attempt == 2:
+                    raise UpstreamError(
+                        in_their_words(exc.error.message, f"{self.backend} refused {what}", self.redactor),
+                        backend=self.backend,
+                        upstream_code=exc.error.code,
+                        request_refused=exc.error.code in REQUEST_ERRORS,
+                    ) from None
+            except SESSION_ERRORS as exc:
+                if attempt == 2:
+                    raise UpstreamUnavailable(
+                        f"the session with {self.backend} failed ({type(exc).__name__})", backend=self.backend
+                    ) from None
+        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -282,6 +316,9 @@ def _leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
+
+
+MCP_CONTENT = "mcp_content"  # meta.format of a result that is a list of MCP content blocks
 
 
 def _text(result: types.CallToolResult) -> str:

@@ -32,8 +32,8 @@ from pasarela.server.serve import serve_http
 from pasarela.state import open_state
 from pasarela.telemetry import configure_logging
 
-PRINCIPALS = ("support-bot", "sales-bot", "compliance-bot")
-STARTUP_TIMEOUT = 20.0
+PRINCIPALS = ("support-bot", "sales-bot", "compliance-bot", "ops-admin")  # ops-admin: the console
+STARTUP_TIMEOUT = 60.0  # seconds; nine systems start at once, on a busy machine too
 
 
 GRPC_SYSTEMS = frozenset({"pricing"})  # the rest speak HTTP
@@ -170,6 +170,7 @@ def banner(
         f"Transactions database: {make_url(transactions).render_as_string(hide_password=True)}",
         f"MCP URL:  {gateway_url}/mcp",
         f"REST URL: {gateway_url}/v1",
+        f"Console:  {gateway_url}/admin (log in with the ops-admin key)",
         *(f"API key ({principal}): {key}" for principal, key in keys.items()),
         "",
         "Try:",

@@ -21,6 +21,7 @@ class ApiKeyAuthenticator:
     def __init__(self, entries: Sequence[ApiKeySettings], redactor: Redactor) -> None:
         self._by_hash: dict[str, Principal] = {}
         self._by_id: dict[str, Principal] = {}
+        self._digests: dict[str, set[str]] = {}
         for entry in entries:
             principal = Principal(
                 id=entry.principal, roles=frozenset(entry.roles), attributes=dict(entry.attributes)
@@ -34,6 +35,7 @@ class ApiKeyAuthenticator:
                 digest = entry.key_sha256
             self._by_hash[digest] = principal
             self._by_id[principal.id] = principal
+            self._digests.setdefault(principal.id, set()).add(digest)
 
     def authenticate_key(self, key: str) -> Principal:
         principal = self._by_hash.get(hash_key(key))
@@ -44,6 +46,11 @@ class ApiKeyAuthenticator:
     def principal(self, principal_id: str) -> Principal | None:
         """The configured principal with this id (for local, trusted doors: CLI, stdio)."""
         return self._by_id.get(principal_id)
+
+    def key_digests(self, principal_id: str) -> frozenset[str]:
+        """The SHA-256 of each key this principal may present (a console session is bound to
+        one: rotating the key ends the session)."""
+        return frozenset(self._digests.get(principal_id, ()))
 
     def principal_ids(self) -> list[str]:
         return list(self._by_id)

@@ -47,6 +47,7 @@ class Job:
     outcome: dict[str, Any] | None  # {result, meta} once completed
     problem: dict[str, Any] | None  # the problem document once failed or cancelled
     expires_at: float | None
+    traceparent: str | None = None  # the start's trace context: each run's span links to it
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -72,6 +73,7 @@ class Job:
             outcome=orjson.loads(row.outcome) if row.outcome else None,
             problem=orjson.loads(row.problem) if row.problem else None,
             expires_at=row.expires_at,
+            traceparent=row.traceparent,
         )
 
     @property

@@ -76,6 +76,7 @@ class Jobs:
                     max_attempts=plan.job.attempts,
                     timeout=plan.job.timeout,
                     retention=plan.job.retention,
+                    traceparent=gateway.traceparent(),
                 )
             )
             started.append(Started(job, created))

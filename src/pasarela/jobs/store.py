@@ -41,6 +41,7 @@ class NewJob:
     max_attempts: int
     timeout: float
     retention: float
+    traceparent: str | None = None  # where the start stood in its trace
 
 
 class JobStore:
@@ -75,6 +76,7 @@ class JobStore:
             "created_at": now,
             "run_after": now,
             "cancel_requested": 0,
+            "traceparent": new.traceparent,
         }
         async with self.state.engine.begin() as db:
             if new.client_key is not None:

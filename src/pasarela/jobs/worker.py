@@ -182,6 +182,8 @@ class JobWorker:
                 effect_key=job.effect_key,
                 timeout=job.timeout,
                 progress=self._reporter(job),
+                attempt=job.attempts,
+                started_by=job.traceparent,
             )
         except PasarelaError as exc:
             return None, exc

@@ -32,7 +32,8 @@ from pasarela.pipeline.call import (
 )
 from pasarela.pipeline.relay import AuditEvent, relay_for
 from pasarela.plans import NO_PLAN, ToolPlan
-from pasarela.telemetry.correlation import passthrough_headers
+from pasarela.telemetry.correlation import correlated, inbound, passthrough_headers
+from pasarela.telemetry.correlation import current as current_correlation
 
 log = structlog.get_logger("pasarela.gateway")
 
@@ -194,10 +195,14 @@ class Gateway:
         effect_key: str,
         timeout: float,
         progress: Progress | None,
+        attempt: int = 1,
+        started_by: str | None = None,
     ) -> Outcome:
         """A job's run: the whole pipeline as the principal that started it, later. Its own
-        deadline is the job's timeout; the backend sees the job's key on every attempt."""
-        return await self._run(
+        deadline is the job's timeout; the backend sees the job's key on every attempt. The run
+        is a trace of its own, linked to `started_by` (the start's `traceparent`); with tracing
+        off, the run carries the start's trace id, as its audit records show."""
+        run = self._run(
             principal,
             tool_name,
             arguments,
@@ -211,6 +216,17 @@ class Gateway:
             timeout=timeout,
             progress=progress,
         )
+        if self.tracer is not None:
+            async with self.tracer.around_job(tool_name, request_id, attempt, started_by):
+                return await run
+        with correlated(inbound({"traceparent": started_by} if started_by else {})):
+            return await run
+
+    def traceparent(self) -> str | None:
+        """Where the call being served stands in its trace, for work that continues later."""
+        if self.tracer is not None:
+            return self.tracer.traceparent()
+        return current_correlation().traceparent
 
     async def _run(
         self,

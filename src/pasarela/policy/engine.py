@@ -62,7 +62,9 @@ class CedarAuthorizer:
         principals: Iterable[Principal],
         tools: Iterable[ToolSpec],
         event_types: Iterable[str] = (),
+        content: Iterable[Mapping[str, Any]] = (),
     ) -> None:
+        """`content`: the Cedar entities of MCP resources and prompts (content/model.py)."""
         # `access:` is one policy over entity attributes, so its cost does not grow with roles.
         # Reading a result is permitted by the call itself; result rules are forbids.
         builtin = [
@@ -77,7 +79,7 @@ class CedarAuthorizer:
         shadows = [s for s in sources if s.shadow]
         # The shadow set is the enforced set plus the log_only policies: what enforcing them would do.
         self._shadow = PolicySet.build([*enforced, *shadows]) if shadows else None
-        self._entities = EntityStore(principals, tools, access, event_types)
+        self._entities = EntityStore(principals, tools, access, event_types, content)
         self._listed: dict[tuple[str, ...], tuple[float, frozenset[str]]] = {}
         # Decisions that read no context depend only on who asks for what: decided once each.
         self._settled: dict[tuple[bytes, str, str, str], Decision] = {}
@@ -162,6 +164,22 @@ class CedarAuthorizer:
             except NotCheckable as exc:
                 return not_checkable(str(exc))
         return self._decide(principal, resource, action, context)
+
+    # -- MCP resources and prompts (content/access.py) ----------------------------------------
+
+    def decide_on(
+        self,
+        principal: Principal,
+        resource: Resource,
+        action: str,
+        arguments: Mapping[str, Any],
+        *,
+        door: str,
+    ) -> Decision:
+        """`action` on any resource other than a tool (e.g. `Action::"get_prompt"` on
+        `Prompt::"<name>"`), with `arguments` as `context.args`."""
+        keys = self._context_keys(resource, action)
+        return self._decide(principal, resource, action, self._context(principal, arguments, door, keys))
 
     # -- decisions ---------------------------------------------------------------------------
 

@@ -63,8 +63,11 @@ class EntityStore:
         tools: Iterable[ToolSpec],
         access: Mapping[str, Sequence[str]],
         event_types: Iterable[str] = (),
+        content: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         documents: dict[str, dict[str, Any]] = {}
+        for entity in content:  # MCP resources and prompts, and the backends they are in
+            documents[json.dumps(entity["uid"])] = dict(entity)
         for name in event_types:  # what policies may read of an event type: its name
             entity = {"uid": uid("EventType", name), "attrs": {"name": name}, "parents": []}
             documents[json.dumps(entity["uid"])] = entity

@@ -51,6 +51,11 @@ class Bulkhead:
         finally:
             self._release(principal)
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a slot now."""
+        return len(self._waiters)
+
     def share(self) -> int:
         """The most slots one principal may hold while others wait."""
         assert self.limit is not None

@@ -44,6 +44,11 @@ class ResilienceStage:
         self._metrics = metrics
         self._tracer = tracer  # with tracing on, each attempt is a span of its own
 
+    @property
+    def guards(self) -> Mapping[str, BackendGuard]:
+        """Each backend's bulkhead, breaker and retrier (the console shows their state)."""
+        return self._guards
+
     async def __call__(self, call: Call, call_next: Next) -> Outcome:
         guard = self._guards.get(call.tool.backend)
         if guard is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -12,6 +12,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from pasarela.assembly import Runtime
+from pasarela.config import LoadedConfig
+from pasarela.console import console_routes, create_console
 from pasarela.events.running import run_events
 from pasarela.jobs import Jobs, JobStore, JobWorker
 from pasarela.jobs.notify import notifying
@@ -22,6 +24,7 @@ from pasarela.server.jobs import JobRoutes
 from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import create_mcp_server, create_session_manager, transport_security
 from pasarela.server.mcp_calls import principal_from_http
+from pasarela.server.mcp_content import McpContent
 from pasarela.server.mcp_session import McpSessionFeatures
 from pasarela.server.mcp_tasks import McpTasks
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
@@ -32,23 +35,31 @@ from pasarela.server.tracing import TraceMiddleware
 AGENT_DOORS = ("/v1", "/mcp")
 
 
-def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -> Starlette:
+def create_app(
+    runtime: Runtime | LiveRuntime,
+    slot: WorkerSlot | None = None,
+    reload: Callable[[], LoadedConfig] | None = None,
+) -> Starlette:
     """The ASGI app; give it a LiveRuntime to be able to reload (the server settings stay).
-    `slot` says which worker of `serve --workers N` this app runs in."""
+    `slot` says which worker of `serve --workers N` this app runs in; `reload` reads the
+    configuration again (the console's Approve serves the approved tool at once with it)."""
     live = runtime if isinstance(runtime, LiveRuntime) else LiveRuntime(runtime)
     server_settings = live.runtime.config.settings.server
     redactor = live.runtime.config.redactor  # one redactor for the process's life (reloads absorb)
 
     jobs = create_jobs(live)
     tasks = McpTasks(jobs, redactor, principal_from_http, max_depth=server_settings.max_nesting_depth)
+    content = McpContent(lambda: live.runtime, redactor, principal_from_http)
     features = McpSessionFeatures(principal_from_http)
-    live.on_switch.append(lambda old, new: features.list_changes.reloaded(old.gateway, new.gateway))
+    live.on_switch.append(features.list_changes.reloaded)
     mcp_server = create_mcp_server(
         lambda: live.runtime.gateway,
         redactor,
         principal_from_http,
         max_depth=server_settings.max_nesting_depth,
         tasks=tasks,
+        page_size=server_settings.mcp_page_size,
+        content=content,
         features=features,
     )
     sessions = create_session_manager(
@@ -66,11 +77,17 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
     rest.as_job = job_routes.start_job
     health = HealthRoutes(live)
     event_routes = EventRoutes(lambda: live.runtime.events, redactor)
+    console = create_console(live, redactor, reload)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with sessions.run(), tasks.running(), anyio.create_task_group() as background:
+            async with (
+                sessions.run(),
+                tasks.running(),
+                content.running(),
+                anyio.create_task_group() as background,
+            ):
                 await live.start_delivery()
                 if jobs.worker is not None:
                     background.start_soon(jobs.worker.run)
@@ -99,6 +116,7 @@ def create_app(runtime: Runtime | LiveRuntime, slot: WorkerSlot | None = None) -
             *rest.routes(),
             *job_routes.routes(),
             *event_routes.routes(),
+            *console_routes(console),
             Route("/mcp", StreamableHTTPASGIApp(sessions), methods=["GET", "POST", "DELETE"]),
         ],
         middleware=[

@@ -31,12 +31,14 @@ from pasarela.server.mcp_calls import (
 )
 from pasarela.server.mcp_progress import progress_of
 from pasarela.server.mcp_session import McpSessionFeatures, SessionServer
+from pasarela.server.pages import DEFAULT_PAGE_SIZE, page
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
 from pasarela.server.tracing import mcp_call_trace
 from pasarela.telemetry.correlation import current_trace_id
 
 if TYPE_CHECKING:
+    from pasarela.server.mcp_content import McpContent
     from pasarela.server.mcp_tasks import McpTasks
 
 INSTRUCTIONS = (
@@ -71,12 +73,16 @@ def create_mcp_server(
     max_depth: int = DEFAULT_MAX_DEPTH,
     door: Door = Door.MCP,
     tasks: McpTasks | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    content: McpContent | None = None,
     features: McpSessionFeatures | None = None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
-    tools run as durable jobs where their `execution` and the client ask for it; `features`
-    (logging, the way back to the agent during a call, list_changed) are server/mcp_session.py."""
+    tools run as durable jobs where their `execution` and the client ask for it; lists come
+    in pages of `page_size` (server.mcp_page_size); with `content`, resources, prompts and
+    completions are served (server/mcp_content.py); `features` (logging, the way back to the
+    agent during a call, list_changed) are server/mcp_session.py."""
     forms = _McpTools()
 
     def input_schema(name: str) -> dict[str, Any] | None:
@@ -90,9 +96,11 @@ def create_mcp_server(
         principal = resolve_principal(ctx)
         gateway = gateway_of()
         mcp_tools = forms.of(gateway)
-        tools = [mcp_tools[spec.name] for spec in gateway.tools_for(principal, door)]
+        visible = gateway.tools_for(principal, door)
+        shown, more = page(visible, params.cursor if params else None, page_size, lambda spec: spec.name)
+        tools = [mcp_tools[spec.name] for spec in shown]
         # Per-principal answer: never cacheable across identities.
-        return types.ListToolsResult(tools=tools, ttl_ms=0, cache_scope="private")
+        return types.ListToolsResult(tools=tools, next_cursor=more, ttl_ms=0, cache_scope="private")
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -135,7 +143,10 @@ def create_mcp_server(
     server.middleware.clear()
     if tasks is not None:
         tasks.install(server, call_tool)
+    # First: content's subscriptions/listen hands the streams that ask for no resource to ours.
     (features or McpSessionFeatures(resolve_principal, door)).install(server)
+    if content is not None:
+        content.install(server)
     return server
 
 

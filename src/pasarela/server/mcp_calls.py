@@ -15,8 +15,10 @@ import mcp_types as types
 import orjson
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
+from pydantic import TypeAdapter, ValidationError
 
 from pasarela import jsonsafe
+from pasarela.connectors.upstream_mcp import MCP_CONTENT
 from pasarela.errors import PasarelaError
 from pasarela.identity import Principal
 from pasarela.secrets import Redactor
@@ -80,10 +82,21 @@ def protocol_error(error: PasarelaError, redactor: Redactor, request_id: str | N
     return MCPError(code, redactor.redact(error.detail), data)
 
 
+CONTENT_BLOCKS: TypeAdapter[list[types.ContentBlock]] = TypeAdapter(list[types.ContentBlock])
+
+
 def success_result(result: Any, meta: dict[str, Any]) -> types.CallToolResult:
+    if meta.get("format") == MCP_CONTENT and isinstance(result, list):
+        # An upstream MCP tool's own content blocks (images, audio, resources), as it sent them.
+        try:
+            blocks = CONTENT_BLOCKS.validate_python(result)
+        except ValidationError:
+            blocks = None  # changed on the way (a transformation): shown as JSON like any result
+        if blocks:
+            return types.CallToolResult(content=blocks, meta={"pasarela": meta})
     text = jsonsafe.dumps(result).decode()
     structured = result if isinstance(result, dict) else None
-    content = [types.TextContent(type="text", text=text)]
+    content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
     if meta.get("partial"):
         # A partial answer is still an answer: the model reads what is missing, not an error.
         content.append(types.TextContent(type="text", text=partial_note(meta.get("errors", []))))

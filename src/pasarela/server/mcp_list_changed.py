@@ -10,8 +10,9 @@ tools it sees differ (a name, or any part of a listed tool), its sessions are to
 - 2026-07-28 clients hear it on a `subscriptions/listen` stream they opened, filtered by what
   they subscribed to; each stream belongs to the principal that opened it.
 
-Tools are one `ListView`; prompts and resources add theirs (`add_view`) and are told the same
-way (`notifications/prompts/list_changed`, `notifications/resources/list_changed`).
+Tools, prompts and resources (declared and federated, with their templates) are each a
+`ListView`, told with their own notification (`notifications/prompts/list_changed`,
+`notifications/resources/list_changed`); another list adds its view with `add_view`.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ from mcp.server.subscriptions import (
 )
 from mcp.shared.exceptions import MCPError
 
+from pasarela.assembly import Runtime
+from pasarela.content.access import ContentAccess
+from pasarela.content.loading import pin_name
+from pasarela.content.model import PROMPT_KIND, RESOURCE_KIND
 from pasarela.identity.principal import Principal
-from pasarela.pipeline import Door, Gateway
+from pasarela.pipeline import Door
 from pasarela.server.mcp_calls import PrincipalResolver
 from pasarela.server.mcp_progress import UNDELIVERABLE
 
@@ -54,11 +59,48 @@ class ListView:
     """What a principal sees of one kind of list: name → everything shown of it (compared with ==)."""
 
     kind: Kind
-    of: Callable[[Gateway, Principal, Door], Mapping[str, Any]]
+    of: Callable[[Runtime, Principal, Door], Mapping[str, Any]]
 
 
-def tools_view(gateway: Gateway, principal: Principal, door: Door) -> Mapping[str, Any]:
-    return {spec.name: spec for spec in gateway.tools_for(principal, door)}
+def tools_view(runtime: Runtime, principal: Principal, door: Door) -> Mapping[str, Any]:
+    return {spec.name: spec for spec in runtime.gateway.tools_for(principal, door)}
+
+
+def prompts_view(runtime: Runtime, principal: Principal, door: Door) -> Mapping[str, Any]:
+    """As `prompts/list` shows them (server/mcp_prompts.py)."""
+    access = ContentAccess(runtime.authorizer, runtime.gateway, door)
+    catalog = runtime.content.catalog
+    return {
+        p.name: p
+        for p in catalog.prompts.values()
+        if pin_name(PROMPT_KIND, p.name) not in catalog.quarantined
+        and access.may(principal, PROMPT_KIND, p.name, p.backend)
+    }
+
+
+def resources_view(runtime: Runtime, principal: Principal, door: Door) -> Mapping[str, Any]:
+    """As `resources/list` and `resources/templates/list` show them (server/mcp_resources.py)."""
+    access = ContentAccess(runtime.authorizer, runtime.gateway, door)
+    catalog = runtime.content.catalog
+    seen: dict[str, Any] = {
+        f"resource:{r.name}": r
+        for r in catalog.resources.values()
+        if access.may(principal, RESOURCE_KIND, r.name, r.backend)
+    }
+    seen |= {
+        f"template:{t.name}": t
+        for t in catalog.templates.values()
+        if pin_name(RESOURCE_KIND, t.name) not in catalog.quarantined
+        and access.may(principal, RESOURCE_KIND, t.name, t.backend)
+    }
+    return seen
+
+
+VIEWS = (
+    ListView("tools", tools_view),
+    ListView("prompts", prompts_view),
+    ListView("resources", resources_view),
+)
 
 
 NOTIFICATIONS: dict[Kind, tuple[types.ServerNotification, ServerEvent]] = {
@@ -78,7 +120,7 @@ class ListChanges:
     def __init__(self, door: Door, resolve_principal: PrincipalResolver) -> None:
         self.door = door
         self._resolve = resolve_principal
-        self.views: list[ListView] = [ListView("tools", tools_view)]
+        self.views: list[ListView] = list(VIEWS)
         self._sessions: dict[str, _Session] = {}
         self._listens: dict[int, tuple[Principal, InMemorySubscriptionBus]] = {}
         self._numbers = itertools.count()
@@ -125,7 +167,7 @@ class ListChanges:
 
     # -- telling them ------------------------------------------------------------------------
 
-    async def reloaded(self, old: Gateway, new: Gateway) -> None:
+    async def reloaded(self, old: Runtime, new: Runtime) -> None:
         """After a reload: tell each session whose principal's lists changed."""
         principals = {s.principal.id: s.principal for s in self._sessions.values()}
         principals |= {who.id: who for who, _ in self._listens.values()}

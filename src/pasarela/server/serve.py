@@ -69,7 +69,7 @@ async def serve_http(
             sock.close()
         raise
     live = LiveRuntime(runtime)
-    app = create_app(live, slot)
+    app = create_app(live, slot, reload)
     # Everything built so far lives as long as the process: out of the collector's sight, a
     # full collection no longer walks it (they took up to 280 ms under load: the MCP tail).
     gc.collect()

@@ -38,6 +38,7 @@ from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import RateLimited
 from pasarela.server.middleware import PRINCIPAL_KEY
 from pasarela.server.peers import Forwarder, WorkerSlot
+from pasarela.server.resumable import SessionEvents
 
 log = structlog.get_logger("pasarela.mcp.sessions")
 
@@ -54,6 +55,7 @@ _opening: contextvars.ContextVar[_Opening | None] = contextvars.ContextVar(
 )
 SERVER_ERROR = -32000  # JSON-RPC: implementation-defined server error
 BUSY_RETRY_AFTER = 5.0  # seconds: a principal whose every session is busy may try again then
+RETRY_MS = 1000  # how soon a client whose stream dropped should reconnect
 
 
 class SessionTable:
@@ -111,6 +113,8 @@ class FairSessionManager(StreamableHTTPSessionManager):
             max_request_body_size=max_body_bytes,
             session_idle_timeout=settings.idle_timeout,
             max_sessions=settings.max,
+            # Told to clients in each stream's `retry:` field (SEP-1699), when streams resume.
+            retry_interval=RETRY_MS if settings.resume_events else None,
         )
         self.settings = settings
         self.table = SessionTable()
@@ -122,6 +126,16 @@ class FairSessionManager(StreamableHTTPSessionManager):
         self._on_forward = on_forward
         self._on_open = on_open  # told the principal of each session opened (tools per session)
         self._on_close = on_close  # told the id of each session forgotten (its log level, list_changed)
+
+    @property
+    def event_store(self) -> SessionEvents | None:
+        """Read by the SDK once per session it opens: each session gets a store of its own."""
+        capacity = self.settings.resume_events
+        return SessionEvents(capacity) if capacity > 0 else None
+
+    @event_store.setter
+    def event_store(self, value: object) -> None:
+        """The SDK's constructor sets it; the getter above decides."""
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = Headers(scope=scope).get(MCP_SESSION_ID_HEADER)

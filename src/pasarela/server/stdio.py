@@ -16,6 +16,7 @@ from pasarela.pipeline.call import Door
 from pasarela.server.app import create_jobs
 from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import create_mcp_server
+from pasarela.server.mcp_content import McpContent
 from pasarela.server.mcp_tasks import McpTasks
 
 
@@ -25,6 +26,7 @@ async def serve_stdio(runtime: Runtime, principal: Principal) -> None:
     tasks = McpTasks(
         jobs, runtime.config.redactor, lambda ctx: principal, door=Door.STDIO, max_depth=max_depth
     )
+    content = McpContent(lambda: runtime, runtime.config.redactor, lambda ctx: principal, door=Door.STDIO)
     server = create_mcp_server(
         lambda: runtime.gateway,
         runtime.config.redactor,
@@ -32,11 +34,14 @@ async def serve_stdio(runtime: Runtime, principal: Principal) -> None:
         max_depth=max_depth,
         door=Door.STDIO,
         tasks=tasks,
+        page_size=runtime.config.settings.server.mcp_page_size,
+        content=content,
     )
     try:
         async with (
             stdio_server() as (read_stream, write_stream),
             tasks.running(),
+            content.running(),
             anyio.create_task_group() as background,
         ):
             if jobs.worker is not None:

@@ -10,6 +10,7 @@ HTTP request's span does. With tracing off, only the agent's trace id is kept (l
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -22,7 +23,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pasarela.pipeline import Door
 from pasarela.pipeline.call import CallTracer
 from pasarela.telemetry import correlation
-from pasarela.telemetry.correlation import NONE, Correlation, correlated, inbound, session_hash
+from pasarela.telemetry.correlation import (
+    CONVERSATION_HEADER,
+    CONVERSATION_META,
+    NONE,
+    Correlation,
+    conversation_hash,
+    correlated,
+    inbound,
+    session_hash,
+)
 from pasarela.telemetry.spans import PROPAGATOR, Spanned, TraceObserver, record_failure, trace_id_of
 from pasarela.telemetry.tracing import Tracing
 
@@ -66,9 +76,10 @@ class TraceMiddleware:
             return
         headers = Headers(scope=scope)
         session = session_hash(headers.get(SESSION_HEADER))
+        conversation = conversation_hash(headers.get(CONVERSATION_HEADER))
         tracing = self.tracing()
         if tracing is None:
-            found = inbound(headers, session)
+            found = inbound(headers, session, conversation)
             if found == NONE:
                 await self.app(scope, receive, send)
                 return
@@ -76,7 +87,8 @@ class TraceMiddleware:
             with correlated(found):
                 await self.app(scope, receive, send)
             return
-        await self._traced(tracing, scope, receive, send, headers, session)
+        ids = Correlation(session=session, conversation=conversation)
+        await self._traced(tracing, scope, receive, send, headers, ids)
 
     async def _traced(
         self,
@@ -85,7 +97,7 @@ class TraceMiddleware:
         receive: Receive,
         send: Send,
         headers: Headers,
-        session: str | None,
+        ids: Correlation,
     ) -> None:
         parent = PROPAGATOR.extract(headers)
         method = scope["method"]
@@ -101,7 +113,7 @@ class TraceMiddleware:
                 status = int(message["status"])
             await send(message)
 
-        found = Correlation(trace_id_of(span), session=session)
+        found = replace(ids, trace_id=trace_id_of(span))
         scope[CORRELATION_KEY] = found
         scope[CONTEXT_KEY] = otel_context.get_current()
         try:
@@ -125,10 +137,13 @@ class TraceMiddleware:
 
 
 def _meta_carrier(meta: Any) -> dict[str, str]:
-    """`traceparent`/`tracestate` from an MCP request's `_meta`, if it has them as strings."""
+    """`traceparent`/`tracestate` (and `conversationId`) from an MCP request's `_meta`, if it has
+    them as strings."""
     carrier: dict[str, str] = {}
-    for key in ("traceparent", "tracestate"):
+    for key in ("traceparent", "tracestate", CONVERSATION_META):
         value = meta.get(key) if isinstance(meta, Mapping) else getattr(meta, key, None)
+        if value is None and not isinstance(meta, Mapping):  # pydantic keeps extra keys here
+            value = (getattr(meta, "model_extra", None) or {}).get(key)
         if isinstance(value, str):
             carrier[key] = value
     return carrier
@@ -149,16 +164,16 @@ class _Correlated:
 
 
 class _McpSpan:
-    __slots__ = ("_session", "_spanned", "_token")
+    __slots__ = ("_ids", "_spanned", "_token")
 
-    def __init__(self, spanned: Spanned, session: str | None) -> None:
+    def __init__(self, spanned: Spanned, ids: Correlation) -> None:
         self._spanned = spanned
-        self._session = session
+        self._ids = ids  # the session and conversation
         self._token: Any = None
 
     async def __aenter__(self) -> None:
         span = self._spanned.enter()
-        self._token = correlation._current.set(Correlation(trace_id_of(span), session=self._session))
+        self._token = correlation._current.set(replace(self._ids, trace_id=trace_id_of(span)))
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -173,9 +188,12 @@ def mcp_call_trace(
     """The trace context of one MCP `tools/call`, entered around the gateway call."""
     carrier = _meta_carrier(meta) if meta is not None else {}
     outer: Correlation = scope.get(CORRELATION_KEY, NONE) if scope is not None else NONE
+    conversation = conversation_hash(carrier.get(CONVERSATION_META)) or outer.conversation
+    if conversation != outer.conversation:
+        outer = replace(outer, conversation=conversation)
     from_meta = correlation.parse_traceparent(carrier.get("traceparent")) is not None
     if not isinstance(tracer, TraceObserver):
-        return _Correlated(inbound(carrier, outer.session) if from_meta else outer)
+        return _Correlated(inbound(carrier, outer.session, conversation) if from_meta else outer)
     parent = (
         PROPAGATOR.extract(carrier) if from_meta else (scope.get(CONTEXT_KEY) if scope is not None else None)
     )
@@ -189,5 +207,7 @@ def mcp_call_trace(
         attributes["jsonrpc.request.id"] = str(request_id)[:MAX_NAME]
     if outer.session is not None:
         attributes["mcp.session.id"] = outer.session  # a hash: the id itself admits to the session
+    if conversation is not None:
+        attributes["gen_ai.conversation.id"] = conversation  # a hash, as recorded in the audit
     spanned = Spanned(tracer.tracer, f"tools/call {tool[:MAX_NAME]}", SpanKind.SERVER, attributes, parent)
-    return _McpSpan(spanned, outer.session)
+    return _McpSpan(spanned, Correlation(session=outer.session, conversation=conversation))

@@ -46,6 +46,8 @@ audit_records = Table(
     Column("backend", String(64), nullable=True),
     Column("cache", String(8), nullable=True),
     Column("session", String(32), nullable=True),
+    # Schema 0007: a hash of the conversation id the agent sent (tools per conversation).
+    Column("conversation", String(32), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
@@ -155,6 +157,8 @@ jobs = Table(
     Column("outcome", Text, nullable=True),  # JSON {result, meta} once completed
     Column("problem", Text, nullable=True),  # JSON problem document once failed or cancelled
     Column("expires_at", Float, nullable=True),  # finished_at + retention
+    # Schema 0007: the W3C traceparent of the call that started it; each run's span links to it.
+    Column("traceparent", String(55), nullable=True),
 )
 Index("pasarela_jobs_due", jobs.c.status, jobs.c.run_after)
 Index("pasarela_jobs_owner", jobs.c.owner, jobs.c.created_at)

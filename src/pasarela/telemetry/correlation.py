@@ -1,4 +1,5 @@
-"""What ties a call to the agent's request: its trace, and the MCP session it came in.
+"""What ties a call to the agent's request: its trace, the MCP session it came in, and the
+conversation the agent says it belongs to.
 
 Set by the doors (and by tracing, when it is on) in a context variable, so stages, logs and the
 audit read it without any of them knowing which door a call came through. Costs one context
@@ -19,6 +20,9 @@ _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 MAX_TRACESTATE = 512  # the W3C limit for tracestate (32 list members) is about this long
+MAX_CONVERSATION_ID = 256  # longer is not an id: ignored, as an invalid traceparent is
+CONVERSATION_HEADER = "x-conversation-id"
+CONVERSATION_META = "conversationId"  # the same, in an MCP request's `_meta`
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,9 @@ class Correlation:
     traceparent: str | None = None
     tracestate: str | None = None
     session: str | None = None  # a hash of the MCP session id, never the id itself
+    # A hash of the conversation id the agent sent (`X-Conversation-Id`, MCP `_meta.conversationId`):
+    # tools per conversation, across doors and sessions. Hashed: it is the agent's text, unbounded.
+    conversation: str | None = None
 
 
 NONE = Correlation()
@@ -44,16 +51,20 @@ def parse_traceparent(value: str | None) -> str | None:
     return match.group(1)
 
 
-def inbound(carrier: Mapping[str, str], session: str | None = None) -> Correlation:
+def inbound(
+    carrier: Mapping[str, str], session: str | None = None, conversation: str | None = None
+) -> Correlation:
     """The correlation an agent's headers (or MCP `_meta`) carry."""
     traceparent = carrier.get("traceparent")
     trace_id = parse_traceparent(traceparent)
     if trace_id is None:
-        return Correlation(session=session)
+        return Correlation(session=session, conversation=conversation)
     tracestate = carrier.get("tracestate")
     if tracestate is not None and len(tracestate) > MAX_TRACESTATE:
         tracestate = None
-    return Correlation(trace_id, traceparent.strip().lower() if traceparent else None, tracestate, session)
+    return Correlation(
+        trace_id, traceparent.strip().lower() if traceparent else None, tracestate, session, conversation
+    )
 
 
 def session_hash(session_id: str | None) -> str | None:
@@ -61,6 +72,14 @@ def session_hash(session_id: str | None) -> str | None:
     if not session_id:
         return None
     return hashlib.sha256(session_id.encode()).hexdigest()[:32]
+
+
+def conversation_hash(conversation_id: object) -> str | None:
+    """The recorded form of an agent's conversation id: a hash (any length in, 32 characters out);
+    None for anything but a non-empty string of at most MAX_CONVERSATION_ID characters."""
+    if not isinstance(conversation_id, str) or not 0 < len(conversation_id) <= MAX_CONVERSATION_ID:
+        return None
+    return hashlib.sha256(b"conversation:" + conversation_id.encode()).hexdigest()[:32]
 
 
 def current() -> Correlation:

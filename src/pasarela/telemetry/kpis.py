@@ -1,7 +1,9 @@
 """KPIs from durable data: the audit trail, so restarts and replicas are all counted.
 
 Per backend and per tool: availability, error rate, latency percentiles and cache hit rate.
-Per agent: tool-call success rate, end-to-end latency, and tools per MCP session. What counts:
+Per agent: tool-call success rate, end-to-end latency, tools per MCP session, and tools per
+conversation (where the client says which: `X-Conversation-Id`, `_meta.conversationId`). What
+counts:
 
 - availability = ok / (ok + server errors): of the calls the gateway had to answer, how many it
   did; a refusal the caller caused (4xx: denied, invalid arguments, limits) is neither.
@@ -27,6 +29,7 @@ from pasarela.state import StateStore
 from pasarela.state.tables import audit_records
 
 UNRECORDED = "-"  # records older than schema 0003, and calls refused before a tool was found
+NOT_CALLS = frozenset({"console"})  # doors whose records are operators' actions (console/trail.py)
 LOOKUPS = frozenset({"hit", "miss", "stale"})
 
 
@@ -109,15 +112,25 @@ def _ratio(part: int, whole: int) -> float | None:
 class _Agent:
     tally: Tally = field(default_factory=Tally)
     sessions: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    conversations: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def figures(self) -> dict[str, Any]:
         shown = self.tally.figures()
-        calls = [len(tools) for tools in self.sessions.values()]
-        distinct = [len(set(tools)) for tools in self.sessions.values()]
-        shown["mcp_sessions"] = len(calls)
-        shown["tool_calls_per_session"] = round(sum(calls) / len(calls), 3) if calls else None
-        shown["distinct_tools_per_session"] = round(sum(distinct) / len(distinct), 3) if distinct else None
+        shown["mcp_sessions"] = len(self.sessions)
+        shown.update(_per("session", self.sessions))
+        shown["conversations"] = len(self.conversations)
+        shown.update(_per("conversation", self.conversations))
         return shown
+
+
+def _per(unit: str, groups: dict[str, list[str]]) -> dict[str, float | None]:
+    """Tool calls and distinct tools per session or conversation, on average."""
+    calls = [len(tools) for tools in groups.values()]
+    distinct = [len(set(tools)) for tools in groups.values()]
+    return {
+        f"tool_calls_per_{unit}": round(sum(calls) / len(calls), 3) if calls else None,
+        f"distinct_tools_per_{unit}": round(sum(distinct) / len(distinct), 3) if distinct else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -147,6 +160,8 @@ def summarize(rows: Iterable[Any], since: float, until: float | None) -> KpiRepo
     agents: dict[str, _Agent] = defaultdict(_Agent)
     count = 0
     for row in rows:
+        if row.door in NOT_CALLS:
+            continue
         count += 1
         backend = row.backend or UNRECORDED
         if row.backend is not None:
@@ -157,6 +172,8 @@ def summarize(rows: Iterable[Any], since: float, until: float | None) -> KpiRepo
             agent.tally.add(row.outcome, row.latency_ms, row.cache)
             if row.session is not None and row.door == "mcp":
                 agent.sessions[row.session].append(row.tool)
+            if row.conversation is not None:
+                agent.conversations[row.conversation].append(row.tool)
     return KpiReport(
         since,
         until,
@@ -179,6 +196,7 @@ async def compute_kpis(store: StateStore, since: float, until: float | None = No
         columns.cache,
         columns.parent_id,
         columns.session,
+        columns.conversation,
         columns.door,
     ).where(columns.at >= since)
     if until is not None:

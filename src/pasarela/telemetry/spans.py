@@ -10,14 +10,15 @@ is recorded by its problem code, never by its message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from pasarela.connectors.base import SpanTarget
@@ -57,7 +58,7 @@ def record_failure(span: Span, exc: BaseException) -> None:
 class Spanned:
     """An async context manager: a span, current while inside, failures recorded, then ended."""
 
-    __slots__ = ("_attributes", "_kind", "_name", "_parent", "_span", "_token", "_tracer")
+    __slots__ = ("_attributes", "_kind", "_links", "_name", "_parent", "_span", "_token", "_tracer")
 
     def __init__(
         self,
@@ -66,9 +67,11 @@ class Spanned:
         kind: SpanKind,
         attributes: Mapping[str, Any],
         parent: otel_context.Context | None = None,
+        links: Sequence[Link] = (),
     ) -> None:
         self._tracer, self._name, self._kind, self._attributes = tracer, name, kind, attributes
         self._parent = parent
+        self._links = links
         self._span: Span = trace.INVALID_SPAN
         self._token: object = None
 
@@ -77,7 +80,7 @@ class Spanned:
 
     def enter(self) -> Span:
         self._span = self._tracer.start_span(
-            self._name, self._parent, kind=self._kind, attributes=self._attributes
+            self._name, self._parent, kind=self._kind, attributes=self._attributes, links=self._links
         )
         self._token = otel_context.attach(trace.set_span_in_context(self._span, self._parent))
         return self._span
@@ -160,7 +163,7 @@ class _CallScope:
         trace_id = trace_id_of(span)
         found = correlation.current()
         if trace_id is not None and found.trace_id != trace_id:
-            moved = correlation.Correlation(trace_id, found.traceparent, found.tracestate, found.session)
+            moved = replace(found, trace_id=trace_id)
             self._reset = correlation._current.set(moved)
 
     async def __aexit__(
@@ -169,6 +172,26 @@ class _CallScope:
         if self._reset is not None:
             correlation._current.reset(self._reset)  # type: ignore[arg-type]
         _recording.reset(self._recording)  # type: ignore[arg-type]
+        self._spanned.exit(exc)
+
+
+class _JobScope:
+    """A job run's root span; its trace id becomes the run's (audit records, logs), sampled or not."""
+
+    __slots__ = ("_reset", "_spanned")
+
+    def __init__(self, spanned: Spanned) -> None:
+        self._spanned = spanned
+        self._reset: object = None
+
+    async def __aenter__(self) -> None:
+        span = self._spanned.enter()
+        self._reset = correlation._current.set(correlation.Correlation(trace_id_of(span)))
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        correlation._current.reset(self._reset)  # type: ignore[arg-type]
         self._spanned.exit(exc)
 
 
@@ -214,6 +237,9 @@ class TraceObserver:
         }
         if call.parent_id is not None:
             attributes["pasarela.parent_id"] = call.parent_id
+        conversation = correlation.current().conversation
+        if conversation is not None:
+            attributes["gen_ai.conversation.id"] = conversation  # a hash, as in the audit
         return _CallScope(
             Spanned(self.tracer, f"execute_tool {call.tool.name}", SpanKind.INTERNAL, attributes)
         )
@@ -223,6 +249,30 @@ class TraceObserver:
             return NOTHING
         attributes = {"pasarela.attempt": number, "pasarela.backend": call.tool.backend}
         return Spanned(self.tracer, "attempt", SpanKind.INTERNAL, attributes)
+
+    def around_job(self, tool: str, run_id: str, attempt: int, started_by: str | None) -> _JobScope:
+        """A job's run: the root of a trace of its own (a job may run hours after its start, and
+        more than once), linked to the call that started it — OpenTelemetry's advice for work
+        taken from a queue."""
+        links = []
+        if started_by:
+            started = trace.get_current_span(PROPAGATOR.extract({"traceparent": started_by}))
+            if started.get_span_context().is_valid:
+                links.append(Link(started.get_span_context(), {"pasarela.link": "job.start"}))
+        attributes: dict[str, Any] = {
+            "gen_ai.tool.name": tool,
+            "pasarela.job.run": run_id,
+            "pasarela.job.attempt": attempt,
+        }
+        spanned = Spanned(
+            self.tracer, f"job {tool}", SpanKind.CONSUMER, attributes, otel_context.Context(), links
+        )
+        return _JobScope(spanned)
+
+    def traceparent(self) -> str | None:
+        carrier: dict[str, str] = {}
+        PROPAGATOR.inject(carrier)
+        return carrier.get("traceparent")
 
     def around_backend(self, call: Call, target: SpanTarget) -> _BackendScope:
         if not _recording.get():

@@ -1,0 +1,1 @@
+"""MCP resources, resource templates and prompts: declared, federated, governed (docs/doors.md)."""
