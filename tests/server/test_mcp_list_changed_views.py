@@ -131,3 +131,25 @@ async def runtime_with_copy(directory: Path, extra: str, edit: Any) -> Runtime:
     config = write_config(directory, "http://127.0.0.1:9", extra=head + extra)
     edit()
     return await build_runtime(load_config(config, environ=ENV))
+
+
+async def test_prompts_and_resources_changes_are_told_with_their_own_notifications(tmp_path: Path) -> None:
+    """A reload that edits a declared prompt and lets the reader read a resource it could not."""
+    prompt = (
+        "prompts:\n  summarize:\n    description: Summarize a customer\n"
+        "    messages:\n      - text: Summarize {customer_id}.\n"
+    )
+    resources = "resources:\n  notes:\n    uri: pasarela://docs/notes\n    text: Notes\n"
+    grant = 'policies: |\n  permit(principal in Role::"reader", action == Action::"get_prompt", resource);\n'
+    wider = (
+        'policies: |\n  permit(principal in Role::"reader", action in [Action::"get_prompt", '
+        'Action::"read_resource"], resource);\n'
+    )
+    told = await told_after(
+        tmp_path,
+        prompt + resources + grant,
+        prompt.replace("Summarize a customer", "Summarize one customer") + resources + wider,
+    )
+    assert told["reader"] == ["notifications/prompts/list_changed", "notifications/resources/list_changed"]
+    # The writer may see neither (no policy grants it content): nothing changed for it.
+    assert told["writer"] == []
