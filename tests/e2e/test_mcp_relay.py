@@ -36,6 +36,7 @@ class Agent:
 
     def __init__(self) -> None:
         self.asked: list[Any] = []
+        self.progressed: list[str | None] = []
 
     async def sample(
         self, context: ClientRequestContext, params: types.CreateMessageRequestParams
@@ -52,6 +53,9 @@ class Agent:
     ) -> types.ElicitResult:
         self.asked.append(params)
         return types.ElicitResult(action="accept", content={"confirm": True, "reason": "the user agreed"})
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.progressed.append(message)
 
     def options(self) -> dict[str, Any]:
         return {"sampling_callback": self.sample, "elicitation_callback": self.elicit}
@@ -76,13 +80,17 @@ async def test_sampling_reaches_the_agents_client_and_its_answer_the_upstream(
     async with mcp_http_client(
         gateway.mcp_url, WRITER_KEY, mode=AGENTS[agent_era], **agent.options()
     ) as client:
-        result = await client.call_tool(f"{ERAS[era]}summarize", {"text": "the quarterly report"})
+        result = await client.call_tool(
+            f"{ERAS[era]}summarize", {"text": "the quarterly report"}, progress_callback=agent.progress
+        )
     assert not result.is_error, result
     assert result.structured_content == {"summary": "A short summary.", "model": "agent-llm"}
     [asked] = agent.asked
     assert isinstance(asked, types.CreateMessageRequestParams)
     assert asked.max_tokens == 64
     assert asked.include_context is None, "the gateway's session is not the upstream's to read"
+    # Reported after the agent answered: on 2026-07-28, on the request that carried the answer.
+    assert agent.progressed == ["summarised"]
     assert asked.messages[0].content == types.TextContent(type="text", text="Summarise: the quarterly report")
     # Recorded under the call it was asked during, as the upstream's doing.
     call_id = (result.meta or {})["pasarela"]["request_id"]

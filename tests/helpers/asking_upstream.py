@@ -80,6 +80,9 @@ async def summarize(text: str, ctx: Context) -> dict[str, Any] | InputRequiredRe
             )
         except MCPError as exc:
             return {"refused": exc.error.message}
+    # Still talking after the agent answered (on 2026-07-28 its first request has ended by now).
+    await ctx.report_progress(1, 1, "summarised")
+    await ctx.info("summarised")
     content = result.content
     return {"summary": content.text if isinstance(content, TextContent) else None, "model": result.model}
 

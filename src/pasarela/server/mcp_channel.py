@@ -43,12 +43,20 @@ class McpAgentChannel:
         self._floor = self._level_floor(session_level)
         self._sending: asyncio.Task[None] | None = None  # the last log message queued
         self._posted = 0
+        self._followers: list[Callable[[ServerRequestContext[Any]], None]] = []
         # 2026-07-28: where requests for the agent wait for the next InputRequiredResult.
         self.defer: Callable[[str, Mapping[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
     def rebind(self, ctx: ServerRequestContext[Any]) -> None:
-        """A later round of the same call (2026-07-28): log messages go on its stream now."""
+        """A later round of the same call (2026-07-28): log messages (and progress) go on its
+        stream now."""
         self._ctx = ctx
+        for retarget in self._followers:
+            retarget(ctx)
+
+    def follow(self, retarget: Callable[[ServerRequestContext[Any]], None]) -> None:
+        """Have `retarget` told of each later round (the call's progress notifier)."""
+        self._followers.append(retarget)
 
     def _level_floor(self, session_level: str | None) -> int | None:
         """The least severity sent; None: nothing is."""
