@@ -78,6 +78,20 @@ async def test_a_relay_without_a_way_to_the_agent_refuses_and_records_it() -> No
     assert recorded == ["elicitation_unavailable", "elicitation_unavailable"]
 
 
+async def test_an_upstream_cannot_ask_without_end() -> None:
+    from pasarela.pipeline.relay import MAX_ASKS
+
+    recorded: list[str] = []
+    channel = Channel()
+    relay = CallRelay("crm", channel, lambda action: (True, ""), lambda o, s: recorded.append(o))
+    for _ in range(MAX_ASKS):
+        await relay.ask("elicitation/create", {"message": "again?"}, {})
+    with pytest.raises(RelayRefused, match=f"more than {MAX_ASKS} times"):
+        await relay.ask("elicitation/create", {"message": "again?"}, {})
+    assert len(channel.asked) == MAX_ASKS
+    assert recorded[-1] == "elicitation_denied"
+
+
 class FailsAfterFirst:
     """Answers the first request, then is unavailable."""
 

@@ -39,6 +39,7 @@ Level = Literal["debug", "info", "notice", "warning", "error", "critical", "aler
 # What an upstream may ask of the agent, and the Cedar action that decides it.
 ASKS = {"sampling/createMessage": "sample", "elicitation/create": "elicit"}
 GATEWAY_LOGGER = "pasarela"
+MAX_ASKS = 50  # requests one backend call may put to the agent: an upstream cannot pester it without end
 
 
 def severity(level: str) -> int:
@@ -113,6 +114,7 @@ class CallRelay:
         self._channel = channel
         self._decide = decide
         self._audit = audit
+        self._asked = 0
 
     def wants(self, level: str) -> bool:
         return self._channel is not None and self._channel.wants(level)
@@ -129,6 +131,10 @@ class CallRelay:
         action = ASKS.get(method)
         if action is None:
             raise RelayRefused(f"{self.backend} asked for {method!r}, which the gateway does not relay")
+        self._asked += 1
+        if self._asked > MAX_ASKS:
+            self._audit(f"{kind}_denied", summary)
+            raise RelayRefused(f"{self.backend} asked the agent more than {MAX_ASKS} times during one call")
         allowed, why = self._decide(action)
         if not allowed:
             self._audit(f"{kind}_denied", summary)
