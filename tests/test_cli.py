@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from tests.conftest import REPO
 from tests.helpers.gateway import ENV, write_config
+from tests.helpers.gemini_rules import declaration_problems
 from tests.helpers.processes import run_pasarela
 from tests.helpers.servers import ThreadedServer
 from tests.helpers.upstream import RecordingUpstream
@@ -88,7 +89,7 @@ def test_check_missing_file(tmp_path: Path) -> None:
     assert "file not found" in done.stderr
 
 
-@pytest.mark.parametrize("fmt", ["json", "openai", "anthropic", "mcp"])
+@pytest.mark.parametrize("fmt", ["json", "openai", "anthropic", "gemini", "mcp"])
 def test_tools_list_formats(config: Path, fmt: str) -> None:
     done = run("tools", "list", "-c", str(config), "--format", fmt, "--as", "reader", env=ENV)
     assert done.returncode == 0, done.stderr
@@ -101,6 +102,9 @@ def test_tools_list_formats(config: Path, fmt: str) -> None:
         assert tools[0]["function"]["name"] == "getItem"
     elif fmt == "anthropic":
         assert set(tools[0]) == {"name", "description", "input_schema"}
+    elif fmt == "gemini":
+        assert [p for tool in tools for p in declaration_problems(tool)] == []
+        assert tools[0]["parameters"]["properties"]["item_id"]["type"] == "string"
     else:
         assert "outputSchema" not in tools[0]
         assert tools[0]["annotations"]["readOnlyHint"] is True

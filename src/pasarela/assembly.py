@@ -14,6 +14,7 @@ from pasarela.audit.stage import AuditRules
 from pasarela.caching import ResultCache
 from pasarela.catalog import Catalog, ToolSpec
 from pasarela.catalog.derived import derive_tools
+from pasarela.catalog.discovery import Discovery, check_tool_search
 from pasarela.catalog.pinning import ToolPins
 from pasarela.catalog.selection import select_tools
 from pasarela.config.loader import LoadedConfig
@@ -67,6 +68,7 @@ class Runtime:
     tracing: Tracing | None = None
     costs: CostLedger | None = None
     content: ServedContent = field(default_factory=ServedContent)  # MCP resources, prompts (docs/doors.md)
+    discovery: Discovery | None = None  # tool_search: who searches instead of listing (docs/doors.md)
 
     async def aclose(self, *, keep: Runtime | None = None) -> None:
         """Close everything, except the parts `keep` (the runtime that replaced this one) shares."""
@@ -172,6 +174,7 @@ async def build_runtime(
             + check_principals(config)
             + check_events(config, catalog, registry, sources)
             + check_content_references(sources, content.catalog, config.source)
+            + check_tool_search(settings.tool_search, catalog, config.source)
         )
         prices, found = compile_prices(settings, catalog, config.source)
         problems += found
@@ -287,6 +290,7 @@ async def build_runtime(
         webhooks=webhooks,
         events=events,
         content=content,
+        discovery=Discovery(settings.tool_search, catalog) if settings.tool_search.enabled else None,
     )
 
 

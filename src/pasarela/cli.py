@@ -194,12 +194,14 @@ def check(config: ConfigOption = Path(DEFAULT_CONFIG)) -> None:
 @tools_app.command("list")
 def tools_list(
     config: ConfigOption = Path(DEFAULT_CONFIG),
-    fmt: Annotated[str, typer.Option("--format", help="json | openai | anthropic | mcp")] = "json",
+    fmt: Annotated[str, typer.Option("--format", help="json | openai | anthropic | gemini | mcp")] = "json",
     as_: AsOption = None,
 ) -> None:
     """Print the catalog (all tools, or those a principal may use)."""
-    if fmt not in ("json", "openai", "anthropic", "mcp"):
-        err.print(f"--format: unknown format {fmt!r}; expected json, openai, anthropic or mcp", markup=False)
+    if fmt not in ("json", "openai", "anthropic", "gemini", "mcp"):
+        err.print(
+            f"--format: unknown format {fmt!r}; expected json, openai, anthropic, gemini or mcp", markup=False
+        )
         raise typer.Exit(ExitCode.USAGE)
     loaded = load(config)
     quiet_logs(loaded)

@@ -1,14 +1,15 @@
-"""The catalog as each audience wants it: native (MCP-shaped JSON), OpenAI, Anthropic."""
+"""The catalog as each audience wants it: native (MCP-shaped JSON), OpenAI, Anthropic, Gemini."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from pasarela.catalog.gemini import gemini_declaration
 from pasarela.catalog.spec import ToolSpec
 
-Format = Literal["native", "json", "openai", "anthropic", "mcp"]
-FORMATS: tuple[str, ...] = ("native", "json", "openai", "anthropic", "mcp")
+Format = Literal["native", "json", "openai", "anthropic", "gemini", "mcp"]
+FORMATS: tuple[str, ...] = ("native", "json", "openai", "anthropic", "gemini", "mcp")
 
 
 def annotations_of(tool: ToolSpec) -> dict[str, bool]:
@@ -51,6 +52,13 @@ def anthropic(tool: ToolSpec) -> dict[str, Any]:
     return {"name": tool.name, "description": tool.description, "input_schema": dict(tool.input_schema)}
 
 
+def gemini(tool: ToolSpec) -> dict[str, Any]:
+    """Gemini `functionDeclarations` entries, in its schema dialect (catalog/gemini.py); the
+    output only where a registry contract verifies it, as over MCP (docs/decisions.md #6)."""
+    output = tool.output_schema if tool.output_contract is not None else None
+    return gemini_declaration(tool.name, tool.description, tool.input_schema, output)
+
+
 def mcp(tool: ToolSpec) -> dict[str, Any]:
     """Exactly what `tools/list` returns over MCP for this tool."""
     out = native(tool)
@@ -61,7 +69,14 @@ def mcp(tool: ToolSpec) -> dict[str, Any]:
     return out
 
 
-_RENDERERS = {"native": native, "json": native, "openai": openai, "anthropic": anthropic, "mcp": mcp}
+_RENDERERS = {
+    "native": native,
+    "json": native,
+    "openai": openai,
+    "anthropic": anthropic,
+    "gemini": gemini,
+    "mcp": mcp,
+}
 
 
 def render(tools: Iterable[ToolSpec], fmt: str) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from pasarela.config.durations import Duration
 from pasarela.config.events import EventsSettings
 from pasarela.config.jobs import Execution, FollowSettings, JobsSettings, ToolJobSettings
 from pasarela.config.observability import BudgetRule, CostSettings, SloSettings, TelemetrySettings
+from pasarela.config.tool_search import ToolSearchSettings
 from pasarela.config.traffic import (
     CacheSettings,
     CacheStoreSettings,
@@ -43,7 +44,7 @@ class ServerSettings(Strict):
     # Deeper arguments are refused at the door; capped well below what later stages can walk.
     max_nesting_depth: int = Field(64, ge=1, le=200)
     mcp_page_size: int = Field(
-        1000,
+        500,
         ge=1,
         le=100_000,
         description="Items per page of MCP lists (tools/list …); clients follow nextCursor for the rest",
@@ -379,6 +380,10 @@ class Settings(Strict):
     )
     access: dict[str, list[str]] = Field(
         {}, description="Role → tools it may call ('*' for all). Deny by default."
+    )
+    tool_search: ToolSearchSettings = Field(
+        ToolSearchSettings(),
+        description="Discovery mode for large catalogs: search_tools and call_tool instead of the list",
     )
     policies: list[PolicySourceSettings] = Field(
         [],

@@ -11,6 +11,7 @@ decided by only the policies whose scope can match it (policy/scopes.py).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -109,7 +110,12 @@ class CedarAuthorizer:
             allowed = frozenset(t.name for t in tools if self._decide(principal, t, "list", context).allowed)
             if len(self._listed) >= LIST_CACHE_ENTRIES:
                 self._listed.clear()
-            self._listed[key] = (now + LIST_CACHE_SECONDS, allowed)
+            # A listing no policy can change with the time or the door holds until the policies
+            # do (a reload builds a new engine); otherwise it is decided again after a while.
+            timeless = self._shadow is None and all(
+                self._context_keys(t, "list") == frozenset() for t in tools
+            )
+            self._listed[key] = (math.inf if timeless else now + LIST_CACHE_SECONDS, allowed)
         return [t for t in tools if t.name in allowed]
 
     # -- the ResultAuthorizer protocol (pipeline/results.py) ---------------------------------

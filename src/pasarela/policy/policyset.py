@@ -72,6 +72,9 @@ class PolicySet:
     info: dict[str, PolicyRef]
     documents: dict[str, dict[str, Any]]  # Cedar's JSON of each policy, by its id (policy0 …)
     _slices: dict[tuple[Resource, str], Slice] = field(default_factory=dict)
+    # Tools that the same policies can apply to share one slice: parsing a policy set per tool
+    # cost ~0.35 ms each (3.5 s for a first listing of 10,000 tools).
+    _by_policies: dict[tuple[frozenset[str], str], Slice] = field(default_factory=dict)
 
     @classmethod
     def build(cls, sources: Sequence[PolicySource]) -> PolicySet:
@@ -103,6 +106,15 @@ class PolicySet:
 
     def _cut(self, resource: Resource, action: str) -> Slice:
         kept = {pid: doc for pid, doc in self.documents.items() if may_apply_to(doc, resource, action)}
+        shared_key = (frozenset(kept), action)
+        found = self._by_policies.get(shared_key)
+        if found is None:
+            if len(self._by_policies) >= MAX_SLICES:
+                self._by_policies.clear()
+            found = self._by_policies[shared_key] = self._slice_of(kept, action)
+        return found
+
+    def _slice_of(self, kept: dict[str, dict[str, Any]], action: str) -> Slice:
         guards = any(
             self.info[pid].effect == "forbid" and (names_action(doc, action) or _reads_result(doc))
             for pid, doc in kept.items()

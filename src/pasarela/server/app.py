@@ -60,6 +60,7 @@ def create_app(
         tasks=tasks,
         page_size=server_settings.mcp_page_size,
         content=content,
+        discovery_of=lambda: live.runtime.discovery,
         features=features,
     )
     sessions = create_session_manager(

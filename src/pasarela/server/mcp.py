@@ -15,10 +15,12 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.transport_security import TransportSecuritySettings
 
 from pasarela import __version__
+from pasarela.catalog.discovery import META_TOOLS, SEARCH_TOOLS, Discovery
 from pasarela.catalog.formats import mcp as mcp_tool_dict
 from pasarela.catalog.spec import ToolSpec
 from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import PasarelaError
+from pasarela.identity import Principal
 from pasarela.pipeline import Door, Gateway
 from pasarela.secrets import Redactor
 from pasarela.server.arguments import DEFAULT_MAX_DEPTH, check_arguments
@@ -75,15 +77,21 @@ def create_mcp_server(
     tasks: McpTasks | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     content: McpContent | None = None,
+    discovery_of: Callable[[], Discovery | None] = lambda: None,
     features: McpSessionFeatures | None = None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
     tools run as durable jobs where their `execution` and the client ask for it; lists come
     in pages of `page_size` (server.mcp_page_size); with `content`, resources, prompts and
-    completions are served (server/mcp_content.py); `features` (logging, the way back to the
+    completions are served (server/mcp_content.py); `discovery_of()` is the current tool
+    search (catalog/discovery.py), if configured; `features` (logging, the way back to the
     agent during a call, list_changed) are server/mcp_session.py."""
     forms = _McpTools()
+
+    def searching(principal: Principal) -> Discovery | None:
+        discovery = discovery_of()
+        return discovery if discovery is not None and discovery.applies_to(principal) else None
 
     def input_schema(name: str) -> dict[str, Any] | None:
         # Lets the SDK check Mcp-Param-* headers without running tools/list on every call.
@@ -97,8 +105,10 @@ def create_mcp_server(
         gateway = gateway_of()
         mcp_tools = forms.of(gateway)
         visible = gateway.tools_for(principal, door)
+        if (discovery := searching(principal)) is not None:  # search_tools, call_tool, always visible
+            visible = discovery.listed(visible)
         shown, more = page(visible, params.cursor if params else None, page_size, lambda spec: spec.name)
-        tools = [mcp_tools[spec.name] for spec in shown]
+        tools = [mcp_tools.get(spec.name) or mcp_tool(spec) for spec in shown]
         # Per-principal answer: never cacheable across identities.
         return types.ListToolsResult(tools=tools, next_cursor=more, ttl_ms=0, cache_scope="private")
 
@@ -113,10 +123,16 @@ def create_mcp_server(
             try:
                 key = meta_idempotency_key(params)
                 check_arguments(params.arguments, tool=params.name, max_depth=max_depth)
+                name, arguments = params.name, params.arguments
+                if name in META_TOOLS and (discovery := searching(principal)) is not None:
+                    if name == SEARCH_TOOLS:
+                        found = discovery.search(gateway.tools_for(principal, door), arguments or {})
+                        return success_result(found, {"tool": name, "request_id": request_id})
+                    name, arguments = discovery.unwrap(arguments or {})  # call_tool: the named tool's call
                 outcome = await gateway.call(
                     principal,
-                    params.name,
-                    params.arguments,
+                    name,
+                    arguments,
                     door=door,
                     request_id=request_id,
                     idempotency_key=key,

@@ -1,4 +1,4 @@
-"""The REST door: `GET /v1/tools` and `POST /v1/tools/{name}:call`."""
+"""The REST door: `GET /v1/tools`, `POST /v1/tools/{name}:call` and `GET /v1/openapi.json`."""
 
 from __future__ import annotations
 
@@ -9,25 +9,31 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from pasarela import jsonsafe
+from pasarela.catalog.discovery import META_TOOLS, SEARCH_TOOLS
 from pasarela.catalog.formats import render
+from pasarela.catalog.spec import ToolSpec
 from pasarela.errors import InvalidRequest, PasarelaError
+from pasarela.identity import Principal
 from pasarela.pipeline import Door
 from pasarela.secrets import Redactor
 from pasarela.server.arguments import check_arguments, idempotency_key
 from pasarela.server.disconnect import unless_disconnected
 from pasarela.server.live import LiveRuntime
 from pasarela.server.middleware import principal_of, request_id_of
+from pasarela.server.openapi import openapi_document
 from pasarela.server.problems import problem_response
 from pasarela.telemetry.correlation import current_trace_id
 
-REST_FORMATS = ("native", "openai", "anthropic")
+REST_FORMATS = ("native", "openai", "anthropic", "gemini")
 # (request, tool, arguments, idempotency key) → the 202 that answers with a job
 StartJob = Callable[[Request, str, dict[str, Any], str | None], Awaitable[Response]]
+OPENAPI_CACHE_BYTES = 32 * 1024 * 1024
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for an answer no one waits for
 # 19 digits in a row may be an integer beyond 64 bits, which orjson would turn into a float.
 _LONG_DIGITS = re.compile(rb"\d{19}")
@@ -45,11 +51,18 @@ class RestDoor:
         self.redactor = redactor
         self.max_depth = max_depth  # the body's size is bounded before it gets here (body_limit.py)
         self.as_job = as_job  # how a tool that always runs as a job (`execution: async`) is answered
+        # Descriptions already built, by what they depend on (a big catalog's takes ~0.3 ms a
+        # tool to build), up to 32 MB of them.
+        self._documents: LRUCache[tuple[Any, ...], bytes] = LRUCache(
+            maxsize=OPENAPI_CACHE_BYTES, getsizeof=len
+        )
+        self._documents_of: Any = None  # the gateway they describe (a reload clears them)
 
     def routes(self) -> list[Route]:
         return [
             Route("/v1/tools", self.list_tools, methods=["GET"]),
             Route("/v1/tools/{name}:call", self.call_tool, methods=["POST"]),
+            Route("/v1/openapi.json", self.openapi, methods=["GET"]),
         ]
 
     async def list_tools(self, request: Request) -> Response:
@@ -58,8 +71,45 @@ class RestDoor:
         if fmt not in REST_FORMATS:
             error = InvalidRequest(f"unknown format {fmt!r}: expected one of {', '.join(REST_FORMATS)}")
             return problem_response(error, self.redactor, request_id=request_id)
-        tools = self.live.runtime.gateway.tools_for(principal_of(request.scope), "rest")
-        return json_response({"tools": render(tools, fmt)})
+        return json_response({"tools": render(self.listed(principal_of(request.scope)), fmt)})
+
+    def listed(self, principal: Principal) -> list[ToolSpec]:
+        """The tools `principal` is shown: all it may call, or in discovery mode (tool_search:)
+        search_tools, call_tool and the always-visible ones."""
+        runtime = self.live.runtime
+        visible = runtime.gateway.tools_for(principal, "rest")
+        discovery = runtime.discovery
+        if discovery is not None and discovery.applies_to(principal):
+            return discovery.listed(visible)
+        return visible
+
+    async def openapi(self, request: Request) -> Response:
+        """This door as OpenAPI 3.1, with one operation per tool the caller may call."""
+        only = request.query_params.get("only")
+        if only not in (None, "tools"):
+            error = InvalidRequest(
+                f"only: unknown value {only!r}: expected `tools` (the tool operations alone)"
+            )
+            return problem_response(error, self.redactor, request_id=request_id_of(request.scope))
+        gateway = self.live.runtime.gateway
+        if gateway is not self._documents_of:
+            self._documents.clear()
+            self._documents_of = gateway
+        tools = self.listed(principal_of(request.scope))
+        server_url = str(request.base_url).rstrip("/")
+        key = (server_url, only, *(tool.name for tool in tools))
+        body = self._documents.get(key)
+        if body is None:
+            document = openapi_document(
+                tools,
+                server_url=server_url,
+                execution_of=lambda name: "sync" if name in META_TOOLS else gateway.plan_of(name).execution,
+                tools_only=only == "tools",
+            )
+            body = jsonsafe.dumps(document)
+            if len(body) <= OPENAPI_CACHE_BYTES // 4:  # a bigger one would push out all the others
+                self._documents[key] = body
+        return Response(body, media_type="application/json")
 
     async def call_tool(self, request: Request) -> Response:
         request_id = request_id_of(request.scope)
@@ -68,12 +118,21 @@ class RestDoor:
         try:
             key = idempotency_key(request.headers.get("idempotency-key"), source="the Idempotency-Key header")
             arguments = await self.arguments(request, name)
+            discovery = self.live.runtime.discovery
+            principal = principal_of(request.scope)
+            if name in META_TOOLS and discovery is not None and discovery.applies_to(principal):
+                if name == SEARCH_TOOLS:
+                    found = discovery.search(
+                        self.live.runtime.gateway.tools_for(principal, "rest"), arguments
+                    )
+                    return json_response({"result": found, "meta": {"tool": name, "request_id": request_id}})
+                name, arguments = discovery.unwrap(arguments)  # call_tool: the named tool's own call
             if self.as_job is not None and self.live.runtime.gateway.plan_of(name).execution == "async":
                 return await self.as_job(request, name, arguments, key)
             answered, outcome = await unless_disconnected(
                 request.receive,
                 lambda: self.live.runtime.gateway.call(
-                    principal_of(request.scope),
+                    principal,
                     name,
                     arguments,
                     door=Door.REST,

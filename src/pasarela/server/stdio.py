@@ -36,6 +36,7 @@ async def serve_stdio(runtime: Runtime, principal: Principal) -> None:
         tasks=tasks,
         page_size=runtime.config.settings.server.mcp_page_size,
         content=content,
+        discovery_of=lambda: runtime.discovery,
     )
     try:
         async with (
