@@ -68,7 +68,8 @@ class InputRequired:
     ) -> HandlerResult:
         """A 2026-07-28 `tools/call` on its first round."""
         channel = McpAgentChannel(ctx, None)
-        held = _Held(principal.id, str((ctx.params or {}).get("name", "")), channel)
+        name = ctx.params.get("name") if isinstance(ctx.params, Mapping) else None  # not validated yet
+        held = _Held(principal.id, str(name), channel)
         if sum(1 for h in self._held.values() if h.principal == principal.id) < MAX_HELD_PER_PRINCIPAL:
             channel.defer = held.ask
 
@@ -84,7 +85,7 @@ class InputRequired:
     ) -> HandlerResult:
         """A retry carrying `requestState` and the agent's `inputResponses`."""
         held = self._held.get(token)
-        params = ctx.params or {}
+        params = ctx.params if isinstance(ctx.params, Mapping) else {}
         if held is None or held.principal != principal.id or held.tool != params.get("name"):
             raise MCPError(
                 types.INVALID_PARAMS,

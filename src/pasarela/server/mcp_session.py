@@ -14,6 +14,7 @@ and list_changed notifications.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
@@ -115,7 +116,8 @@ class McpSessionFeatures:
     async def _modern_call(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """2026-07-28: the upstream's requests to the agent take the multi-round-trip flow."""
         principal = self._resolve(ctx)
-        token = (ctx.params or {}).get("requestState")
+        params = ctx.params if isinstance(ctx.params, Mapping) else {}  # not validated yet
+        token = params.get("requestState")
         if isinstance(token, str):
             return await self.input_required.resume(ctx, token, principal)
         return await self.input_required.start(ctx, call_next, principal)
