@@ -9,6 +9,7 @@ Every error the gateway raises on purpose derives from `PasarelaError`::
     │   └── RequestTooLarge            413 request_too_large   (the body exceeds server.max_request_bytes)
     ├── AuthenticationError            401 unauthenticated
     ├── AccessDenied                   403 denied
+    │   └── RelayRefused               403 relay_refused       (an upstream's sampling/elicitation not passed on)
     ├── ToolNotFound                   404 unknown_tool        (MCP: JSON-RPC -32602)
     ├── EventSourceNotFound            404 unknown_event_source (POST /v1/events/{source})
     ├── CursorExpired                  410 cursor_expired      (events after the cursor are past retention)
@@ -163,6 +164,15 @@ class AccessDenied(PasarelaError):
     status = 403
     code = "denied"
     title = "Access denied"
+
+
+class RelayRefused(AccessDenied):
+    """An upstream MCP server asked the agent (sampling, elicitation) and the gateway did not pass
+    it on: the backend's settings, policy, or the agent's client said no. The upstream gets it
+    as a JSON-RPC error; the agent never sees it."""
+
+    code = "relay_refused"
+    title = "The gateway did not pass this request on to the agent"
 
 
 class ToolNotFound(PasarelaError):

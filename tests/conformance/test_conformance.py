@@ -49,6 +49,9 @@ backends:
     mcp: {{command: {sys.executable}, args: [-m, tests.conformance.fixture_server], cwd: {REPO}}}
     prefix: ""
     timeout: 30s
+    protocol: "2025-11-25"  # the fixtures ask their client with server-to-client requests
+    allow_sampling: true
+    allow_elicitation: true
 access:
   agent: ["*"]
 policies: |

@@ -99,6 +99,7 @@ async def test_errors_and_partial_data(tmp_path: Path, endpoint: str) -> None:
         broken = await call(client, "broken", {})
         assert broken.status_code == 502
         assert broken.json()["graphql_errors"] == ["the loan system is down"]
+        assert broken.json()["detail"].startswith("the loan system is down (")
         partial = await call(client, "partial", {"id": "L-9"})
         assert partial.status_code == 200
         body = partial.json()

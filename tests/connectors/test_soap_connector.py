@@ -164,6 +164,8 @@ async def test_faults_become_upstream_errors(tmp_path: Path, server: str, tool: 
         assert answer.status_code == 502
         problem = answer.json()
         assert problem["upstream_body"] == "no account ACC-404"
+        # The faultstring leads: the model reads the system's own words first.
+        assert problem["detail"].startswith("no account ACC-404 (core answered ")
         assert "UnknownAccount" in problem["fault_code"] or "Sender" in problem["fault_code"]
 
 

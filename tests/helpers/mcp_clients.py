@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx2
 from mcp import Client
@@ -19,9 +20,10 @@ async def mcp_http_client(
     mode: str = "auto",
     statuses: list[int] | None = None,
     headers: dict[str, str] | None = None,
+    **options: Any,
 ) -> AsyncIterator[Client]:
     """`statuses` collects the HTTP status of every response the client received; `headers` are
-    sent with every request."""
+    sent with every request; `options` go to `Client` (callbacks, `log_level`…)."""
     headers = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
     http = create_mcp_http_client(headers=headers)
     if statuses is not None:
@@ -30,5 +32,5 @@ async def mcp_http_client(
             statuses.append(response.status_code)
 
         http.event_hooks["response"].append(record)
-    async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+    async with http, Client(streamable_http_client(url, http_client=http), mode=mode, **options) as client:
         yield client

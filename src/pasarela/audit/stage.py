@@ -143,20 +143,32 @@ class AuditStage:
         )
 
     def event(
-        self, principal: Principal, tool: str, door: str, request_id: str, *, parent_id: str, outcome: str
+        self,
+        principal: Principal,
+        tool: str,
+        door: str,
+        request_id: str,
+        *,
+        parent_id: str,
+        outcome: str,
+        via: str = "job",
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         """Something done to a call already recorded, not a call: e.g. a job cancelled by
-        `principal` (`job_cancelled`), recorded under the job's start (`parent_id`)."""
+        `principal` (`job_cancelled`), recorded under the job's start (`parent_id`), or an
+        upstream's sampling request relayed to the agent during a call (`via: upstream`);
+        `details` go where a call's arguments would."""
+        arguments = self._arguments(tool, details) if details else "{}"
         self.writer.submit(
-            self._base(principal, tool, door, request_id, "{}")
+            self._base(principal, tool, door, request_id, arguments)
             | {
-                "decision": "allow",
+                "decision": "deny" if outcome.endswith("_denied") else "allow",
                 "policies": "[]",
                 "outcome": outcome,
                 "upstream_status": None,
                 "latency_ms": 0.0,
                 "parent_id": parent_id,
-                "via": "job",
+                "via": via,
             }
         )
 

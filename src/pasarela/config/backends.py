@@ -8,7 +8,7 @@ keys that kind accepts.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 
@@ -170,6 +170,26 @@ class McpBackend(HttpBackend):
     )
     prefix: str | None = Field(
         None, description="Prepended to every upstream tool name (default: the backend's name and _)"
+    )
+    protocol: Literal["auto", "2025-11-25", "2026-07-28"] = Field(
+        "auto",
+        description="The MCP protocol version spoken to the upstream: auto (ask it with server/discover, "
+        "else the initialize handshake), 2025-11-25 (the handshake) or 2026-07-28",
+    )
+    relay_logs: bool = Field(
+        True,
+        description="Pass the upstream's log messages during a call on to the calling agent's MCP session "
+        "(at or above the level it asked for)",
+    )
+    allow_sampling: bool = Field(
+        False,
+        description="Let the upstream ask the calling agent's client for an LLM completion "
+        '(sampling/createMessage) during a call; policy decides too (Action::"sample")',
+    )
+    allow_elicitation: bool = Field(
+        False,
+        description="Let the upstream ask the calling agent's user for input (elicitation/create) during a "
+        'call; policy decides too (Action::"elicit")',
     )
 
 

@@ -62,6 +62,9 @@ class Invocation:
     progress: Callable[[float | None, str | None], Awaitable[None]] | None = None
     # An OpenAPI tool whose backend answers 202 and a status URL: how to follow it to the end.
     follow: FollowPlan | None = None
+    # The way back to the agent while the call runs (an upstream MCP server's log messages,
+    # sampling and elicitation requests): a `pipeline.relay.CallRelay`; None when there is none.
+    relay: Any = None
 
 
 DEFAULT_INVOCATION = Invocation()

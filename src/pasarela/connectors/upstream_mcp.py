@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +32,8 @@ from pasarela.config.backends import McpBackend, McpStdioSettings
 from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
 from pasarela.connectors.http_auth import static_headers
+from pasarela.connectors.mcp_relay import UpstreamRelay
+from pasarela.connectors.upstream_words import in_their_words
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
@@ -65,15 +68,18 @@ def session_broken(exc: MCPError) -> bool:
 class _Session:
     """An MCP client session kept open by a task of its own until `close()`."""
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: Any, options: dict[str, Any]) -> None:
         self._target = target
+        self._options = options
         self._ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
         self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._hold())
+        # A context of its own: opened during some call, the session must not carry that call's
+        # context (its relay to the agent) into the messages it receives for later ones.
+        self._task = asyncio.create_task(self._hold(), context=contextvars.Context())
 
     async def _hold(self) -> None:
         try:
-            async with Client(self._target) as client:
+            async with Client(self._target, **self._options) as client:
                 self._ready.set_result(client)
                 await self._stop.wait()
         except BaseException as exc:  # hand start-up failures to whoever awaits `client()`
@@ -96,6 +102,8 @@ class _Session:
 
 
 class UpstreamMcpConnector(BackendConnector[McpBackend]):
+    relays = True  # hears from its upstream mid-call: the gateway hands each call a relay to the agent
+
     def __init__(
         self, backend: str, settings: McpBackend, *, base_dir: Path, redactor: Redactor, source: str
     ) -> None:
@@ -103,6 +111,8 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         self.prefix = settings.prefix if settings.prefix is not None else f"{backend}_"
         self._session: _Session | None = None
         self._lock = asyncio.Lock()
+        stdio = isinstance(settings.mcp, McpStdioSettings)
+        self.relay = UpstreamRelay(backend, settings, redactor, by_context=not stdio)
 
     def _target(self) -> Any:
         upstream = self.settings.mcp
@@ -130,7 +140,7 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             if fresh or self._session is None or not self._session.alive:
                 if self._session is not None:
                     await self._session.close()
-                self._session = _Session(self._target())
+                self._session = _Session(self._target(), self.relay.client_options())
             session = self._session
         return await session.client()
 
@@ -205,9 +215,10 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             try:
                 async with asyncio.timeout(limit):
                     client = await self._client(fresh=attempt == 2)
-                    result = await client.call_tool(
-                        tool.origin, dict(arguments), progress_callback=_relay(invocation), meta=meta
-                    )
+                    with self.relay.calling(invocation.relay):
+                        result = await client.call_tool(
+                            tool.origin, dict(arguments), progress_callback=_relay(invocation), meta=meta
+                        )
                 break
             except TimeoutError:
                 raise UpstreamTimeout(
@@ -228,10 +239,13 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
                     ) from None
                 log.info("upstream_mcp_reconnect", backend=self.backend, error=type(exc).__name__)
         if result.is_error:
+            text = _text(result)
             raise UpstreamError(
-                f"{self.backend} reported an error from {tool.origin}",
+                in_their_words(
+                    text.strip(), f"{self.backend} reported an error from {tool.origin}", self.redactor
+                ),
                 backend=self.backend,
-                upstream_body=self.redactor.excerpt(_text(result), MAX_ERROR_TEXT),
+                upstream_body=self.redactor.excerpt(text, MAX_ERROR_TEXT),
             )
         data = _data(result)
         if isinstance(data, list) and data is not result.structured_content:
@@ -244,7 +258,7 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         """An ordinary JSON-RPC error: the session is fine, so no reconnect; a refused request
         does not count against the backend's breaker."""
         return UpstreamError(
-            f"{self.backend} refused {tool.origin}: {self.redactor.excerpt(exc.error.message, 500)}",
+            in_their_words(exc.error.message, f"{self.backend} refused {tool.origin}", self.redactor),
             backend=self.backend,
             upstream_code=exc.error.code,
             request_refused=exc.error.code in REQUEST_ERRORS,
@@ -266,7 +280,7 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             except MCPError as exc:
                 if not session_broken(exc) or attempt == 2:
                     raise UpstreamError(
-                        f"{self.backend} refused {what}: {self.redactor.excerpt(exc.error.message, 500)}",
+                        in_their_words(exc.error.message, f"{self.backend} refused {what}", self.redactor),
                         backend=self.backend,
                         upstream_code=exc.error.code,
                         request_refused=exc.error.code in REQUEST_ERRORS,

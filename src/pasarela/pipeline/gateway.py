@@ -30,6 +30,7 @@ from pasarela.pipeline.call import (
     Via,
     iso,
 )
+from pasarela.pipeline.relay import AuditEvent, relay_for
 from pasarela.plans import NO_PLAN, ToolPlan
 from pasarela.telemetry.correlation import correlated, inbound, passthrough_headers
 from pasarela.telemetry.correlation import current as current_correlation
@@ -84,6 +85,10 @@ class Gateway:
         # Compose once: a call walks a prebuilt chain of closures.
         self._observer = observer or tracer
         self._chain = self._compose(self.stages, self._invoke, self._observer)
+        # Where an upstream's requests to the agent are recorded (None when the audit is off).
+        self._audit_event: AuditEvent | None = next(
+            (getattr(s, "event", None) for s in self.stages if s.name == "audit"), None
+        )
 
     def composite_plan(self, name: str) -> CompositePlan:
         """The plan of composite `name` (KeyError if there is none)."""
@@ -297,6 +302,10 @@ class Gateway:
             idempotency_key=effect_key,
             progress=call.progress,
             follow=plan.follow,
+            # Only connectors that can hear from their upstream mid-call (upstream MCP) get one.
+            relay=relay_for(call, self.authorizer, self._audit_event)
+            if getattr(connector, "relays", False)
+            else None,
         )
         try:
             return await connector.invoke(call.tool, call.arguments, invocation)

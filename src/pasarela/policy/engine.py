@@ -1,7 +1,8 @@
 """The Cedar authorizer: deny by default, `forbid` wins, a shadow set that only logs.
 
 Principal `Agent::"<id>"` in `Role::"<role>"`; action `Action::"call"`, `Action::"list"`,
-`Action::"unmask"` or `Action::"read"` (a result, after the backend answered); resource
+`Action::"unmask"`, `Action::"read"` (a result, after the backend answered), `Action::"sample"` or
+`Action::"elicit"` (an upstream MCP server asking the agent during a call); resource
 `Tool::"<name>"` in `Backend::"<backend>"`; context `{args, now, door[, on_behalf_of][, result]}`.
 The policy set and entities are parsed once per configuration, and each (tool, action) is
 decided by only the policies whose scope can match it (policy/scopes.py).
@@ -27,7 +28,7 @@ from pasarela.pipeline.results import not_checkable
 from pasarela.policy.entities import EntityStore, principal_key
 from pasarela.policy.policyset import PolicySet
 from pasarela.policy.scopes import Resource, event_type_resource, tool_resource
-from pasarela.policy.sources import ACCESS_POLICY, READ_POLICY, RECEIVE_POLICY, PolicySource
+from pasarela.policy.sources import ACCESS_POLICY, READ_POLICY, RECEIVE_POLICY, RELAY_POLICY, PolicySource
 from pasarela.policy.values import NotCheckable, cedar_value, now_context, result_value, user_context
 
 log = structlog.get_logger("pasarela.policy")
@@ -71,6 +72,7 @@ class CedarAuthorizer:
             PolicySource("access", ACCESS_POLICY, "access"),
             PolicySource("read", READ_POLICY, "read"),
             PolicySource("receive", RECEIVE_POLICY, "receive"),
+            PolicySource("relay", RELAY_POLICY, "relay"),
         ]
         sources = [*builtin, *policies]
         enforced = [s for s in sources if not s.shadow]

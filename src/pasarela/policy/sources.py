@@ -54,6 +54,13 @@ permit(principal, action == Action::"receive", resource);
 """
 
 
+# An upstream asking the agent mid-call (sampling, elicitation) is part of a permitted call on
+# a backend whose settings allow it: policies that refuse it are `forbid`s.
+RELAY_POLICY = """@id("relay")
+permit(principal, action in [Action::"sample", Action::"elicit"], resource);
+"""
+
+
 def granted_roles(access: Mapping[str, Sequence[str]], tool: str) -> list[str]:
     """The roles that `access:` lets use `tool` ('*' grants every tool)."""
     return sorted(role for role, tools in access.items() if tool in tools or ALL_TOOLS in tools)

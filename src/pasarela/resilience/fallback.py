@@ -20,6 +20,7 @@ from pasarela.caching.results import partition_of
 from pasarela.config.traffic import CacheSettings
 from pasarela.errors import PasarelaError, UpstreamError
 from pasarela.pipeline.call import Call, Next, Outcome
+from pasarela.pipeline.relay import notice
 from pasarela.resilience.stage import counts_against_backend
 from pasarela.telemetry.metrics import GatewayMetrics
 
@@ -68,6 +69,7 @@ class FallbackStage:
                 )
                 if outcome is not None:
                     self._metrics.fallbacks.labels(call.tool.backend, call.tool.name, option).inc()
+                    notice("warning", str(outcome.meta.get("warning") or f"answered by fallback {option}"))
                     return outcome
             # A copy that says so: the stage does not edit the error another layer raised.
             raise exc.with_extra(fallbacks_tried=list(chain)) from exc.__cause__

@@ -80,7 +80,7 @@ class Retrier:
         attempt: Callable[[], Awaitable[T]],
         *,
         retryable: bool,
-        on_retry: Callable[[], None],
+        on_retry: Callable[[Exception], None],
         on_budget_exhausted: Callable[[], None],
     ) -> T:
         self.budget.note_call()
@@ -106,7 +106,7 @@ class Retrier:
             else settings.wait_initial + random.uniform(0, settings.wait_jitter)  # noqa: S311 - jitter, not a secret
         )
         await asyncio.sleep(wait)
-        on_retry()
+        on_retry(first_failure)
         return await self._retry(attempt, started, first_failure, on_retry, on_budget_exhausted)
 
     async def _retry(
@@ -114,7 +114,7 @@ class Retrier:
         attempt: Callable[[], Awaitable[T]],
         started: float,
         first_failure: Exception,
-        on_retry: Callable[[], None],
+        on_retry: Callable[[Exception], None],
         on_budget_exhausted: Callable[[], None],
     ) -> T:
         """Attempts 2..n: stamina's schedule continues where the first backoff left off."""
@@ -135,7 +135,7 @@ class Retrier:
                 if not self.budget.try_spend():
                     on_budget_exhausted()
                     raise last
-                on_retry()
+                on_retry(last)
             with trial:
                 try:
                     return await attempt()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pasarela.errors import PasarelaError, Throttled, UpstreamError
 from pasarela.pipeline.call import Call, CallTracer, Next, Outcome
+from pasarela.pipeline.relay import notice
 from pasarela.resilience.breaker import CircuitBreaker, caller_key
 from pasarela.resilience.bulkhead import Bulkhead
 from pasarela.resilience.retry import Retrier
@@ -75,7 +76,7 @@ class ResilienceStage:
                 (lambda: call_next(call)) if self._tracer is None else self._traced(call, call_next),
                 retryable=call.tool.annotations.idempotent or call.idempotency_key is not None,
                 # Lazy: looking a labelled child up costs microseconds on every call otherwise.
-                on_retry=lambda: self._metrics.retries.labels(backend, tool).inc(),
+                on_retry=lambda failure: self._retrying(call, failure),
                 on_budget_exhausted=lambda: self._metrics.retry_budget_exhausted.labels(backend).inc(),
             )
             failed = False
@@ -89,6 +90,12 @@ class ResilienceStage:
         finally:
             await guard.breaker.record(permit, failed=failed, duration=time.perf_counter() - started)
 
+    def _retrying(self, call: Call, failure: Exception) -> None:
+        self._metrics.retries.labels(call.tool.backend, call.tool.name).inc()
+        notice(
+            "notice", f"{call.tool.backend} failed ({_what_failed(failure)}); trying {call.tool.name} again"
+        )
+
     def _traced(self, call: Call, call_next: Next) -> Callable[[], Awaitable[Outcome]]:
         tracer = self._tracer
         assert tracer is not None
@@ -101,3 +108,11 @@ class ResilienceStage:
                 return await call_next(call)
 
         return attempt
+
+
+def _what_failed(failure: Exception) -> str:
+    """e.g. "HTTP 503", "upstream_timeout": how a failure is named in a notice."""
+    status = getattr(failure, "upstream_status", None)
+    if status is not None:
+        return f"HTTP {status}"
+    return getattr(failure, "code", type(failure).__name__)

@@ -25,6 +25,7 @@ from pasarela.server.live import LiveRuntime
 from pasarela.server.mcp import create_mcp_server, create_session_manager, transport_security
 from pasarela.server.mcp_calls import principal_from_http
 from pasarela.server.mcp_content import McpContent
+from pasarela.server.mcp_session import McpSessionFeatures
 from pasarela.server.mcp_tasks import McpTasks
 from pasarela.server.middleware import AuthenticateMiddleware, RequestIdMiddleware
 from pasarela.server.peers import WorkerSlot
@@ -49,6 +50,8 @@ def create_app(
     jobs = create_jobs(live)
     tasks = McpTasks(jobs, redactor, principal_from_http, max_depth=server_settings.max_nesting_depth)
     content = McpContent(lambda: live.runtime, redactor, principal_from_http)
+    features = McpSessionFeatures(principal_from_http)
+    live.on_switch.append(features.list_changes.reloaded)
     mcp_server = create_mcp_server(
         lambda: live.runtime.gateway,
         redactor,
@@ -58,6 +61,7 @@ def create_app(
         page_size=server_settings.mcp_page_size,
         content=content,
         discovery_of=lambda: live.runtime.discovery,
+        features=features,
     )
     sessions = create_session_manager(
         mcp_server,
@@ -67,6 +71,7 @@ def create_app(
         slot=slot,
         on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
         on_open=lambda principal: live.runtime.metrics.session_opened(principal),  # noqa: PLW0108
+        on_close=features.forget,
     )
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
     job_routes = JobRoutes(jobs, redactor, rest.arguments)

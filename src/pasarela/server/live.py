@@ -10,7 +10,7 @@ whose own parts (connectors, and stores whose settings changed) close after a gr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import anyio
@@ -23,6 +23,8 @@ from pasarela.errors import ConfigError, PasarelaError
 log = structlog.get_logger("pasarela.reload")
 
 MAX_DRAIN = 60.0  # seconds an old runtime is kept for calls still in flight
+# Told (old, new) after each switch, e.g. to send MCP sessions list_changed.
+SwitchListener = Callable[[Runtime, Runtime], Awaitable[None]]
 
 
 class LiveRuntime:
@@ -31,6 +33,7 @@ class LiveRuntime:
         self._retiring: list[Runtime] = []
         self._lock = anyio.Lock()
         self._delivering = False
+        self.on_switch: list[SwitchListener] = []
 
     async def start_delivery(self) -> None:
         """Run the webhook delivery loop in this process, on this runtime and those replacing it."""
@@ -64,6 +67,11 @@ class LiveRuntime:
         log.info(
             "reloaded", tools=len(new.gateway.catalog), quarantined=sorted(new.gateway.catalog.quarantined())
         )
+        for listener in self.on_switch:
+            try:
+                await listener(old, new)
+            except Exception:  # a listener's failure must not undo a reload that succeeded
+                log.exception("reload_listener_failed")
         return old
 
     async def retire(self, old: Runtime, drain: float) -> None:

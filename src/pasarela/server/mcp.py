@@ -32,6 +32,7 @@ from pasarela.server.mcp_calls import (
     success_result,
 )
 from pasarela.server.mcp_progress import progress_of
+from pasarela.server.mcp_session import McpSessionFeatures, SessionServer
 from pasarela.server.pages import DEFAULT_PAGE_SIZE, page
 from pasarela.server.peers import WorkerSlot
 from pasarela.server.sessions import FairSessionManager
@@ -77,13 +78,15 @@ def create_mcp_server(
     page_size: int = DEFAULT_PAGE_SIZE,
     content: McpContent | None = None,
     discovery_of: Callable[[], Discovery | None] = lambda: None,
+    features: McpSessionFeatures | None = None,
 ) -> Server[Any]:
     """`gateway_of()` is the current gateway: a reload may replace it between requests;
     `max_depth` bounds the nesting of arguments (server.max_nesting_depth); with `tasks`,
     tools run as durable jobs where their `execution` and the client ask for it; lists come
     in pages of `page_size` (server.mcp_page_size); with `content`, resources, prompts and
     completions are served (server/mcp_content.py); `discovery_of()` is the current tool
-    search (catalog/discovery.py), if configured."""
+    search (catalog/discovery.py), if configured; `features` (logging, the way back to the
+    agent during a call, list_changed) are server/mcp_session.py."""
     forms = _McpTools()
 
     def searching(principal: Principal) -> Discovery | None:
@@ -142,7 +145,7 @@ def create_mcp_server(
                 meta["trace_id"] = trace_id
             return success_result(outcome.result, meta)
 
-    server: Server[Any] = Server(
+    server: Server[Any] = SessionServer(
         "pasarela",
         version=__version__,
         instructions=INSTRUCTIONS,
@@ -156,6 +159,8 @@ def create_mcp_server(
     server.middleware.clear()
     if tasks is not None:
         tasks.install(server, call_tool)
+    # First: content's subscriptions/listen hands the streams that ask for no resource to ours.
+    (features or McpSessionFeatures(resolve_principal, door)).install(server)
     if content is not None:
         content.install(server)
     return server
@@ -188,6 +193,7 @@ def create_session_manager(
     slot: WorkerSlot | None = None,
     on_forward: Callable[[], None] = lambda: None,
     on_open: Callable[[str], None] = lambda principal: None,
+    on_close: Callable[[str], None] = lambda session: None,
 ) -> FairSessionManager:
     """Sessions are capped and rate-limited per principal (server/sessions.py); with `slot`,
     a session's requests reach the worker that holds it (server/peers.py)."""
@@ -199,4 +205,5 @@ def create_session_manager(
         slot=slot,
         on_forward=on_forward,
         on_open=on_open,
+        on_close=on_close,
     )

@@ -19,6 +19,7 @@ from mcp.server.session import ServerSession
 from mcp.shared.exceptions import NoBackChannelError
 
 from pasarela.pipeline.call import Progress
+from pasarela.pipeline.relay import current_channel
 
 log = structlog.get_logger("pasarela.mcp")
 
@@ -52,8 +53,19 @@ class ProgressNotifier:
         self.meta = meta  # e.g. the related task, for progress of a 2025-11-25 task
         self.sent: float | None = None  # the last `progress` sent
         self.last: tuple[float | None, str | None] | None = None  # the last report heard
+        self.silent = False
+
+    def retarget(self, ctx: ServerRequestContext[Any]) -> None:
+        """A later round of the same call (2026-07-28 input required): report on its request,
+        with its token, from now on (nothing, if it asked for none)."""
+        token = progress_token(ctx)
+        self.session, self.request_id = ctx.session, ctx.request_id
+        self.token = token if token is not None else self.token
+        self.silent = token is None
 
     async def __call__(self, fraction: float | None, message: str | None) -> None:
+        if self.silent:
+            return
         if (fraction, message) == self.last:
             return  # nothing new (a job's progress looked at twice)
         self.last = (fraction, message)
@@ -77,4 +89,9 @@ def progress_of(ctx: ServerRequestContext[Any]) -> Progress | None:
     token = progress_token(ctx)
     if token is None:
         return None
-    return ProgressNotifier(ctx.session, token, request_id=ctx.request_id)
+    notifier = ProgressNotifier(ctx.session, token, request_id=ctx.request_id)
+    # A call held across rounds (server/mcp_input_required.py) moves to each round's request.
+    follow = getattr(current_channel(), "follow", None)
+    if follow is not None:
+        follow(notifier.retarget)
+    return notifier

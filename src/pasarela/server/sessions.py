@@ -105,6 +105,7 @@ class FairSessionManager(StreamableHTTPSessionManager):
         slot: WorkerSlot | None = None,
         on_forward: Callable[[], None] = lambda: None,
         on_open: Callable[[str], None] = lambda principal: None,
+        on_close: Callable[[str], None] = lambda session: None,
     ) -> None:
         super().__init__(
             app=app,
@@ -124,6 +125,7 @@ class FairSessionManager(StreamableHTTPSessionManager):
         self.forwarder = Forwarder(slot) if slot is not None and slot.count > 1 else None
         self._on_forward = on_forward
         self._on_open = on_open  # told the principal of each session opened (tools per session)
+        self._on_close = on_close  # told the id of each session forgotten (its log level, list_changed)
 
     @property
     def event_store(self) -> SessionEvents | None:
@@ -239,6 +241,7 @@ class FairSessionManager(StreamableHTTPSessionManager):
 
     async def _discard_session(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
         self.table.remove(session_id)
+        self._on_close(session_id)
         await super()._discard_session(session_id, transport)
 
 

@@ -25,6 +25,7 @@ from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget,
 from pasarela.connectors.freshness import http_freshness
 from pasarela.connectors.graphql.documents import Operation, operation_tool, root_field_tool
 from pasarela.connectors.http_session import HttpBackendConnector
+from pasarela.connectors.upstream_words import in_their_words, said_in
 from pasarela.errors import ConfigError, ConfigProblem, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
@@ -169,7 +170,9 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
             )
         if status >= 400 and "data" not in answer and "errors" not in answer:
             raise UpstreamError(
-                f"{self.backend} answered HTTP {status}", backend=self.backend, upstream_status=status
+                in_their_words(said_in(answer), f"{self.backend} answered HTTP {status}", self.redactor),
+                backend=self.backend,
+                upstream_status=status,
             )
         return answer, status, freshness
 
@@ -196,7 +199,11 @@ class GraphQLConnector(HttpBackendConnector[GraphQLBackend]):
             data = data.get(operation.root_field)
         if errors and data is None:
             raise UpstreamError(
-                f"{self.backend} answered {tool.name} with errors: {'; '.join(errors[:MAX_ERRORS])}",
+                in_their_words(
+                    "; ".join(errors[:MAX_ERRORS]),
+                    f"{self.backend} answered {tool.name} with errors",
+                    self.redactor,
+                ),
                 backend=self.backend,
                 graphql_errors=errors[:MAX_ERRORS],
             )

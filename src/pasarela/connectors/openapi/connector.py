@@ -28,6 +28,7 @@ from pasarela.connectors.openapi.schemas import SchemaTooDeep
 from pasarela.connectors.openapi.wire import WireRequest, build_wire_request
 from pasarela.connectors.openapi.yaml_fast import gc_paused
 from pasarela.connectors.retry_after import parse_retry_after
+from pasarela.connectors.upstream_words import in_their_words, said_in
 from pasarela.errors import (
     UpstreamError,
     UpstreamTimeout,
@@ -182,12 +183,18 @@ class OpenApiConnector(HttpBackendConnector[OpenApiBackend]):
             )
             return UpstreamResult(result, 200)
         if status >= 400:
+            error_body = self._error_body(body, content_type)
+            said = (
+                said_in(error_body)
+                if not isinstance(error_body, str) or "text/plain" in content_type
+                else None
+            )
             raise UpstreamError(
-                f"{self.backend} answered HTTP {status} to {tool.name}",
+                in_their_words(said, f"{self.backend} answered HTTP {status} to {tool.name}", self.redactor),
                 backend=self.backend,
                 upstream_status=status,
                 retry_after=parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None,
-                upstream_body=self._error_body(body, content_type),
+                upstream_body=error_body,
             )
         as_of, last_modified = http_freshness(headers)
         return UpstreamResult(_decode(body, content_type), status, as_of=as_of, last_modified=last_modified)

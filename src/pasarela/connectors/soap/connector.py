@@ -35,6 +35,7 @@ from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget,
 from pasarela.connectors.freshness import http_freshness
 from pasarela.connectors.http_auth import static_headers
 from pasarela.connectors.soap.schemas import Facets, documentation, facets, schema_documents, type_schema
+from pasarela.connectors.upstream_words import in_their_words
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
 
@@ -211,7 +212,11 @@ class SoapConnector(BackendConnector[SoapBackend]):
             ) from None
         except zeep.exceptions.Fault as fault:
             raise UpstreamError(
-                f"{self.backend} answered {tool.name} with a SOAP fault: {fault.code}",
+                in_their_words(
+                    str(fault.message or "").strip(),
+                    f"{self.backend} answered {tool.name} with a SOAP fault: {fault.code}",
+                    self.redactor,
+                ),
                 backend=self.backend,
                 upstream_status=500,
                 fault_code=str(fault.code),
