@@ -177,7 +177,7 @@ async def test_the_trail_shows_the_tree(gateway: tuple[httpx.AsyncClient, Runtim
 SLOW = """composites:
   slow_overview:
     description: One step outlives the composite's deadline
-    timeout: 300ms
+    timeout: 1500ms  # the quick step's first call must fit, on a busy machine too
     steps:
       quick: {tool: greet, arguments: {name: "'Ana'"}}
       late: {tool: hold, arguments: {seconds: "`5`"}, required: false}
