@@ -21,6 +21,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from pasarela.demo.events import SLOT
 from pasarela.demo.transactions import book
 from tests.conftest import POSTGRES_URL, need_service
 from tests.e2e.test_demo import _fresh_transactions_table, drop_demo_slot, running_demo
@@ -233,7 +234,24 @@ async def test_transactions_are_captured_from_the_postgresql_log(tmp_path: Path)
     need_service(None if level == "logical" else f"wal_level={level}: run .ci/postgres-logical")
     try:
         with running_demo(tmp_path, "--postgres", POSTGRES_URL) as demo:
+            # The source makes its replication slot as it starts, beside the gateway: a row
+            # written before the slot exists is not in its log. Book once it is there.
+            await _slot_made(POSTGRES_URL)
             async with httpx.AsyncClient(base_url=demo.rest_url, timeout=15) as http:
                 await _a_booking_is_heard(http, demo.keys["compliance-bot"], POSTGRES_URL, tmp_path)
     finally:
         await drop_demo_slot(POSTGRES_URL)
+
+
+async def _slot_made(url: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        with anyio.fail_after(60):
+            while not await connection.fetchval(  # noqa: ASYNC110 - another process makes it
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", SLOT
+            ):
+                await anyio.sleep(0.1)
+    finally:
+        await connection.close()
