@@ -3,7 +3,6 @@ conversation id ties its calls together in the audit, the KPIs and the spans."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,13 +17,12 @@ from tests.helpers.gateway import ENV, READER_KEY, bearer, gateway_for, write_co
 from tests.helpers.mcp_clients import mcp_http_client
 from tests.helpers.otlp import OtlpHttpReceiver
 from tests.helpers.processes import serving
-from tests.helpers.servers import ThreadedServer, free_port
+from tests.helpers.servers import free_port
 from tests.helpers.upstream import RecordingUpstream
+from tests.telemetry.test_tracing_rest import TRACE_ID, TRACEPARENT
 
 pytestmark = pytest.mark.anyio
 
-TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 BACKENDS = "  jobs:\n    python: tests.jobs.job_tools\n"
 JOBS = """tools:
   slow_report: {execution: optional}
@@ -32,22 +30,6 @@ jobs: {workers: 1, lease: 2s, poll_interval: 50ms}
 access:
   reader: [slow_report, apply_once]
 """
-
-
-@pytest.fixture
-def upstream() -> Iterator[RecordingUpstream]:
-    recorder = RecordingUpstream()
-    with ThreadedServer(recorder) as server:
-        recorder.url = server.url  # type: ignore[attr-defined]
-        yield recorder
-
-
-@pytest.fixture
-def receiver() -> Iterator[OtlpHttpReceiver]:
-    otlp = OtlpHttpReceiver()
-    with ThreadedServer(otlp) as server:
-        otlp.url = server.url  # type: ignore[attr-defined]
-        yield otlp
 
 
 def tracing(receiver: OtlpHttpReceiver) -> str:

@@ -24,14 +24,6 @@ CHANGED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture
-def receiver() -> Iterator[OtlpHttpReceiver]:
-    otlp = OtlpHttpReceiver()
-    with ThreadedServer(otlp) as server:
-        otlp.url = server.url  # type: ignore[attr-defined]
-        yield otlp
-
-
-@pytest.fixture
 def upstream() -> Iterator[RecordingUpstream]:
     """/items/flaky fails once with 503, then answers; /items/dated says when its data was current."""
     failures = {"flaky": 1}

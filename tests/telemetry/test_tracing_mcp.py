@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,14 +26,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 HEADER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 HEADER_SPAN = "b7ad6b7169203331"
-
-
-@pytest.fixture
-def upstream() -> Iterator[RecordingUpstream]:
-    recorder = RecordingUpstream()
-    with ThreadedServer(recorder) as server:
-        recorder.url = server.url  # type: ignore[attr-defined]
-        yield recorder
 
 
 def traced_config(

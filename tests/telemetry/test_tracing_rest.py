@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -15,7 +14,6 @@ from pasarela.state.tables import audit_records
 from pasarela.telemetry import configure_logging
 from tests.helpers.gateway import BACKEND_TOKEN, READER_KEY, bearer, gateway_for
 from tests.helpers.otlp import OtlpHttpReceiver, ReceivedSpan
-from tests.helpers.servers import ThreadedServer
 from tests.helpers.upstream import RecordingUpstream
 
 pytestmark = pytest.mark.anyio
@@ -24,22 +22,6 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 AGENT_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{AGENT_SPAN}-01"
 SECRET_ARGUMENT = "item-7f3a9c-private"  # an argument value: it must appear in no attribute
-
-
-@pytest.fixture
-def upstream() -> Iterator[RecordingUpstream]:
-    recorder = RecordingUpstream()
-    with ThreadedServer(recorder) as server:
-        recorder.url = server.url  # type: ignore[attr-defined]
-        yield recorder
-
-
-@pytest.fixture
-def receiver() -> Iterator[OtlpHttpReceiver]:
-    otlp = OtlpHttpReceiver()
-    with ThreadedServer(otlp) as server:
-        otlp.url = server.url  # type: ignore[attr-defined]
-        yield otlp
 
 
 def tracing(receiver: OtlpHttpReceiver, sampling: float = 1.0) -> str:
