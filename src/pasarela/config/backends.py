@@ -7,6 +7,7 @@ keys that kind accepts.
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -176,6 +177,13 @@ class McpBackend(HttpBackend):
         description="The MCP protocol version spoken to the upstream: auto (ask it with server/discover, "
         "else the initialize handshake), 2025-11-25 (the handshake) or 2026-07-28",
     )
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _version_as_written(cls, value: Any) -> Any:
+        """YAML reads an unquoted 2025-11-25 as a date: take it as the version it was meant to be."""
+        return value.isoformat() if isinstance(value, datetime.date) else value
+
     relay_logs: bool = Field(
         True,
         description="Pass the upstream's log messages during a call on to the calling agent's MCP session "

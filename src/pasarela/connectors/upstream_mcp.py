@@ -26,6 +26,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from pasarela.catalog.spec import ToolAnnotations, ToolSpec
 from pasarela.config.backends import McpBackend, McpStdioSettings
@@ -33,6 +34,7 @@ from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
 from pasarela.connectors.http_auth import static_headers
 from pasarela.connectors.mcp_relay import UpstreamRelay
+from pasarela.connectors.upstream_mcp_watch import UpstreamWatches
 from pasarela.connectors.upstream_words import in_their_words
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from pasarela.secrets import Redactor
@@ -60,7 +62,8 @@ def session_broken(exc: MCPError) -> bool:
     code, message = exc.error.code, exc.error.message
     return (
         code == types.CONNECTION_CLOSED
-        or (code == types.INVALID_REQUEST and message == "Session terminated")
+        # The SDK client's words for a 404, and the SDK server's own (a restarted upstream).
+        or (code == types.INVALID_REQUEST and message in ("Session terminated", "Session not found"))
         or (code == types.INTERNAL_ERROR and message == "Server returned an error response")
     )
 
@@ -68,9 +71,11 @@ def session_broken(exc: MCPError) -> bool:
 class _Session:
     """An MCP client session kept open by a task of its own until `close()`."""
 
-    def __init__(self, target: Any, options: dict[str, Any]) -> None:
+    def __init__(self, target: Any, options: dict[str, Any], on_end: Callable[[], None]) -> None:
         self._target = target
         self._options = options
+        self._on_end = on_end  # told when the session ends other than by `close()`
+        self._closing = False
         self._ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
         self._stop = asyncio.Event()
         # A context of its own: opened during some call, the session must not carry that call's
@@ -80,6 +85,11 @@ class _Session:
     async def _hold(self) -> None:
         try:
             async with Client(self._target, **self._options) as client:
+                if self._options.get("mode") in MODERN_PROTOCOL_VERSIONS:
+                    # A pinned version skips server/discover, and with it what the server offers
+                    # (its resources, prompts): ask for that once at that version.
+                    found = await client.session.send_discover(self._options["mode"])
+                    client.session.adopt(types.DiscoverResult.model_validate(found))
                 self._ready.set_result(client)
                 await self._stop.wait()
         except BaseException as exc:  # hand start-up failures to whoever awaits `client()`
@@ -87,6 +97,9 @@ class _Session:
                 self._ready.set_exception(_leaf(exc))
             if not isinstance(exc, Exception):
                 raise
+        finally:
+            if not self._closing:
+                self._on_end()
 
     async def client(self) -> Client:
         return await self._ready
@@ -96,6 +109,7 @@ class _Session:
         return not self._task.done()
 
     async def close(self) -> None:
+        self._closing = True
         self._stop.set()
         with contextlib.suppress(Exception):
             await self._task
@@ -113,6 +127,7 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         self._lock = asyncio.Lock()
         stdio = isinstance(settings.mcp, McpStdioSettings)
         self.relay = UpstreamRelay(backend, settings, redactor, by_context=not stdio)
+        self.watches = UpstreamWatches(backend, self.request)
 
     def _target(self) -> Any:
         upstream = self.settings.mcp
@@ -140,7 +155,9 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
             if fresh or self._session is None or not self._session.alive:
                 if self._session is not None:
                     await self._session.close()
-                self._session = _Session(self._target(), self.relay.client_options())
+                    self.watches.session_ended()  # the new session holds none of the subscriptions
+                options = {**self.relay.client_options(), "message_handler": self.watches.message}
+                self._session = _Session(self._target(), options, self.watches.session_ended)
             session = self._session
         return await session.client()
 
@@ -150,7 +167,7 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
                 client = await self._client()
                 tools: list[types.Tool] = []
                 cursor: str | None = None
-                while True:
+                while client.server_capabilities.tools is not None:  # a server may offer only content
                     page = await client.list_tools(cursor=cursor)
                     tools.extend(page.tools)
                     cursor = page.next_cursor
@@ -293,6 +310,7 @@ class UpstreamMcpConnector(BackendConnector[McpBackend]):
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
+        await self.watches.aclose()
         if self._session is not None:
             await self._session.close()
             self._session = None
