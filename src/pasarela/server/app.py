@@ -52,6 +52,12 @@ def create_app(
     content = McpContent(lambda: live.runtime, redactor, principal_from_http)
     features = McpSessionFeatures(principal_from_http)
     live.on_switch.append(features.list_changes.reloaded)
+    live.on_switch.append(content.followers.reloaded)
+
+    def session_closed(session_id: str) -> None:
+        features.forget(session_id)
+        content.forget(session_id)
+
     mcp_server = create_mcp_server(
         lambda: live.runtime.gateway,
         redactor,
@@ -71,7 +77,7 @@ def create_app(
         slot=slot,
         on_forward=lambda: live.runtime.metrics.mcp_forwarded.inc(),  # noqa: PLW0108 (reloads replace the runtime)
         on_open=lambda principal: live.runtime.metrics.session_opened(principal),  # noqa: PLW0108
-        on_close=features.forget,
+        on_close=session_closed,
     )
     rest = RestDoor(live, redactor, max_depth=server_settings.max_nesting_depth)
     job_routes = JobRoutes(jobs, redactor, rest.arguments)

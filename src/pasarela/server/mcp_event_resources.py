@@ -314,19 +314,30 @@ class McpEventResources:
                 del self._watches[id(watch.session)]
 
     async def listen_resources(
-        self, ctx: ServerRequestContext[Any], uris: Sequence[str], principal: Principal, meta: dict[str, Any]
+        self,
+        ctx: ServerRequestContext[Any],
+        uris: Sequence[str],
+        principal: Principal,
+        meta: dict[str, Any],
+        honored_elsewhere: Sequence[str] = (),
     ) -> None:
-        """A 2026-07-28 listen stream's resource subscriptions, until the client goes away."""
+        """A 2026-07-28 listen stream's event subscriptions, until the client goes away; the
+        acknowledgment also names the other resources the stream follows (`honored_elsewhere`)."""
         if self._streams >= MAX_WATCHED:
             raise MCPError(types.INTERNAL_ERROR, "Subscription limit reached")
         self._streams += 1
         try:
-            await self._listen(ctx, uris, principal, meta)
+            await self._listen(ctx, uris, principal, meta, honored_elsewhere)
         finally:
             self._streams -= 1
 
     async def _listen(
-        self, ctx: ServerRequestContext[Any], uris: Sequence[str], principal: Principal, meta: dict[str, Any]
+        self,
+        ctx: ServerRequestContext[Any],
+        uris: Sequence[str],
+        principal: Principal,
+        meta: dict[str, Any],
+        honored_elsewhere: Sequence[str],
     ) -> None:
         targets: dict[str, Target] = {}
         for uri in uris[:MAX_TARGETS]:
@@ -336,7 +347,7 @@ class McpEventResources:
                 continue  # not honored: unknown and not permitted alike
             targets[target.uri] = target
         after = await self._events().reader.start(None)  # before the ack: nothing after it is missed
-        honored = types.SubscriptionFilter(resource_subscriptions=list(targets) or None)
+        honored = types.SubscriptionFilter(resource_subscriptions=[*honored_elsewhere, *targets] or None)
         await ctx.session.send_notification(
             types.SubscriptionsAcknowledgedNotification(
                 params=types.SubscriptionsAcknowledgedNotificationParams(notifications=honored, _meta=meta)

@@ -1,0 +1,229 @@
+"""Agents following resources that are not events: `notifications/resources/updated` for an
+upstream MCP server's resources, and for declared ones changed by a reload.
+
+- A federated resource (or a URI of a federated template) is followed upstream once per URI,
+  whoever follows it (connectors/upstream_mcp_watch.py); each update the upstream sends is
+  passed on to the followers that may still read that URI (`Action::"read_resource"`, decided
+  again per update, with the policies of the moment), never to the others.
+- A declared text or file resource changes only when the configuration does: after a reload
+  that changed it, its followers are told.
+- A resource made by a tool cannot be followed: the gateway is not told when a system's answer
+  changes (events are: `pasarela://events/<type>`), and a subscription that never fires would
+  mislead the agent. Subscribing to one is refused with a reason.
+
+A follower is a 2025-11-25 session (told on its standalone stream, until it unsubscribes or
+ends) or a 2026-07-28 `subscriptions/listen` stream (told on that stream while it is open).
+Subscribing is audited like a read (outcome `subscribed`); a refused one answers as for a URI
+that names nothing, as a refused read does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
+import mcp_types as types
+import structlog
+from mcp.shared.exceptions import MCPError
+
+from pasarela.assembly import Runtime
+from pasarela.content.access import ContentAccess
+from pasarela.content.loading import pin_name
+from pasarela.content.model import RESOURCE_KIND, Found
+from pasarela.errors import InvalidRequest, PasarelaError, ToolQuarantined
+from pasarela.identity.principal import Principal
+from pasarela.pipeline import Door
+from pasarela.secrets import Redactor
+from pasarela.server.mcp_calls import protocol_error
+from pasarela.server.mcp_event_resources import MAX_TARGETS, SENT_ERRORS, not_found
+
+log = structlog.get_logger("pasarela.mcp")
+
+Send = Callable[[str], Awaitable[object]]  # sends `notifications/resources/updated` for a URI
+MAX_FOLLOWERS = 4096  # sessions and listen streams following resources at once, per process
+SEND_TIMEOUT = 5.0  # seconds one follower may take to take a notification; a slow one is dropped
+
+
+@dataclass(eq=False, slots=True)
+class Follower:
+    principal: Principal
+    send: Send
+    uris: set[str] = field(default_factory=set)
+
+
+class ResourceFollowers:
+    def __init__(self, runtime_of: Callable[[], Runtime], redactor: Redactor, door: Door) -> None:
+        self.runtime_of = runtime_of
+        self.redactor = redactor
+        self.door = door
+        self._followers: dict[str, Follower] = {}
+        self._by_uri: dict[str, dict[str, Follower]] = {}
+        self._pending: set[str] = set()  # URIs an upstream said changed, not yet passed on
+        self._wake = anyio.Event()
+        self._group: anyio.abc.TaskGroup | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            self._group = group
+            group.start_soon(self._deliver)
+            try:
+                yield
+            finally:
+                self._group = None
+                group.cancel_scope.cancel()
+
+    # -- following -----------------------------------------------------------------------------
+
+    def _access(self, runtime: Runtime) -> ContentAccess:
+        return ContentAccess(runtime.authorizer, runtime.gateway, self.door)
+
+    def _readable(self, runtime: Runtime, principal: Principal, uri: str) -> Found | None:
+        found = runtime.content.catalog.find(uri)
+        if found is None:
+            return None
+        decision = self._access(runtime).decide(
+            principal, RESOURCE_KIND, found.name, found.backend, found.variables
+        )
+        return found if decision.allowed else None
+
+    async def follow(self, key: str, principal: Principal, uri: str, send: Send, request_id: str) -> None:
+        """`key` (a session, a listen stream) follows `uri`; raises what the agent is told."""
+        runtime = self.runtime_of()
+        found = runtime.content.catalog.find(uri)
+        if found is None:
+            raise not_found(uri)
+        access = self._access(runtime)
+        arguments = {**found.variables, "uri": uri}
+        decision = access.decide(principal, RESOURCE_KIND, found.name, found.backend, found.variables)
+
+        def record(outcome: str) -> None:
+            access.record(
+                principal, RESOURCE_KIND, found.name, arguments, request_id,
+                decision=decision, outcome=outcome, backend=found.backend,
+            )  # fmt: skip
+
+        if not decision.allowed:
+            record("denied")
+            raise not_found(uri)
+        follower = self._followers.get(key)
+        if follower is None and len(self._followers) >= MAX_FOLLOWERS:
+            raise MCPError(
+                types.INTERNAL_ERROR, "subscriptions are not available now; read the resource instead"
+            )
+        if follower is not None and uri not in follower.uris and len(follower.uris) >= MAX_TARGETS:
+            raise MCPError(types.INVALID_PARAMS, f"at most {MAX_TARGETS} subscriptions per session")
+        try:
+            await self._watch(runtime, found, uri)
+        except PasarelaError as exc:
+            record(exc.code)
+            raise protocol_error(exc, self.redactor, request_id) from None
+        follower = self._followers.setdefault(key, Follower(principal, send))
+        follower.principal = principal
+        follower.uris.add(uri)
+        self._by_uri.setdefault(uri, {})[key] = follower
+        record("subscribed")
+
+    async def _watch(self, runtime: Runtime, found: Found, uri: str) -> None:
+        entry = found.resource or found.template
+        if entry is not None and entry.tool is not None:
+            raise InvalidRequest(
+                f"{uri[:200]} is made by the tool {entry.tool.tool}: the gateway is not told when its "
+                "answer changes; read it again when needed, or subscribe to the events that say so"
+            )
+        held = runtime.content.catalog.quarantined.get(pin_name(RESOURCE_KIND, found.name))
+        if held is not None and found.template is not None:
+            raise ToolQuarantined(held, tool=found.name)
+        upstream = runtime.content.upstreams.get(found.backend or "")
+        if upstream is not None and uri not in self._by_uri:
+            await upstream.connector.watches.watch(uri, self._heard)
+
+    async def unfollow(self, key: str, uri: str) -> None:
+        follower = self._followers.get(key)
+        if follower is None or uri not in follower.uris:
+            return
+        follower.uris.discard(uri)
+        if not follower.uris:
+            del self._followers[key]
+        await self._leave(key, uri)
+
+    async def drop(self, key: str) -> None:
+        """The session or stream is gone: it follows nothing any more."""
+        follower = self._followers.pop(key, None)
+        for uri in sorted(follower.uris if follower else ()):
+            await self._leave(key, uri)
+
+    def drop_soon(self, key: str) -> None:
+        """`drop`, from code that cannot wait (a session manager's close callback)."""
+        if key in self._followers and self._group is not None:
+            self._group.start_soon(self.drop, key)
+
+    async def _leave(self, key: str, uri: str) -> None:
+        keys = self._by_uri.get(uri, {})
+        keys.pop(key, None)
+        if keys:
+            return
+        self._by_uri.pop(uri, None)
+        await self._unwatch(self.runtime_of(), uri)
+
+    async def _unwatch(self, runtime: Runtime, uri: str) -> None:
+        found = runtime.content.catalog.find(uri)
+        upstream = runtime.content.upstreams.get(found.backend or "") if found else None
+        if upstream is not None:
+            await upstream.connector.watches.unwatch(uri, self._heard)
+
+    # -- telling -------------------------------------------------------------------------------
+
+    def _heard(self, uri: str) -> None:
+        """An upstream says `uri` changed (called on its session's reader: must not block)."""
+        if uri in self._by_uri:
+            self._pending.add(uri)
+            self._wake.set()
+
+    async def _deliver(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            pending, self._pending = self._pending, set()
+            await self._tell(sorted(pending))
+
+    async def _tell(self, uris: list[str]) -> None:
+        """Each URI to each of its followers that may read it now, concurrently: a slow agent
+        does not hold up the others."""
+        runtime = self.runtime_of()
+        async with anyio.create_task_group() as group:
+            for uri in uris:
+                for key, follower in list(self._by_uri.get(uri, {}).items()):
+                    if self._readable(runtime, follower.principal, uri) is not None:
+                        group.start_soon(self._send, key, follower, uri)
+
+    async def _send(self, key: str, follower: Follower, uri: str) -> None:
+        try:
+            with anyio.fail_after(SEND_TIMEOUT):
+                await follower.send(uri)
+        except (*SENT_ERRORS, TimeoutError) as exc:  # gone, or not taking what it is sent
+            log.info(
+                "mcp_resource_follower_dropped", principal=follower.principal.id, error=type(exc).__name__
+            )
+            if self._followers.get(key) is follower:
+                await self.drop(key)
+
+    async def reloaded(self, old: Runtime, new: Runtime) -> None:
+        """After a reload: follow upstream URIs on the new runtime's sessions, and tell the
+        followers of declared resources the reload changed."""
+        changed: list[str] = []
+        for uri in sorted(self._by_uri):
+            before, after = old.content.catalog.find(uri), new.content.catalog.find(uri)
+            upstream = new.content.upstreams.get(after.backend or "") if after else None
+            if upstream is not None:
+                try:
+                    await upstream.connector.watches.watch(uri, self._heard)
+                except PasarelaError as exc:
+                    log.warning("mcp_resource_follow_lost", uri=uri, error=exc.detail)
+            elif before is None or after is None or before.resource != after.resource:
+                changed.append(uri)  # a declared resource that is no more, or says something else
+            await self._unwatch(old, uri)
+        await self._tell(changed)
