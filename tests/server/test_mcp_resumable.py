@@ -25,24 +25,23 @@ HEADERS = {
 }
 
 
-async def open_session(http: httpx.AsyncClient) -> str:
+async def open_session(http: httpx.AsyncClient, version: str = VERSION) -> str:
     hello = {
         "jsonrpc": "2.0",
         "id": 0,
         "method": "initialize",
         "params": {
-            "protocolVersion": VERSION,
+            "protocolVersion": version,
             "capabilities": {},
             "clientInfo": {"name": "t", "version": "1"},
         },
     }
-    answer = await http.post("/mcp", json=hello, headers=HEADERS)
+    said = HEADERS | {"MCP-Protocol-Version": version}
+    answer = await http.post("/mcp", json=hello, headers=said)
     assert answer.status_code == 200, answer.text
     session = answer.headers["mcp-session-id"]
     done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    assert (
-        await http.post("/mcp", json=done, headers=HEADERS | {"mcp-session-id": session})
-    ).status_code == 202
+    assert (await http.post("/mcp", json=done, headers=said | {"mcp-session-id": session})).status_code == 202
     return session
 
 
@@ -93,3 +92,22 @@ async def test_a_dropped_stream_resumes_with_last_event_id(tmp_path: Path) -> No
                             if message.get("id") == 7:
                                 break
     assert "Reconnection test completed" in message["result"]["content"][0]["text"]
+
+
+@pytest.mark.parametrize(("negotiated", "primed"), [("2025-11-25", True), ("2025-06-18", False)])
+async def test_priming_follows_the_sessions_version_not_a_requests_header(
+    tmp_path: Path, negotiated: str, primed: bool
+) -> None:
+    """A client that negotiated 2025-11-25 reads priming events whatever version a later
+    request's header repeats (the conformance suite sends 2025-03-26); an older session is not
+    sent one."""
+    port = free_port()
+    with serving(federated_config(tmp_path, port), port, {}) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=15) as http:
+            session = await open_session(http, negotiated)
+            listing = {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}
+            older = HEADERS | {"mcp-session-id": session, "MCP-Protocol-Version": "2025-03-26"}
+            async with http.stream("POST", "/mcp", json=listing, headers=older) as answer:
+                assert answer.headers["content-type"].startswith("text/event-stream")
+                first_id, first_data = await anext(aiter(events(answer)))
+    assert (bool(first_id) and first_data == "") is primed

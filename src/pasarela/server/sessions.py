@@ -20,6 +20,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import orjson
 import structlog
@@ -38,7 +39,7 @@ from pasarela.config.traffic import McpSessionSettings
 from pasarela.errors import RateLimited
 from pasarela.server.middleware import PRINCIPAL_KEY
 from pasarela.server.peers import Forwarder, WorkerSlot
-from pasarela.server.resumable import SessionEvents
+from pasarela.server.resumable import SessionEvents, SessionTransport
 
 log = structlog.get_logger("pasarela.mcp.sessions")
 
@@ -219,7 +220,7 @@ class FairSessionManager(StreamableHTTPSessionManager):
             del self.table.pending[principal]
 
     def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
-        transport = super()._admit_session(requestor)
+        transport = self._new_transport(requestor)
         if transport is not None and self.slot is not None and transport.mcp_session_id is not None:
             self._name_by_worker(transport, transport.mcp_session_id)
         opening = _opening.get()
@@ -228,6 +229,24 @@ class FairSessionManager(StreamableHTTPSessionManager):
             self._unpend(opening.principal)
             self.table.add(opening.principal, transport.mcp_session_id)
             self._on_open(opening.principal)
+        return transport
+
+    def _new_transport(self, requestor: Any) -> StreamableHTTPServerTransport | None:
+        """The SDK's `_admit_session`, with a transport that primes by the session's version."""
+        if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
+            return None
+        transport = SessionTransport(
+            mcp_session_id=uuid4().hex,
+            is_json_response_enabled=self.json_response,
+            event_store=self.event_store,
+            security_settings=self.security_settings,
+            retry_interval=self.retry_interval,
+            idle_timeout=self.session_idle_timeout,
+        )
+        assert transport.mcp_session_id is not None
+        if requestor is not None:
+            self._session_owners[transport.mcp_session_id] = requestor
+        self._server_instances[transport.mcp_session_id] = transport
         return transport
 
     def _name_by_worker(self, transport: StreamableHTTPServerTransport, made: str) -> None:
