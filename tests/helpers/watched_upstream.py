@@ -2,16 +2,20 @@
 resources can be subscribed to in both protocol eras (and one tool, `pid`): `resources/subscribe` (2025-11-25) and
 `subscriptions/listen` (2026-07-28). `POST /touch?uri=…` says a resource changed: each
 subscribed session and each listen stream naming it is told. It records what it was asked, so
-tests can tell how many subscriptions reached it."""
+tests can tell how many subscriptions reached it. A test can hold its subscribe and listen requests
+(`gate`, a threading.Event: the server runs in a thread or process of its own) and have it refuse
+URIs (`refuse`; `WATCHED_REFUSE` in a process of its own: URIs separated by spaces)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import mcp_types as types
 from mcp.server import Server
@@ -19,6 +23,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -36,6 +41,11 @@ class WatchedUpstream:
         self.subscribed: list[str] = []
         self.unsubscribed: list[str] = []
         self.listens: list[list[str]] = []  # the URIs each listen stream asked for
+        self.refused: list[str] = []
+        self.refuse: set[str] = set(os.environ.get("WATCHED_REFUSE", "").split())
+        self.gate = threading.Event()  # cleared: subscribe and listen requests wait until it is set
+        self.gate.set()
+        self.held = threading.Event()  # set once a request waits at the closed gate
         self.touches = 0
         self._sessions: dict[str, list[ServerSession]] = {}
         self._bus = InMemorySubscriptionBus()
@@ -102,6 +112,10 @@ class WatchedUpstream:
     async def _subscribe(
         self, ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
     ) -> types.EmptyResult:
+        await self._pass_gate()
+        if params.uri in self.refuse:
+            self.refused.append(params.uri)
+            raise MCPError(types.INVALID_PARAMS, f"no such resource: {params.uri}")
         self.subscribed.append(params.uri)
         self._sessions.setdefault(params.uri, []).append(ctx.session)
         return types.EmptyResult()
@@ -118,8 +132,18 @@ class WatchedUpstream:
     async def _listens(
         self, ctx: ServerRequestContext[Any], params: types.SubscriptionsListenRequestParams
     ) -> types.SubscriptionsListenResult:
-        self.listens.append(list(params.notifications.resource_subscriptions or ()))
-        return await self._listen(ctx, params)
+        await self._pass_gate()
+        asked = list(params.notifications.resource_subscriptions or ())
+        self.listens.append(asked)
+        self.refused.extend(uri for uri in asked if uri in self.refuse)
+        honored = [uri for uri in asked if uri not in self.refuse]  # the others are not honored
+        notifications = params.notifications.model_copy(update={"resource_subscriptions": honored or None})
+        return await self._listen(ctx, params.model_copy(update={"notifications": notifications}))
+
+    async def _pass_gate(self) -> None:
+        if not self.gate.is_set():
+            self.held.set()
+            await anyio.to_thread.run_sync(self.gate.wait)
 
     async def _touch(self, request: Request) -> JSONResponse:
         uri = request.query_params["uri"]
@@ -132,7 +156,7 @@ class WatchedUpstream:
         return JSONResponse({"sessions": told})
 
     async def _record(self, request: Request) -> JSONResponse:
-        return JSONResponse({"subscribed": self.subscribed, "listens": self.listens})
+        return JSONResponse({"subscribed": self.subscribed, "listens": self.listens, "refused": self.refused})
 
 
 def create_app() -> Starlette:
@@ -148,13 +172,14 @@ class UpstreamProcess:
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, refuse: str = "") -> None:
+        """`refuse`: URIs (separated by spaces) this process refuses to subscribe to."""
         self.process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "uvicorn", "--factory", "tests.helpers.watched_upstream:create_app"),
                 *("--port", str(self.port), "--lifespan", "on", "--log-level", "warning"),
             ],
-            env=child_env(),
+            env={**child_env(), "WATCHED_REFUSE": refuse},
             cwd=REPO,
         )
         deadline = time.monotonic() + 20

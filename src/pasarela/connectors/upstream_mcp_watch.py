@@ -73,7 +73,7 @@ class UpstreamWatches:
         if not fresh:
             return
         try:
-            await self._sync()
+            await self._sync(uri)
             self._keep()
             if self._stream is not None and uri not in self._honored:
                 raise UpstreamError(
@@ -113,14 +113,17 @@ class UpstreamWatches:
 
     # -- keeping the upstream in line ----------------------------------------------------------
 
-    async def _sync(self) -> None:
-        """Bring the upstream's subscriptions in line with the URIs followed now."""
+    async def _sync(self, joining: str | None = None) -> None:
+        """Bring the upstream's subscriptions in line with the URIs followed now; the upstream's
+        refusal of `joining` (the URI an agent waits to follow) is raised, others' are logged."""
         async with self._lock:
             if self._closed:
                 return
-            await self._request("resources/subscribe", self._apply)
+            await self._request("resources/subscribe", lambda client: self._apply(client, joining))
 
-    async def _apply(self, client: Client) -> None:
+    async def _apply(self, client: Client, joining: str | None = None) -> None:
+        if self._closed:  # closed while this waited for the session
+            return
         wanted = self.followed
         if client is not self._made_on:  # a new session holds none of the old one's subscriptions
             self._made_on, self._made = client, set()
@@ -130,19 +133,54 @@ class UpstreamWatches:
             raise UpstreamError(f"{self.backend} does not offer resource subscriptions", backend=self.backend)
         if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
             if wanted != self._streaming or self._stream is None or self._stream.done():
-                await self._stop_stream()
-                if wanted:
-                    await self._start_stream(client, wanted)
+                await self._restream(client, wanted)
             return
         # The requests themselves: the SDK's helpers warn that 2026-07-28 removed them, which this is not.
+        # One URI the upstream refuses (gone since it restarted, say) must not keep the others unmade.
         for uri in sorted(wanted - self._made):
             join = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
-            await client.session.send_request(join, types.EmptyResult)
-            self._made.add(uri)
+            if await self._ask(client, join, raising=uri == joining):
+                self._made.add(uri)
         for uri in sorted(self._made - wanted):
             self._made.discard(uri)
             leave = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
-            await client.session.send_request(leave, types.EmptyResult)
+            await self._ask(client, leave, raising=False)
+
+    async def _ask(
+        self, client: Client, request: types.SubscribeRequest | types.UnsubscribeRequest, *, raising: bool
+    ) -> bool:
+        """False when the upstream refused; a lost session (and a refusal when `raising`) raises."""
+        from pasarela.connectors.upstream_mcp import session_broken  # it imports this module
+
+        try:
+            await client.session.send_request(request, types.EmptyResult)
+        except MCPError as exc:
+            if raising or session_broken(exc):
+                raise
+            log.info(
+                "upstream_subscription_refused",
+                backend=self.backend,
+                method=request.method,
+                uri=request.params.uri[:200],
+                code=exc.error.code,
+            )
+            return False
+        return True
+
+    async def _restream(self, client: Client, wanted: frozenset[str]) -> None:
+        """Open the listen stream naming `wanted`, and only then close the one it replaces (while
+        it is acknowledged, the other URIs' updates still arrive); if it fails, that one stays."""
+        before = (self._stream, self._streaming, self._honored)
+        self._stream = None
+        try:
+            if wanted:
+                await self._start_stream(client, wanted)
+        except BaseException:
+            if before[0] is not None and not before[0].done():
+                await self._stop_stream()
+                self._stream, self._streaming, self._honored = before
+            raise
+        await _cancel(before[0])
 
     async def _start_stream(self, client: Client, uris: frozenset[str]) -> None:
         acknowledged: asyncio.Future[frozenset[str]] = asyncio.get_running_loop().create_future()
@@ -182,10 +220,7 @@ class UpstreamWatches:
     async def _stop_stream(self) -> None:
         stream, self._stream = self._stream, None
         self._streaming = self._honored = frozenset()
-        if stream is not None and not stream.done():
-            stream.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await stream
+        await _cancel(stream)
 
     def _keep(self) -> None:
         if self._keeper is None or self._keeper.done():
@@ -226,9 +261,15 @@ class UpstreamWatches:
     async def aclose(self) -> None:
         self._closed = True
         for task in (self._reviving, self._keeper):
-            if task is not None:
-                task.cancel()
+            await _cancel(task)
         await self._stop_stream()
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 async def _ping(client: Client) -> None:

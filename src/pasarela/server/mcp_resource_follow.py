@@ -30,6 +30,7 @@ import structlog
 from mcp.shared.exceptions import MCPError
 
 from pasarela.assembly import Runtime
+from pasarela.connectors.upstream_mcp_watch import UpstreamWatches
 from pasarela.content.access import ContentAccess
 from pasarela.content.loading import pin_name
 from pasarela.content.model import RESOURCE_KIND, Found
@@ -62,6 +63,7 @@ class ResourceFollowers:
         self._followers: dict[str, Follower] = {}
         self._by_uri: dict[str, dict[str, Follower]] = {}
         self._pending: set[str] = set()  # URIs an upstream said changed, not yet passed on
+        self._joining: dict[str, anyio.Event] = {}  # URIs being followed upstream for a first follower
         self._wake = anyio.Event()
         self._group: anyio.abc.TaskGroup | None = None
 
@@ -126,6 +128,9 @@ class ResourceFollowers:
         follower.uris.add(uri)
         self._by_uri.setdefault(uri, {})[key] = follower
         record("subscribed")
+        now = self.runtime_of()
+        if now is not runtime:  # reloaded while the upstream was asked: the switch may have missed it
+            await self._move(runtime, now, uri)
 
     async def _watch(self, runtime: Runtime, found: Found, uri: str) -> None:
         entry = found.resource or found.template
@@ -138,8 +143,25 @@ class ResourceFollowers:
         if held is not None and found.template is not None:
             raise ToolQuarantined(held, tool=found.name)
         upstream = runtime.content.upstreams.get(found.backend or "")
-        if upstream is not None and uri not in self._by_uri:
-            await upstream.connector.watches.watch(uri, self._heard)
+        if upstream is not None:
+            await self._join(upstream.connector.watches, uri)
+
+    async def _join(self, watches: UpstreamWatches, uri: str) -> None:
+        """Follow `uri` upstream unless a follower already does. One request per URI at a time:
+        whoever comes while the upstream decides waits for its answer, and asks again if it was
+        a refusal (or the first gave up), rather than being told it follows what nobody does."""
+        while uri not in self._by_uri:
+            joining = self._joining.get(uri)
+            if joining is not None:
+                await joining.wait()
+                continue
+            self._joining[uri] = joining = anyio.Event()
+            try:
+                await watches.watch(uri, self._heard)
+            finally:
+                del self._joining[uri]
+                joining.set()  # the follower is registered before the waiters run (no await between)
+            return
 
     async def unfollow(self, key: str, uri: str) -> None:
         follower = self._followers.get(key)
@@ -148,26 +170,31 @@ class ResourceFollowers:
         follower.uris.discard(uri)
         if not follower.uris:
             del self._followers[key]
-        await self._leave(key, uri)
+        if self._forget(key, uri):
+            await self._unwatch(self.runtime_of(), uri)
 
     async def drop(self, key: str) -> None:
-        """The session or stream is gone: it follows nothing any more."""
+        """The session or stream is gone: it follows nothing any more. Forgotten at once, and
+        the upstream told even when the caller is being cancelled (a listen stream that closed)."""
         follower = self._followers.pop(key, None)
-        for uri in sorted(follower.uris if follower else ()):
-            await self._leave(key, uri)
+        left = [uri for uri in sorted(follower.uris if follower else ()) if self._forget(key, uri)]
+        with anyio.CancelScope(shield=True):
+            for uri in left:
+                await self._unwatch(self.runtime_of(), uri)
 
     def drop_soon(self, key: str) -> None:
         """`drop`, from code that cannot wait (a session manager's close callback)."""
         if key in self._followers and self._group is not None:
             self._group.start_soon(self.drop, key)
 
-    async def _leave(self, key: str, uri: str) -> None:
+    def _forget(self, key: str, uri: str) -> bool:
+        """True when `key` was the last to follow `uri`."""
         keys = self._by_uri.get(uri, {})
         keys.pop(key, None)
         if keys:
-            return
+            return False
         self._by_uri.pop(uri, None)
-        await self._unwatch(self.runtime_of(), uri)
+        return True
 
     async def _unwatch(self, runtime: Runtime, uri: str) -> None:
         found = runtime.content.catalog.find(uri)
@@ -210,20 +237,29 @@ class ResourceFollowers:
             )
             if self._followers.get(key) is follower:
                 await self.drop(key)
+        except Exception:  # one follower's failure must not take the server's task group down
+            log.exception("mcp_resource_follower_failed", principal=follower.principal.id)
 
     async def reloaded(self, old: Runtime, new: Runtime) -> None:
         """After a reload: follow upstream URIs on the new runtime's sessions, and tell the
         followers of declared resources the reload changed."""
-        changed: list[str] = []
-        for uri in sorted(self._by_uri):
-            before, after = old.content.catalog.find(uri), new.content.catalog.find(uri)
-            upstream = new.content.upstreams.get(after.backend or "") if after else None
-            if upstream is not None:
-                try:
-                    await upstream.connector.watches.watch(uri, self._heard)
-                except PasarelaError as exc:
-                    log.warning("mcp_resource_follow_lost", uri=uri, error=exc.detail)
-            elif before is None or after is None or before.resource != after.resource:
-                changed.append(uri)  # a declared resource that is no more, or says something else
-            await self._unwatch(old, uri)
+        changed = [uri for uri in sorted(self._by_uri) if await self._move(old, new, uri)]
         await self._tell(changed)
+
+    async def _move(self, old: Runtime, new: Runtime, uri: str) -> bool:
+        """Follow `uri` upstream on `new`'s sessions rather than `old`'s; True for a declared
+        resource `new` changed (or no longer has)."""
+        before, after = old.content.catalog.find(uri), new.content.catalog.find(uri)
+        upstream = new.content.upstreams.get(after.backend or "") if after else None
+        changed = False
+        if upstream is not None:
+            try:
+                await upstream.connector.watches.watch(uri, self._heard)
+            except PasarelaError as exc:
+                log.warning("mcp_resource_follow_lost", uri=uri, error=exc.detail)
+            if uri not in self._by_uri:  # its last follower left meanwhile
+                await self._unwatch(new, uri)
+        else:
+            changed = before is None or after is None or before.resource != after.resource
+        await self._unwatch(old, uri)
+        return changed
