@@ -164,6 +164,7 @@ async def test_a_subscription_made_during_a_reload_is_followed_on_the_new_runtim
                 assert old is not None
                 watched.gate.set()
             assert received == ["subscribed"]
+            assert old is not None
             await live.retire(old, 0)  # the runtime the subscription was asked on is closed
             # The new runtime's session is subscribed to the board too.
             await until(lambda: watched.subscribed.count(BOARD) == 2, "subscribed on the new runtime")

@@ -22,6 +22,7 @@ from mcp.client.session import IncomingMessage
 
 from pasarela.config import load_config
 from pasarela.connectors import upstream_mcp_watch
+from pasarela.server import mcp_resource_follow
 from tests.helpers.content_gateway import running_live_gateway
 from tests.helpers.content_upstream import upstream_app
 from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, write_config
@@ -315,3 +316,64 @@ async def test_subscriptions_are_made_again_when_the_upstream_restarts(
             assert await reader.next() == BOARD
     finally:
         upstream.kill()
+
+
+@pytest.mark.parametrize("agent_era", AGENT_ERAS)
+async def test_a_key_a_reload_removes_hears_no_more(
+    tmp_path: Path, upstream: tuple[WatchedUpstream, str], agent_era: str
+) -> None:
+    _, base = upstream
+    config = config_text(tmp_path, f"{base}/mcp", "2025-11-25")
+    async with (
+        running_live_gateway(config, ENV) as (url, live),
+        agent(url, READER_KEY, agent_era, [BOARD]) as reader,
+        agent(url, WRITER_KEY, agent_era, [BOARD]) as writer,
+    ):
+        text = config.read_text()
+        revoked = '    - {principal: writer, key: "${secret:WRITER_KEY}", roles: [writer]}\n'
+        assert revoked in text
+        config.write_text(text.replace(revoked, ""))
+        assert await live.reload(lambda: load_config(config, environ=ENV)) is not None
+        await touch(base, BOARD)
+        assert await reader.next() == BOARD
+        with anyio.move_on_after(0.5):
+            await writer.next()
+        assert writer.heard == []  # its requests are refused from now on: so are its notifications
+
+
+async def test_one_principal_follows_a_bounded_number_of_resources(
+    tmp_path: Path, upstream: tuple[WatchedUpstream, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mcp_resource_follow, "MAX_PER_PRINCIPAL", 2)
+    _, base = upstream
+    config = config_text(tmp_path, f"{base}/mcp", "2025-11-25")
+    tickets = [f"watch://tickets/{n}" for n in range(3)]
+    async with (
+        running_live_gateway(config, ENV) as (url, _),
+        agent(url, READER_KEY, "legacy", tickets[:2]) as first,
+        agent(url, READER_KEY, "2026-07-28", [tickets[0], tickets[2]]) as second,
+        agent(url, WRITER_KEY, "legacy", [tickets[2]]) as other,
+    ):
+        assert first.honored == tickets[:2]
+        assert second.honored == [tickets[0]]  # a third resource is one too many for the reader
+        assert other.honored == [tickets[2]]  # another principal is not held back by it
+        refused = await refusal(first.client, tickets[2])
+    assert "at most 2 resources followed at once by one principal" in refused.message
+
+
+async def test_followers_of_a_declared_resource_a_reload_removes_are_told(
+    tmp_path: Path, upstream: tuple[WatchedUpstream, str]
+) -> None:
+    _, base = upstream
+    config = config_text(tmp_path, f"{base}/mcp", "2025-11-25")
+    async with (
+        running_live_gateway(config, ENV) as (url, live),
+        agent(url, READER_KEY, "legacy", ["pasarela://notice"]) as reader,
+    ):
+        config.write_text(
+            config.read_text().replace('  notice: {uri: "pasarela://notice", text: "Closed on Friday"}\n', "")
+        )
+        assert await live.reload(lambda: load_config(config, environ=ENV)) is not None
+        assert await reader.next() == "pasarela://notice"
+        with pytest.raises(MCPError, match="Resource not found"):  # reading it again says it is gone
+            await reader.client.read_resource("pasarela://notice")

@@ -34,6 +34,7 @@ from pasarela.connectors.backend import BackendConnector
 from pasarela.connectors.base import DEFAULT_INVOCATION, Invocation, SpanTarget, UpstreamResult
 from pasarela.connectors.http_auth import static_headers
 from pasarela.connectors.mcp_relay import UpstreamRelay
+from pasarela.connectors.upstream_mcp_lost import session_broken
 from pasarela.connectors.upstream_mcp_watch import UpstreamWatches
 from pasarela.connectors.upstream_words import in_their_words
 from pasarela.errors import ConfigError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -55,17 +56,6 @@ LOAD_ERRORS: tuple[type[Exception], ...] = (TimeoutError, MCPError, *SESSION_ERR
 REQUEST_ERRORS = frozenset(
     {types.PARSE_ERROR, types.INVALID_REQUEST, types.METHOD_NOT_FOUND, types.INVALID_PARAMS}
 )
-
-
-def session_broken(exc: MCPError) -> bool:
-    """How the SDK's client reports a lost connection or an expired session, unlike a refusal."""
-    code, message = exc.error.code, exc.error.message
-    return (
-        code == types.CONNECTION_CLOSED
-        # The SDK client's words for a 404, and the SDK server's own (a restarted upstream).
-        or (code == types.INVALID_REQUEST and message in ("Session terminated", "Session not found"))
-        or (code == types.INTERNAL_ERROR and message == "Server returned an error response")
-    )
 
 
 class _Session:

@@ -28,6 +28,7 @@ from mcp.client.subscriptions import ResourceUpdated, SubscriptionLost
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from pasarela.connectors.upstream_mcp_lost import session_broken
 from pasarela.errors import InvalidRequest, PasarelaError, UpstreamError
 
 log = structlog.get_logger("pasarela.upstream_mcp")
@@ -150,8 +151,6 @@ class UpstreamWatches:
         self, client: Client, request: types.SubscribeRequest | types.UnsubscribeRequest, *, raising: bool
     ) -> bool:
         """False when the upstream refused; a lost session (and a refusal when `raising`) raises."""
-        from pasarela.connectors.upstream_mcp import session_broken  # it imports this module
-
         try:
             await client.session.send_request(request, types.EmptyResult)
         except MCPError as exc:

@@ -19,9 +19,8 @@ that names nothing, as a refused read does.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 import anyio
 import anyio.abc
@@ -39,20 +38,13 @@ from pasarela.identity.principal import Principal
 from pasarela.pipeline import Door
 from pasarela.secrets import Redactor
 from pasarela.server.mcp_calls import protocol_error
-from pasarela.server.mcp_event_resources import MAX_TARGETS, SENT_ERRORS, not_found
+from pasarela.server.mcp_event_resources import MAX_TARGETS, not_found
+from pasarela.server.mcp_resource_delivery import Follower, Send
 
 log = structlog.get_logger("pasarela.mcp")
 
-Send = Callable[[str], Awaitable[object]]  # sends `notifications/resources/updated` for a URI
 MAX_FOLLOWERS = 4096  # sessions and listen streams following resources at once, per process
-SEND_TIMEOUT = 5.0  # seconds one follower may take to take a notification; a slow one is dropped
-
-
-@dataclass(eq=False, slots=True)
-class Follower:
-    principal: Principal
-    send: Send
-    uris: set[str] = field(default_factory=set)
+MAX_PER_PRINCIPAL = 256  # URIs one principal follows at once, all its sessions and streams together
 
 
 class ResourceFollowers:
@@ -64,6 +56,7 @@ class ResourceFollowers:
         self._by_uri: dict[str, dict[str, Follower]] = {}
         self._pending: set[str] = set()  # URIs an upstream said changed, not yet passed on
         self._joining: dict[str, anyio.Event] = {}  # URIs being followed upstream for a first follower
+        self._locks: dict[str, anyio.Lock] = {}  # one subscription at a time per follower (its limits)
         self._wake = anyio.Event()
         self._group: anyio.abc.TaskGroup | None = None
 
@@ -85,7 +78,10 @@ class ResourceFollowers:
 
     def _readable(self, runtime: Runtime, principal: Principal, uri: str) -> Found | None:
         found = runtime.content.catalog.find(uri)
-        if found is None:
+        if found is None or (
+            found.template is not None
+            and pin_name(RESOURCE_KIND, found.name) in runtime.content.catalog.quarantined
+        ):
             return None
         decision = self._access(runtime).decide(
             principal, RESOURCE_KIND, found.name, found.backend, found.variables
@@ -111,26 +107,53 @@ class ResourceFollowers:
         if not decision.allowed:
             record("denied")
             raise not_found(uri)
+        lock = self._locks.setdefault(key, anyio.Lock())
+        try:
+            async with lock:  # the limits below hold for concurrent subscriptions of one follower
+                self._within_limits(key, principal, uri)
+                try:
+                    await self._watch(runtime, found, uri)
+                except PasarelaError as exc:
+                    record(exc.code)
+                    raise protocol_error(exc, self.redactor, request_id) from None
+                self._add(key, principal, uri, send)
+        finally:
+            if key not in self._followers and not lock.statistics().tasks_waiting:
+                self._locks.pop(key, None)
+        record("subscribed")
+        now = self.runtime_of()
+        if now is not runtime:  # reloaded while the upstream was asked: the switch may have missed it
+            await self._move(runtime, now, uri)
+
+    def _within_limits(self, key: str, principal: Principal, uri: str) -> None:
         follower = self._followers.get(key)
-        if follower is None and len(self._followers) >= MAX_FOLLOWERS:
+        if follower is None and (self._group is None or len(self._followers) >= MAX_FOLLOWERS):
             raise MCPError(
                 types.INTERNAL_ERROR, "subscriptions are not available now; read the resource instead"
             )
         if follower is not None and uri not in follower.uris and len(follower.uris) >= MAX_TARGETS:
             raise MCPError(types.INVALID_PARAMS, f"at most {MAX_TARGETS} subscriptions per session")
-        try:
-            await self._watch(runtime, found, uri)
-        except PasarelaError as exc:
-            record(exc.code)
-            raise protocol_error(exc, self.redactor, request_id) from None
-        follower = self._followers.setdefault(key, Follower(principal, send))
+        followed = {u for f in self._followers.values() if f.principal.id == principal.id for u in f.uris}
+        if uri not in followed and len(followed) >= MAX_PER_PRINCIPAL:
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"at most {MAX_PER_PRINCIPAL} resources followed at once by one principal; "
+                "unsubscribe from one first",
+            )
+
+    def _add(self, key: str, principal: Principal, uri: str, send: Send) -> None:
+        follower = self._followers.get(key)
+        if follower is None:
+            assert self._group is not None  # checked by _within_limits, with no await since
+            follower = self._followers[key] = Follower(principal, send)
+            self._group.start_soon(self._feed, key, follower)
         follower.principal = principal
         follower.uris.add(uri)
         self._by_uri.setdefault(uri, {})[key] = follower
-        record("subscribed")
-        now = self.runtime_of()
-        if now is not runtime:  # reloaded while the upstream was asked: the switch may have missed it
-            await self._move(runtime, now, uri)
+
+    async def _feed(self, key: str, follower: Follower) -> None:
+        if not await follower.feed() and self._followers.get(key) is follower:
+            await self.drop(key)  # it stopped taking notifications
 
     async def _watch(self, runtime: Runtime, found: Found, uri: str) -> None:
         entry = found.resource or found.template
@@ -168,8 +191,10 @@ class ResourceFollowers:
         if follower is None or uri not in follower.uris:
             return
         follower.uris.discard(uri)
+        follower.pending.discard(uri)
         if not follower.uris:
             del self._followers[key]
+            follower.scope.cancel()
         if self._forget(key, uri):
             await self._unwatch(self.runtime_of(), uri)
 
@@ -177,6 +202,8 @@ class ResourceFollowers:
         """The session or stream is gone: it follows nothing any more. Forgotten at once, and
         the upstream told even when the caller is being cancelled (a listen stream that closed)."""
         follower = self._followers.pop(key, None)
+        if follower is not None:
+            follower.scope.cancel()
         left = [uri for uri in sorted(follower.uris if follower else ()) if self._forget(key, uri)]
         with anyio.CancelScope(shield=True):
             for uri in left:
@@ -215,36 +242,42 @@ class ResourceFollowers:
             await self._wake.wait()
             self._wake = anyio.Event()
             pending, self._pending = self._pending, set()
-            await self._tell(sorted(pending))
+            self._tell(sorted(pending))
+            await anyio.lowlevel.checkpoint()
 
-    async def _tell(self, uris: list[str]) -> None:
-        """Each URI to each of its followers that may read it now, concurrently: a slow agent
-        does not hold up the others."""
-        runtime = self.runtime_of()
-        async with anyio.create_task_group() as group:
-            for uri in uris:
-                for key, follower in list(self._by_uri.get(uri, {}).items()):
-                    if self._readable(runtime, follower.principal, uri) is not None:
-                        group.start_soon(self._send, key, follower, uri)
-
-    async def _send(self, key: str, follower: Follower, uri: str) -> None:
-        try:
-            with anyio.fail_after(SEND_TIMEOUT):
-                await follower.send(uri)
-        except (*SENT_ERRORS, TimeoutError) as exc:  # gone, or not taking what it is sent
-            log.info(
-                "mcp_resource_follower_dropped", principal=follower.principal.id, error=type(exc).__name__
-            )
-            if self._followers.get(key) is follower:
-                await self.drop(key)
-        except Exception:  # one follower's failure must not take the server's task group down
-            log.exception("mcp_resource_follower_failed", principal=follower.principal.id)
+    def _tell(self, uris: list[str], gone_from: Runtime | None = None) -> None:
+        """Each URI to each of its followers that may read it now (decided here, once per
+        update); a URI a reload removed is decided as `gone_from` (the runtime before) had it."""
+        now = self.runtime_of()
+        for uri in uris:
+            runtime = now
+            if gone_from is not None and now.content.catalog.find(uri) is None:
+                runtime = gone_from
+            for follower in list(self._by_uri.get(uri, {}).values()):
+                if self._readable(runtime, follower.principal, uri) is not None:
+                    follower.tell(uri)
 
     async def reloaded(self, old: Runtime, new: Runtime) -> None:
         """After a reload: follow upstream URIs on the new runtime's sessions, and tell the
         followers of declared resources the reload changed."""
+        await self._recheck_principals(old, new)
         changed = [uri for uri in sorted(self._by_uri) if await self._move(old, new, uri)]
-        await self._tell(changed)
+        self._tell(changed, gone_from=old)
+
+    async def _recheck_principals(self, old: Runtime, new: Runtime) -> None:
+        """A follower that authenticated with an API key the reload removed hears no more (its
+        requests are refused from now on: so are its notifications); one whose key's roles or
+        attributes changed is decided with the new ones."""
+        before = {p.id: p for p in old.authenticator.api_keys.principals()}
+        after = {p.id: p for p in new.authenticator.api_keys.principals()}
+        for key, follower in list(self._followers.items()):
+            if before.get(follower.principal.id) != follower.principal:
+                continue  # not (or no longer) a configured key's principal: a token, on behalf of…
+            if follower.principal.id in after:
+                follower.principal = after[follower.principal.id]
+            else:
+                log.info("mcp_resource_follower_revoked", principal=follower.principal.id)
+                await self.drop(key)
 
     async def _move(self, old: Runtime, new: Runtime, uri: str) -> bool:
         """Follow `uri` upstream on `new`'s sessions rather than `old`'s; True for a declared
