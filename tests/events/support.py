@@ -16,6 +16,7 @@ import httpx
 from pasarela.assembly import Runtime, build_runtime
 from pasarela.config import load_config
 from pasarela.server import create_app
+from pasarela.server.live import LiveRuntime
 from tests.helpers.gateway import sha
 
 SUPPORT_EU_KEY = "support-eu-key-000001"
@@ -166,20 +167,27 @@ async def gateway(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtim
 async def served(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
     """The app under a real uvicorn in this event loop (streams reach the client as they are
     written, which httpx's ASGI transport does not do), behind an httpx client."""
+    async with served_live(config) as (client, live):
+        yield client, live.runtime
+
+
+@asynccontextmanager
+async def served_live(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, LiveRuntime]]:
+    """The same, with the runtime the doors serve from: `live.reload(...)` switches it."""
     import uvicorn
 
     from tests.helpers.servers import free_port
 
-    runtime = await build_runtime(load_config(config, environ=ENV))
+    live = LiveRuntime(await build_runtime(load_config(config, environ=ENV)))
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(live), host="127.0.0.1", port=port, log_level="warning")
     )
     async with anyio.create_task_group() as group:
         group.start_soon(server.serve)
         while not server.started:  # noqa: ASYNC110 - uvicorn says so by a flag only
             await anyio.sleep(0.02)
-        await runtime.events.core.tail.started.wait()
+        await live.runtime.events.core.tail.started.wait()
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client, runtime
+            yield client, live
         server.should_exit = True

@@ -16,6 +16,7 @@ from pasarela.errors import AuthenticationError
 from pasarela.identity import Authenticator, Principal
 from pasarela.secrets import Redactor
 from pasarela.server.problems import door_error_response
+from pasarela.server.stream_credentials import StreamCredentials
 
 PRINCIPAL_KEY = "pasarela.principal"
 REQUEST_ID_KEY = "pasarela.request_id"
@@ -101,9 +102,9 @@ class AuthenticateMiddleware:
         try:
             headers = Headers(scope=scope)
             authenticator = self.authenticator()
-            principal = await authenticator.authenticate_request(
-                headers.get("authorization"), headers.get(authenticator.on_behalf_of_header)
-            )
+            authorization = headers.get("authorization")
+            on_behalf_of = headers.get(authenticator.on_behalf_of_header)
+            principal = await authenticator.authenticate_request(authorization, on_behalf_of)
         except AuthenticationError as exc:
             log.info("authentication_failed", path=scope["path"], reason=exc.detail)
             await self._refuse(exc, scope, receive, send)
@@ -120,5 +121,8 @@ class AuthenticateMiddleware:
             AccessToken(token=principal.id, client_id=principal.id, scopes=[], subject=principal.id)
         )
         user = principal.on_behalf_of.id if principal.on_behalf_of else None
+        credentials = StreamCredentials(
+            self.authenticator, authenticator, authorization, on_behalf_of, principal
+        )
         with structlog.contextvars.bound_contextvars(principal=principal.id, on_behalf_of=user):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, credentials.guard(send))
