@@ -60,9 +60,11 @@ def served(config: Path, port: int, env: dict[str, str], *, log: Path | None = N
             if process.poll() is not None:
                 raise RuntimeError(f"pasarela serve exited with {process.returncode}:\n{handle.output()}")
             try:
-                if httpx.get(f"{handle.url}/readyz", timeout=1).status_code == 200:
+                ready = httpx.get(f"{handle.url}/readyz", timeout=1)
+                # Its own answer: another process that took the port (a parallel run) is not it.
+                if ready.status_code == 200 and {"status", "tools"} <= set(ready.json()):
                     break
-            except httpx.TransportError:
+            except (httpx.TransportError, ValueError, TypeError):
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"pasarela serve did not become ready:\n{handle.output()}")
