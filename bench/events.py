@@ -35,6 +35,8 @@ from tests.events.support import (
     SUPPORT_EU_KEY,
     config_text,
     customer_updated,
+    drop_cdc_objects,
+    replication_slot_made,
     served,
     standard_signed,
     write,
@@ -270,8 +272,7 @@ async def cdc_throughput(kind: str, capture: str, count: int) -> float:
     text = config_text(state_for(kind, directory), extra_sources=source + CDC_RULES)
     try:
         async with gateway(write(directory, text)) as (_, runtime):
-            while not await db.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):  # noqa: ASYNC110
-                await anyio.sleep(0.05)
+            await replication_slot_made(db, slot)
             start = time.perf_counter()
             for first in range(0, count, 500):  # transactions of 500 rows, as a busy ledger commits
                 await db.execute(
@@ -283,11 +284,7 @@ async def cdc_throughput(kind: str, capture: str, count: int) -> float:
                 await anyio.sleep(0.02)
             return count / (time.perf_counter() - start)
     finally:
-        await db.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot
-        )
-        await db.execute(f"DROP PUBLICATION IF EXISTS {slot}")
-        await db.execute(f"DROP TABLE IF EXISTS {table}")
+        await drop_cdc_objects(db, slot, slot, table)
         await db.close()
 
 

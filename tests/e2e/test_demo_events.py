@@ -7,7 +7,6 @@ compliance and delivered to its webhook receiver, signature verified."""
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +24,8 @@ from pasarela.demo.events import SLOT
 from pasarela.demo.transactions import book
 from tests.conftest import POSTGRES_URL, need_service
 from tests.e2e.test_demo import _fresh_transactions_table, drop_demo_slot, running_demo
+from tests.events.support import replication_slot_made
+from tests.helpers.mcp_clients import subscribe_legacy
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 CUSTOMERS = "pasarela://events/customer_updated"  # a resource per type, a template per subject
@@ -96,10 +97,8 @@ async def mcp_subscribed(mcp_url: str, key: str, uris: list[str]) -> AsyncIterat
             message_handler=on_message,
         ) as client,
     ):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # resources/subscribe is deprecated in 2026-07-28
-            for uri in uris:
-                await client.subscribe_resource(uri)
+        for uri in uris:
+            await subscribe_legacy(client, uri)
         yield heard
 
 
@@ -248,10 +247,6 @@ async def _slot_made(url: str) -> None:
 
     connection = await asyncpg.connect(url)
     try:
-        with anyio.fail_after(60):
-            while not await connection.fetchval(  # noqa: ASYNC110 - another process makes it
-                "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", SLOT
-            ):
-                await anyio.sleep(0.1)
+        await replication_slot_made(connection, SLOT, timeout=60)
     finally:
         await connection.close()

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -191,3 +192,20 @@ async def served_live(config: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Li
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             yield client, live
         server.should_exit = True
+
+
+async def replication_slot_made(db: Any, slot: str, timeout: float = 30) -> None:
+    """Until the gateway's CDC source has made `slot` (it does as it starts, beside the gateway):
+    a row written before it is not in its log. `db` is an asyncpg connection."""
+    with anyio.fail_after(timeout):
+        while not await db.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):  # noqa: ASYNC110 - another task makes it
+            await anyio.sleep(0.05)
+
+
+async def drop_cdc_objects(db: Any, slot: str, publication: str, table: str) -> None:
+    """What a CDC test made: a slot left behind would keep the server's WAL forever."""
+    await db.execute(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot
+    )
+    await db.execute(f"DROP PUBLICATION IF EXISTS {publication}")
+    await db.execute(f"DROP TABLE IF EXISTS {table}")

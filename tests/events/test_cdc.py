@@ -14,7 +14,7 @@ import pytest
 
 from pasarela.assembly import Runtime
 from tests.conftest import POSTGRES_URL, need_service
-from tests.events.support import config_text, gateway, write
+from tests.events.support import config_text, drop_cdc_objects, gateway, replication_slot_made, write
 
 pytestmark = pytest.mark.anyio
 
@@ -62,9 +62,7 @@ async def test_postgres_logical_decoding(tmp_path: Path) -> None:
     text = config_text(f"sqlite:///{tmp_path / 's.db'}", extra_sources=source + RULES)
     try:
         async with gateway(write(tmp_path, text)) as (_, runtime):
-            with anyio.fail_after(30):
-                while not await db.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):  # noqa: ASYNC110
-                    await anyio.sleep(0.05)
+            await replication_slot_made(db, slot)
             await db.execute(
                 f"INSERT INTO {table} (account_id, amount) VALUES ('ACC-1001', 12.50), ('ACC-1002', 7)"
             )
@@ -90,11 +88,7 @@ async def test_postgres_logical_decoding(tmp_path: Path) -> None:
             found = await events_of(runtime, 3)
             assert [e["subject"] for e in found] == ["ACC-1001", "ACC-1002", "ACC-1003"]
     finally:
-        await db.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot
-        )
-        await db.execute(f"DROP PUBLICATION IF EXISTS {publication}")
-        await db.execute(f"DROP TABLE IF EXISTS {table}")
+        await drop_cdc_objects(db, slot, publication, table)
         await db.close()
 
 
@@ -169,18 +163,12 @@ async def test_a_table_made_again_rejoins_its_publication(tmp_path: Path) -> Non
     text = config_text(f"sqlite:///{tmp_path / 's.db'}", extra_sources=source + RULES)
     try:
         async with gateway(write(tmp_path, text)) as (_, runtime):
-            with anyio.fail_after(30):
-                while not await db.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):  # noqa: ASYNC110
-                    await anyio.sleep(0.05)
+            await replication_slot_made(db, slot)
             await db.execute(f"INSERT INTO {table} (account_id, amount) VALUES ('ACC-1001', 1)")
             [found] = await events_of(runtime, 1)
             assert found["subject"] == "ACC-1001"
     finally:
-        await db.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot
-        )
-        await db.execute(f"DROP PUBLICATION IF EXISTS {slot}")
-        await db.execute(f"DROP TABLE IF EXISTS {table}")
+        await drop_cdc_objects(db, slot, slot, table)
         await db.close()
 
 

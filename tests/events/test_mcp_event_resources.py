@@ -6,7 +6,6 @@ of events policy lets it receive."""
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ from tests.events.support import (
     standard_signed,
     write,
 )
-from tests.helpers.mcp_clients import mcp_http_client
+from tests.helpers.mcp_clients import mcp_http_client, subscribe_legacy
 
 pytestmark = pytest.mark.anyio
 TYPE_URI = "pasarela://events/customer_updated"
@@ -110,12 +109,10 @@ async def test_a_2025_session_subscription_hears_only_events_it_may_receive(tmp_
                 message_handler=on_message,
             ) as client,
         ):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # resources/subscribe is deprecated in 2026-07-28
-                await client.subscribe_resource(US_URI)
-                await client.subscribe_resource(EU_URI)
-                with pytest.raises(MCPError):
-                    await client.subscribe_resource("pasarela://events/ledger_closed")  # may not subscribe
+            await subscribe_legacy(client, US_URI)
+            await subscribe_legacy(client, EU_URI)
+            with pytest.raises(MCPError):
+                await subscribe_legacy(client, "pasarela://events/ledger_closed")  # may not subscribe
             # The US customer's update first: if policy leaked it, it would be heard first.
             await send_update(http, "US-1", "US", "u1")
             await send_update(http, "EU-1", "EU", "u2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 
 @asynccontextmanager
@@ -34,3 +36,14 @@ async def mcp_http_client(
         http.event_hooks["response"].append(record)
     async with http, Client(streamable_http_client(url, http_client=http), mode=mode, **options) as client:
         yield client
+
+
+async def subscribe_legacy(client: Client, uri: str, *, leave: bool = False) -> None:
+    """`resources/subscribe` (or, with `leave`, `resources/unsubscribe`) of a 2025-11-25 session,
+    without the SDK's warning that 2026-07-28 removed them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        if leave:
+            await client.unsubscribe_resource(uri)
+        else:
+            await client.subscribe_resource(uri)

@@ -7,7 +7,6 @@ upstream's listen stream opened again for a newcomer while others follow."""
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from pasarela.config import load_config
 from pasarela.connectors import upstream_mcp_watch
 from tests.helpers.content_gateway import running_live_gateway
 from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY
-from tests.helpers.mcp_clients import mcp_http_client
+from tests.helpers.mcp_clients import mcp_http_client, subscribe_legacy
 from tests.helpers.servers import ThreadedServer, free_port
 from tests.helpers.watched_upstream import BOARD, UpstreamProcess, WatchedUpstream
 from tests.server.test_mcp_resource_subscriptions import TICKET, agent, config_text, touch
@@ -47,9 +46,7 @@ async def subscribe(url: str, key: str, uri: str) -> str:
     """`resources/subscribe` on a session of its own: "ok", or the refusal's message."""
     async with mcp_http_client(f"{url}/mcp", key, mode="legacy") as client:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # deprecated in 2026-07-28, current in 2025-11-25
-                await client.subscribe_resource(uri)
+            await subscribe_legacy(client, uri)
         except MCPError as exc:
             return exc.error.message
         return "ok"
@@ -123,9 +120,8 @@ async def test_a_session_deleted_while_its_subscription_is_made_leaves_nothing_f
         ):
 
             async def follow() -> None:
-                with warnings.catch_warnings(), contextlib.suppress(MCPError):
-                    warnings.simplefilter("ignore")
-                    await client.subscribe_resource(TICKET)
+                with contextlib.suppress(MCPError):
+                    await subscribe_legacy(client, TICKET)
 
             group.start_soon(follow)
             await held(watched)
@@ -151,9 +147,7 @@ async def test_a_subscription_made_during_a_reload_is_followed_on_the_new_runtim
         async with mcp_http_client(f"{url}/mcp", READER_KEY, mode="legacy") as client:
             # The standalone stream is opened with the session; updates arrive through the handler.
             async def follow() -> None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    await client.subscribe_resource(BOARD)
+                await subscribe_legacy(client, BOARD)
                 received.append("subscribed")
 
             watched.gate.clear()

@@ -7,7 +7,7 @@ tool refuse subscriptions."""
 
 from __future__ import annotations
 
-import warnings
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -19,6 +19,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 from mcp.client.session import IncomingMessage
+from mcp.client.subscriptions import SubscriptionLost
 
 from pasarela.config import load_config
 from pasarela.connectors import upstream_mcp_watch
@@ -26,7 +27,7 @@ from pasarela.server import mcp_resource_follow
 from tests.helpers.content_gateway import running_live_gateway
 from tests.helpers.content_upstream import upstream_app
 from tests.helpers.gateway import ENV, READER_KEY, WRITER_KEY, write_config
-from tests.helpers.mcp_clients import mcp_http_client
+from tests.helpers.mcp_clients import mcp_http_client, subscribe_legacy
 from tests.helpers.servers import ThreadedServer, free_port
 from tests.helpers.watched_upstream import BOARD, SECRET_BOARD, UpstreamProcess, WatchedUpstream
 
@@ -108,9 +109,7 @@ async def agent(url: str, key: str, era: str, uris: list[str]) -> AsyncIterator[
         if era == "legacy":
             for uri in uris:
                 try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # deprecated in 2026-07-28, current in 2025-11-25
-                        await client.subscribe_resource(uri)
+                    await subscribe_legacy(client, uri)
                     follower.honored.append(uri)
                 except MCPError:
                     pass
@@ -121,8 +120,9 @@ async def agent(url: str, key: str, era: str, uris: list[str]) -> AsyncIterator[
         async with anyio.create_task_group() as group:
 
             async def read_stream() -> None:
-                async for event in stream:
-                    follower.hear(getattr(event, "uri", ""))
+                with contextlib.suppress(SubscriptionLost, MCPError):  # the server ended the stream
+                    async for event in stream:
+                        follower.hear(getattr(event, "uri", ""))
 
             group.start_soon(read_stream)
             yield follower
@@ -173,13 +173,11 @@ async def test_the_last_follower_leaving_unsubscribes_upstream(
         async with agent(url, READER_KEY, "legacy", [BOARD]) as first:
             async with agent(url, WRITER_KEY, "legacy", [BOARD]):
                 pass  # leaves (its session ends): the first still follows
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if upstream_era == "2025-11-25":
-                    assert watched.unsubscribed == []
-                await touch(base, BOARD)
-                assert await first.next() == BOARD
-                await first.client.unsubscribe_resource(BOARD)
+            if upstream_era == "2025-11-25":
+                assert watched.unsubscribed == []
+            await touch(base, BOARD)
+            assert await first.next() == BOARD
+            await subscribe_legacy(first.client, BOARD, leave=True)
         async with agent(url, READER_KEY, "2026-07-28", [TICKET]) as later:
             await touch(base, BOARD)
             await touch(base, TICKET)
@@ -252,12 +250,10 @@ async def test_a_tool_made_resource_refuses_with_a_reason(
 
 
 async def refusal(client: Client, uri: str) -> types.ErrorData:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # deprecated in 2026-07-28, current in 2025-11-25
-        try:
-            await client.subscribe_resource(uri)
-        except MCPError as exc:
-            return exc.error
+    try:
+        await subscribe_legacy(client, uri)
+    except MCPError as exc:
+        return exc.error
     raise AssertionError(f"subscribing to {uri} was accepted")
 
 
@@ -287,9 +283,7 @@ async def test_one_upstream_is_asked_to_follow_a_bounded_number_of_uris(
         assert reader.honored == tickets[:3]
         async with mcp_http_client(f"{url}/mcp", WRITER_KEY, mode="legacy") as other:
             refused = await refusal(other, tickets[4])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                await other.subscribe_resource(tickets[0])  # already followed: costs nothing more
+            await subscribe_legacy(other, tickets[0])  # already followed: costs nothing more
     assert "at most 3 of up's resources" in refused.message
     assert watched.subscribed == tickets[:3]
 

@@ -5,7 +5,6 @@ delivered to them after that. Against a running gateway, with httpx and the offi
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from tests.events.support import ENV, SUPPORT_EU_KEY, config_text, served_live, 
 from tests.events.test_delivery import send
 from tests.events.test_mcp_event_resources import EU_URI
 from tests.helpers.gateway import sha
-from tests.helpers.mcp_clients import mcp_http_client
+from tests.helpers.mcp_clients import mcp_http_client, subscribe_legacy
 
 pytestmark = pytest.mark.anyio
 EU_KEY_LINE = (
@@ -80,9 +79,7 @@ async def test_an_mcp_session_stream_ends_when_its_key_is_removed(tmp_path: Path
             str(client.base_url.join("/mcp")), SUPPORT_EU_KEY, mode="legacy", message_handler=on_message
         ) as mcp,
     ):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # resources/subscribe is deprecated in 2026-07-28
-            await mcp.subscribe_resource(EU_URI)
+        await subscribe_legacy(mcp, EU_URI)
         await send(client, "EU-1", "EU", "u1")
         with anyio.fail_after(20):
             await arrived.wait()

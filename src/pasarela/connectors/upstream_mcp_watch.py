@@ -114,12 +114,15 @@ class UpstreamWatches:
 
     # -- keeping the upstream in line ----------------------------------------------------------
 
-    async def _sync(self, joining: str | None = None) -> None:
-        """Bring the upstream's subscriptions in line with the URIs followed now; the upstream's
-        refusal of `joining` (the URI an agent waits to follow) is raised, others' are logged."""
+    async def _sync(self, joining: str | None = None, *, afresh: bool = False) -> None:
+        """Bring the upstream's subscriptions in line with the URIs followed now (`afresh`: make
+        every one again, on whatever session answers); the upstream's refusal of `joining` (the
+        URI an agent waits to follow) is raised, others' are logged."""
         async with self._lock:
             if self._closed:
                 return
+            if afresh:
+                self._made_on = None
             await self._request("resources/subscribe", lambda client: self._apply(client, joining))
 
     async def _apply(self, client: Client, joining: str | None = None) -> None:
@@ -249,9 +252,7 @@ class UpstreamWatches:
             if self._closed or not self._listeners:
                 return
             try:
-                async with self._lock:
-                    self._made_on = None  # everything is made again, on whatever session answers
-                    await self._request("resources/subscribe", self._apply)
+                await self._sync(afresh=True)
                 log.info("upstream_subscriptions_restored", backend=self.backend, uris=len(self._listeners))
                 return
             except (PasarelaError, OSError) as exc:

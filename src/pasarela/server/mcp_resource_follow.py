@@ -13,6 +13,7 @@ upstream MCP server's resources, and for declared ones changed by a reload.
 
 A follower is a 2025-11-25 session (told on its standalone stream, until it unsubscribes or
 ends) or a 2026-07-28 `subscriptions/listen` stream (told on that stream while it is open).
+Either stream ends when its credentials no longer hold (server/stream_credentials.py).
 Subscribing is audited like a read (outcome `subscribed`); a refused one answers as for a URI
 that names nothing, as a refused read does.
 """
@@ -243,7 +244,6 @@ class ResourceFollowers:
             self._wake = anyio.Event()
             pending, self._pending = self._pending, set()
             self._tell(sorted(pending))
-            await anyio.lowlevel.checkpoint()
 
     def _tell(self, uris: list[str], gone_from: Runtime | None = None) -> None:
         """Each URI to each of its followers that may read it now (decided here, once per
@@ -260,24 +260,8 @@ class ResourceFollowers:
     async def reloaded(self, old: Runtime, new: Runtime) -> None:
         """After a reload: follow upstream URIs on the new runtime's sessions, and tell the
         followers of declared resources the reload changed."""
-        await self._recheck_principals(old, new)
         changed = [uri for uri in sorted(self._by_uri) if await self._move(old, new, uri)]
         self._tell(changed, gone_from=old)
-
-    async def _recheck_principals(self, old: Runtime, new: Runtime) -> None:
-        """A follower that authenticated with an API key the reload removed hears no more (its
-        requests are refused from now on: so are its notifications); one whose key's roles or
-        attributes changed is decided with the new ones."""
-        before = {p.id: p for p in old.authenticator.api_keys.principals()}
-        after = {p.id: p for p in new.authenticator.api_keys.principals()}
-        for key, follower in list(self._followers.items()):
-            if before.get(follower.principal.id) != follower.principal:
-                continue  # not (or no longer) a configured key's principal: a token, on behalf of…
-            if follower.principal.id in after:
-                follower.principal = after[follower.principal.id]
-            else:
-                log.info("mcp_resource_follower_revoked", principal=follower.principal.id)
-                await self.drop(key)
 
     async def _move(self, old: Runtime, new: Runtime, uri: str) -> bool:
         """Follow `uri` upstream on `new`'s sessions rather than `old`'s; True for a declared
